@@ -1,0 +1,126 @@
+"""Train a model of virtualpose_mm (or any MMPose 1.x config) with mmengine's Runner.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp]
+        [--no-validate] [--auto-scale-lr] [--cfg-options k=v ...] [--launcher ...]
+
+The command line is MMPose 1.x's ``tools/train.py``. Multi-GPU / multi-node training:
+``tools/dist_train.sh CONFIG GPUS [args]`` (torchrun) or ``tools/slurm_train.sh``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='Train a pose model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='If a checkpoint path is given, resume from it; without a value, resume '
+        'from the latest checkpoint in the work dir.')
+    parser.add_argument('--amp', action='store_true', default=False,
+                        help='enable automatic-mixed-precision training')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate checkpoints during training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by the actual batch size')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value (xxx=yyy format)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torchrun passes --local-rank; older launchers pass --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    """Merge CLI arguments into the config (as MMPose 1.x does)."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    cfg.launcher = args.launcher
+
+    # work_dir: CLI > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        from mmengine.optim import AmpOptimWrapper, OptimWrapper  # noqa: F401
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper != 'AmpOptimWrapper':
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise ValueError(f'{args.config}: --auto-scale-lr needs `auto_scale_lr = '
+                             'dict(base_batch_size=...)` in the config')
+        cfg.auto_scale_lr.enable = True
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def setup_cpu_distributed(cfg):
+    """Distributed training without CUDA (gloo): mmengine would call
+    ``torch.cuda.set_device`` and pass ``device_ids`` to DDP, both of which fail on a CPU.
+    Initialise the process group here and use the device-aware DDP wrapper."""
+    import torch
+    import torch.distributed as dist
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'CPU-only distributed training supports --launcher pytorch '
+                           f'(torchrun), not {cfg.launcher!r}')
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
+    if backend != 'gloo':
+        raise RuntimeError(f'no CUDA device: the distributed backend must be gloo, '
+                           f'got {backend!r} (add --cfg-options env_cfg.dist_cfg.backend=gloo)')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or {}
+    wrapper = dict(wrapper)
+    wrapper['type'] = 'DeviceAwareDistributedDataParallel'
+    cfg.model_wrapper_cfg = wrapper
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import virtualpose_mm  # noqa: F401  registers classes, checkpoint fixes
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+    setup_cpu_distributed(cfg)
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,1 @@
+"""virtualpose_mm.datasets: importing this package registers its classes."""

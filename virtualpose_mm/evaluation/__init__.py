@@ -1,0 +1,1 @@
+"""virtualpose_mm.evaluation: importing this package registers its classes."""

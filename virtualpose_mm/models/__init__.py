@@ -1,0 +1,1 @@
+"""virtualpose_mm.models: importing this package registers its classes."""
