@@ -190,14 +190,15 @@ if ! pip_has "mmpose==$MMPOSE_VERSION" "mmdet==$MMDET_VERSION"; then
 fi
 
 # ---- 8. this package -------------------------------------------------------------------
-if ! "$PYV" -c 'import virtualpose_mm' >/dev/null 2>&1 || \
-   [ "$("$PYV" -c 'import virtualpose_mm, os; print(os.path.dirname(os.path.dirname(os.path.abspath(virtualpose_mm.__file__))))' 2>/dev/null)" != "$REPO" ]; then
+# (checked from / so that the current directory cannot make the import succeed)
+installed_from=$(cd / && "$PYV" -c 'import virtualpose_mm, os; print(os.path.dirname(os.path.dirname(os.path.abspath(virtualpose_mm.__file__))))' 2>/dev/null || true)
+if [ "$installed_from" != "$REPO" ]; then
   run_step "virtualpose_mm" "${PIP[@]}" install --no-deps --no-build-isolation -e "$REPO"
 fi
 
 # ---- 9. final check ----------------------------------------------------------------------
 STEP="final check"
-"$PYV" - <<'EOF'
+(cd / && "$PYV" - <<'EOF'
 import torch, numpy, mmengine, mmcv, mmpose, mmdet
 import mmpose.models, mmpose.apis, mmdet.models, mmcv.ops  # noqa: F401
 from mmcv.utils import ext_loader
@@ -208,4 +209,5 @@ print(f'[install] ok: torch {torch.__version__}, numpy {numpy.__version__}, '
       f'mmpose {mmpose.__version__}, mmdet {mmdet.__version__}, '
       f'virtualpose_mm {virtualpose_mm.__version__}')
 EOF
+)
 log "done"

@@ -7,7 +7,10 @@ Prints a table of max abs errors per compared quantity and ends with
 Exit status 0 iff every comparison of every file is within its tolerance.
 """
 import argparse
+import os.path as osp
 import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def main(argv=None) -> int:
