@@ -1,0 +1,275 @@
+"""VirtualPose stage 2: decoding, depth-gated projection, DE flip, converter, GT proposal
+filter and a loss/backward smoke test on a small scene."""
+import copy
+import re
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import virtualpose_mm  # noqa: F401  (registers the models)
+from virtualpose_mm.models.layers.projection import voxel_grid
+from virtualpose_mm.models.utils.virtualpose_converter import (
+    CheckpointError, convert_virtualpose_state_dict, load_virtualpose_checkpoint)
+from virtualpose_mm.models.virtualpose import (VirtualPoseDepthNet, decode_root_detections,
+                                               depth_gated_projection)
+from virtualpose_mm.registry import MODELS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import virtualpose_toy as T  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    return MODELS.build(T.model_config())
+
+
+# ----------------------------------------------------------------------------- decoding
+def test_decode_order_offset_and_invalid_entries():
+    H, W = 16, 20
+    heat = torch.zeros(1, H, W)
+    heat[0, 3, 4], heat[0, 3, 5] = 0.9, 0.5          # 0.5 is suppressed by the 3×3 NMS
+    heat[0, 10, 15], heat[0, 12, 2] = 0.7, 0.05      # 0.05 < score_thr: invalid
+    box = torch.zeros(1, 4, H, W)
+    box[0, :, 3, 4] = torch.tensor([1.0, 2.0, 3.0, -4.0])       # negative extent clamped
+    depth = torch.zeros(1, 1, H, W)
+    depth[0, 0, 3, 4], depth[0, 0, 10, 15], depth[0, 0, 12, 2] = 10.0, 20.0, 30.0
+    d = decode_root_detections(heat, box, depth, max_people=4)
+    assert d['valid'][0].tolist() == [True, True, False, False]
+    assert d['inds'][0, :2].tolist() == [3 * W + 4, 10 * W + 15]           # score order
+    assert d['xys'][0, 0].tolist() == [4.0, 3.0]
+    assert d['bboxes'][0, 0].tolist() == [3.0, 1.0, 7.0, 3.0]
+    assert d['depths'][0].tolist()[:2] == [10.0, 20.0] and d['depths'][0, 2:].eq(-1).all()
+    assert not d['bboxes'][0, 2:].any()
+    ref = decode_root_detections(heat, box, depth, max_people=4, peak_offset=0.5,
+                                 sort_by_depth=True)
+    assert ref['depths'][0, :2].tolist() == [20.0, 10.0]                    # far → near
+    assert ref['xys'][0, 1].tolist() == [4.5, 3.5]
+    assert ref['bboxes'][0, 1].tolist() == [3.5, 1.5, 7.5, 3.5]
+
+
+# ----------------------------------------------------------------------------- projection
+def test_depth_gated_projection_gates_by_depth_and_box_and_is_differentiable():
+    cam = T.camera()
+    people = np.stack([T.person((-600.0, 0.0))])
+    agr = T.agr(people)[None]
+    root = torch.tensor(people[0, 2])
+    depth = float(cam.depth(people[0, 2][None])[0])                        # 5000 mm
+    along = torch.tensor(cam.center) + (root - torch.tensor(cam.center)) * 1.2  # same ray
+    pts = torch.stack([root, along]).float()
+    cams = cam.to_tensor(dtype=torch.float64)[None, None]
+    aff = torch.tensor(T.AFFINE)[None, None]
+    size = torch.tensor(T.IMAGE_SIZE, dtype=torch.float64)[None, None]
+    full_box = torch.tensor([[[0.0, 0.0, 63.0, 31.0]]])
+    dep = torch.tensor([[depth]], requires_grad=True)
+    vol, w = depth_gated_projection(agr[:, :17], pts, cams, aff, size, full_box, dep,
+                                    torch.tensor([[True]]), input_size=T.INPUT_SIZE)
+    assert vol.shape == (1, 17, 2)
+    vol = vol.detach()
+    assert vol[0, 2, 0] > 0.95                              # root channel at the root voxel
+    w = w.detach()
+    assert float(w[0, 0]) == pytest.approx(1.0, abs=1e-6)
+    assert float(w[0, 1]) == pytest.approx(np.exp(-(0.2 * depth)**2 / (2 * 200**2)), rel=1e-3)
+    assert float(vol[0, 2, 1]) < 1e-5                       # 1 m further along the ray
+    assert float(vol[0, 2, 1]) == pytest.approx(float(w[0, 1]) * float(
+        depth_gated_projection(agr[:, :17], pts, cams, aff, size, full_box,
+                               torch.tensor([[1.2 * depth]]), torch.tensor([[True]]),
+                               input_size=T.INPUT_SIZE)[0][0, 2, 1]), rel=1e-3)
+    # the gate's gradient reaches the decoded depth (d vol / d depth ≠ 0 off the peak)
+    dep2 = torch.tensor([[depth + 150.0]], requires_grad=True)
+    vol2, _ = depth_gated_projection(agr[:, :17], pts, cams, aff, size, full_box, dep2,
+                                     torch.tensor([[True]]), input_size=T.INPUT_SIZE)
+    vol2[0, 2, 0].backward()
+    g = float(dep2.grad)
+    s = float(vol[0, 2, 0].detach())
+    assert g == pytest.approx(-s * np.exp(-150.0**2 / 80000) * 150.0 / 200**2, rel=2e-3)
+    # outside the person's box or for an invalid person: nothing
+    small_box = torch.tensor([[[0.0, 0.0, 5.0, 5.0]]])
+    vol3, _ = depth_gated_projection(agr[:, :17], pts, cams, aff, size, small_box,
+                                     torch.tensor([[depth]]), torch.tensor([[True]]),
+                                     input_size=T.INPUT_SIZE)
+    vol4, _ = depth_gated_projection(agr[:, :17], pts, cams, aff, size, full_box,
+                                     torch.tensor([[depth]]), torch.tensor([[False]]),
+                                     input_size=T.INPUT_SIZE)
+    assert not vol3.any() and not vol4.any()
+
+
+# ----------------------------------------------------------------------------- the DE
+def test_depth_net_shape_and_flip_with_channel_swap():
+    torch.manual_seed(0)
+    de = VirtualPoseDepthNet(in_channels=9, flip_train=True).eval()
+    x = torch.rand(1, 9, 16, 24)
+    assert de(x).shape == (1, 1, 16, 24)
+    perm = [0, 1, 2, 6, 7, 8, 3, 4, 5]
+    mirrored = torch.flip(x, dims=[-1])[:, perm]         # the mirror image of the input
+    with torch.no_grad():
+        assert torch.allclose(de.flipped_forward(mirrored),
+                              torch.flip(de.forward_once(x), dims=[-1]), atol=1e-5)
+        de.flip_swap_channels = False                    # reference: no L/R swap
+        assert not torch.allclose(de.flipped_forward(mirrored),
+                                  torch.flip(de.forward_once(x), dims=[-1]), atol=1e-3)
+    with pytest.raises(ValueError, match=r'expects \(B, 9, H, W\)'):
+        de(torch.rand(1, 8, 16, 24))
+
+
+# ----------------------------------------------------------------------------- converter
+def _to_reference(sd):
+    """Our state dict → reference key names (the inverse of the converter)."""
+    inv = [(r'block\.conv\.', 'block.0.'), (r'block\.bn\.', 'block.1.'),
+           (r'res_branch\.0\.conv\.', 'res_branch.0.'), (r'res_branch\.0\.bn\.', 'res_branch.1.'),
+           (r'res_branch\.1\.conv\.', 'res_branch.3.'), (r'res_branch\.1\.bn\.', 'res_branch.4.'),
+           (r'skip_con\.conv\.', 'skip_con.0.'), (r'skip_con\.bn\.', 'skip_con.1.')]
+    out = {}
+    for k, v in sd.items():
+        if k.endswith('_extra_state'):
+            continue
+        for prefix, ref in (('root_net.depth_net.', 'REN.depth_net.'),
+                            ('root_net.v2v_net.', 'REN.v2v_net.'),
+                            ('pose_net.v2v_net.', 'PEN.v2v_net.')):
+            if k.startswith(prefix):
+                rest = k[len(prefix):]
+                if 'v2v' in prefix:
+                    for a, b in inv:
+                        rest = re.sub(a, b, rest)
+                out[ref + rest] = v.clone()
+    return out
+
+
+def test_converter_round_trip_and_errors(model):
+    ref = _to_reference(model.state_dict())
+    ref['REN.depth_net.final_layer.weight'] = torch.zeros(17, 256, 1, 1)   # unused head
+    target = MODELS.build(T.model_config())
+    info = load_virtualpose_checkpoint(target, {'state_dict': ref})
+    assert info['dropped'] == ['REN.depth_net.final_layer.weight'] and not info['unknown']
+    for k, v in model.state_dict().items():
+        if isinstance(v, torch.Tensor):
+            assert torch.equal(target.state_dict()[k], v), k
+
+    bad = dict(ref)
+    bad['REN.mystery.weight'] = torch.zeros(3)
+    del bad['PEN.v2v_net.output_layer.bias']
+    bad['REN.v2v_net.front_layers.0.block.0.weight'] = torch.zeros(16, 17, 3, 3, 3)
+    with pytest.raises(CheckpointError) as e:
+        load_virtualpose_checkpoint(MODELS.build(T.model_config()), bad)
+    msg = str(e.value)
+    assert 'REN.mystery.weight' in msg                                      # unknown
+    assert 'pose_net.v2v_net.output_layer.bias' in msg                      # missing
+    assert 'root_net.v2v_net.front_layers.0.block.conv.weight' in msg and \
+        '(16, 17, 3, 3, 3)' in msg and '(16, 17, 7, 7, 7)' in msg          # mis-shaped
+
+    with pytest.raises(CheckpointError, match=r"ignore_prefixes=\('backbone\.',\)"):
+        load_virtualpose_checkpoint(MODELS.build(T.model_config()),
+                                    dict(ref, **{'backbone.conv1.weight': torch.zeros(1)}))
+    conv, info = convert_virtualpose_state_dict(
+        dict(ref, **{'backbone.conv1.weight': torch.zeros(1)}), ignore_prefixes=('backbone.', ))
+    assert 'backbone.conv1.weight' in info['dropped'] and not info['unknown']
+    assert 'root_net.v2v_net.encoder_decoder.skip_res1.res_branch.1.bn.running_var' in conv
+
+
+# ----------------------------------------------------------------------------- proposals
+def _force_root_volume(model, peaks, away_from):
+    """Make the root net output a volume with the given {voxel index: score} peaks on a
+    weak background (< 0.1) rising away from ``away_from`` (so its only other local maxima
+    are the far corners of the space); added to 0 × the real volume, so the graph stays
+    connected."""
+    orig = type(model.root_net).forward
+    shape = model.root_net.space_shape
+    pts = voxel_grid(model.root_net.space_size, model.root_net.space_center, shape)
+    dist = (pts - torch.tensor(away_from).float()).norm(dim=-1)
+    background = (0.1 * dist / dist.max()).view(*shape)
+
+    def forward(self, *args, **kwargs):
+        out = orig(self, *args, **kwargs)
+        vol = background.expand_as(out['root_volume']).clone()
+        for idx, score in peaks.items():
+            vol[(slice(None), ) + idx] = score
+        out['root_volume'] = out['root_volume'] * 0 + vol
+        return out
+
+    model.root_net.forward = types.MethodType(forward, model.root_net)
+
+
+def _nearest_voxel(model, xyz):
+    pts = voxel_grid(model.root_net.space_size, model.root_net.space_center,
+                     model.root_net.space_shape)
+    i = int(((pts - torch.tensor(xyz).float())**2).sum(-1).argmin())
+    X, Y, Z = model.root_net.space_shape
+    return (i // (Y * Z), (i // Z) % Y, i % Z)
+
+
+def test_gt_proposal_filter_is_off_by_default(model):
+    m = copy.deepcopy(model).eval()
+    people = np.stack([T.person((-800.0, 0.0))])
+    near = _nearest_voxel(m, people[0, 2])
+    far = _nearest_voxel(m, (1500.0, 1500.0, 900.0))        # a false positive, > 2 m away
+    _force_root_volume(m, {near: 0.9, far: 0.8}, people[0, 2])
+    x = T.agr(people)[None]
+    with torch.no_grad():
+        default = m.predict(x, [T.data_sample(people)])[0].pred_instances
+        m.gt_proposal_filter = True
+        filtered = m.predict(x, [T.data_sample(people)])[0].pred_instances
+        without_gt = m.predict(x, [T.data_sample(people, with_gt=False)])[0].pred_instances
+    assert default.keypoints_3d.shape == (2, 17, 3)
+    assert np.allclose(sorted(default.scores.tolist()), [0.8, 0.9])
+    far_xyz = voxel_grid(m.root_net.space_size, m.root_net.space_center,
+                         m.root_net.space_shape).view(*m.root_net.space_shape, 3)[far]
+    assert any(np.allclose(c, far_xyz.numpy()) for c in default.centers_3d)
+    assert filtered.keypoints_3d.shape == (1, 17, 3)          # the false positive is gone
+    assert filtered.scores.tolist() == pytest.approx([0.9])
+    assert np.linalg.norm(filtered.centers_3d[0] - people[0, 2]) < 500
+    assert without_gt.keypoints_3d.shape == (2, 17, 3)        # no GT: score threshold
+
+
+# ----------------------------------------------------------------------------- training
+def test_loss_and_backward_smoke(model):
+    m = copy.deepcopy(model).train()
+    people = [np.stack([T.person((-800.0, 0.0)), T.person((700.0, 800.0))]),
+              np.stack([T.person((0.0, -500.0))])]
+    x = torch.stack([T.agr(p) for p in people])
+    ds = [T.data_sample(p) for p in people]
+    # a DE that outputs the scene's depth, so the depth gate lets the heatmaps through
+    dnf = float(np.sqrt(300.0 * 300.0 * 0.25))
+    with torch.no_grad():
+        m.root_net.depth_net.depth[2].weight.zero_()
+        m.root_net.depth_net.depth[2].bias.fill_(5000.0 / dnf)
+    near = _nearest_voxel(m, people[0][0, 2])
+    _force_root_volume(m, {near: 0.9}, people[0][0, 2])
+    res = m.loss_forward(x, ds)
+    assert res['ren_input'].amax() > 0.5                     # people projected into the space
+    # GT depth targets computed from the camera (no root_depth/root_ind given)
+    assert res['gt']['root_mask'][:, :1].eq(1).all()
+    assert float(res['gt']['root_depth'][0, 0]) == pytest.approx(5000.0, abs=1e-6)
+    assert res['gt']['counts'].tolist() == [2, 1]
+    losses = m.loss(x, ds)
+    assert set(losses) == {'loss_depth', 'loss_root', 'loss_pose'}
+    assert all(torch.isfinite(v) and v.dim() == 0 for v in losses.values())
+    # depth loss: |5000 − GT depth| averaged over the 3 roots, × 0.1
+    gt_depth = [5000.0, 5800.0, 4500.0]
+    want = 0.1 * np.mean([abs(5000.0 - d) for d in gt_depth])
+    assert losses['loss_depth'].item() == pytest.approx(want, rel=1e-4)
+    assert losses['loss_pose'].item() > 0                      # the forced proposal matched
+    m.zero_grad()
+    sum(losses.values()).backward()
+    grads = {n: p.grad for n, p in m.named_parameters()}
+    assert grads['root_net.depth_net.depth.2.bias'].abs() > 0
+    assert grads['pose_net.v2v_net.output_layer.weight'].abs().sum() > 0
+    assert all(grads[n] is not None for n in grads if n.startswith(('pose_net.', 'root_net.')))
+    # predictions of the trained-mode-free path: one person per forced peak, world mm
+    m.eval()
+    with torch.no_grad():
+        out = m.predict(x, ds)
+    assert [o.pred_instances.keypoints_3d.shape[0] for o in out] == [1, 1]
+    assert np.isfinite(out[0].pred_instances.keypoints_3d).all()
+
+
+def test_input_checks(model):
+    people = np.stack([T.person((0.0, 0.0))])
+    with pytest.raises(ValueError, match='expects 21'):
+        model.predict(torch.zeros(1, 20, 32, 64), [T.data_sample(people)])
+    from mmpose.structures import PoseDataSample
+    with pytest.raises(ValueError, match=r"missing key 'affine'"):
+        model.predict(T.agr(people)[None], [PoseDataSample(metainfo=dict(camera=T.camera()))])

@@ -1,0 +1,2 @@
+"""Top-level estimators (mmengine ``BaseModel`` subclasses registered in MODELS)."""
+from .voxelpose import VoxelPose  # noqa: F401

@@ -1,0 +1,404 @@
+"""VoxelPose (Tu et al., ECCV 2020): multi-view, multi-person 3D pose in world space."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from virtualpose_mm.registry import MODELS
+from ..utils.multiview import ViewMeta, parse_view_meta
+
+
+def _t(x, device=None, dtype=torch.float32) -> Tensor:
+    if isinstance(x, Tensor):
+        return x.detach().to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(x), device=device, dtype=dtype)
+
+
+@MODELS.register_module()
+class VoxelPose(BaseModel):
+    """VoxelPose estimator for MMPose 1.x.
+
+    Pipeline: (optional) 2D network per view → projection of the K joint heatmaps into the
+    capture-space voxel grid → root net (V2V, K → 1) → 3D NMS + top-k proposals → for every
+    usable proposal a cube (e.g. 2000 mm, 64³) around it → pose net (V2V, K → K) →
+    soft-argmax joints in world mm.
+
+    **Inputs** (``forward(inputs, data_samples, mode)``):
+
+    * ``inputs``: (B, V, C, H, W) tensor or a list of B (V, C, H, W) tensors. With a 2D
+      network (``backbone`` + ``head_2d``) these are images (C = 3, normalised); without,
+      they are the K-channel 2D heatmaps themselves (Shelf/Campus style).
+    * ``data_samples``: B :class:`PoseDataSample`, whose ``metainfo`` holds
+
+      - ``cameras``: V cameras, package convention (R world→camera, t, f, c, dist
+        (k1 k2 p1 p2 k3), optional image_size), as a batch-(V,) ``Camera``, a
+        ``Camera.to_dict()`` dict of (V, ...) arrays, or a list of V per-view dicts
+        (see :mod:`virtualpose_mm.models.utils.multiview`);
+      - ``affines``: (V, 2, 3) original image pixels → network input pixels (letterbox);
+      - ``image_sizes``: (V, 2) original (w, h) (default: the cameras' image_size);
+      - ``input_size`` (optional): (w, h) of the network input; for heatmap inputs it
+        defaults to ``image_size`` of the model. The heatmaps are the input scaled by
+        ``heatmap size / input size`` per axis.
+
+      For ``mode='loss'`` also
+
+      - ``gt_instances.keypoints_3d``: (G, K, 3) world mm;
+      - ``gt_instances.keypoints_3d_visible`` (optional): (G, K) (or (G, K, ≥1), first
+        channel used) joint weights; default 1;
+      - ``gt_instances.roots_3d`` (optional): (G, 3) mm; default the mean of
+        ``root_joints``;
+      - ``gt_root_heatmap_3d`` (optional): (X, Y, Z) root target; default a Gaussian
+        (σ = ``root_net.target_sigma`` mm) at the roots;
+      - with ``freeze_2d=False`` and a 2D net, optionally ``gt_heatmaps_2d`` (V, K, h, w)
+        and ``gt_heatmap_weights_2d`` (V, K) for a 2D heatmap loss (``loss_2d``).
+
+    **Outputs.** ``predict`` sets ``data_sample.pred_instances`` with ``keypoints_3d``
+    (N, K, 3) world mm, ``keypoint_scores`` (N, K) (the proposal score per joint, as the
+    reference), ``scores`` (N,) and ``centers_3d`` (N, 3) (the proposal centre), N = people
+    found, no padding rows. ``loss`` returns ``loss_center`` (root volume vs target) and
+    ``loss_pose`` (visibility-weighted L1 over proposals matched to a GT root within
+    ``root_net.match_distance`` mm). ``tensor`` returns ``(poses (B, M, K, 3),
+    proposals (B, M, 5), root_volume (B, X, Y, Z))`` with proposals
+    ``x, y, z, flag (≥ 0 person), score``.
+
+    **Training.** Proposals are matched to GT roots; the pose net is trained on every
+    matched proposal regardless of its score (as the reference). By default all matched
+    (sample, proposal) pairs go through the pose net as ONE batch, so its BatchNorm
+    statistics are those of all pairs. ``prn_train_per_slot=True`` instead runs the pose
+    net once per proposal slot on that slot's matched samples, exactly like the reference
+    (its BatchNorm statistics and running-stat updates, one per called slot); eval-mode
+    results do not depend on this option. When no proposal matches in a batch, ``loss_pose``
+    is a zero connected to every pose-net parameter, so DDP sees all of them.
+
+    **Inputs that are wrong or unusual.** A camera count that differs from the inputs'
+    views (or from ``num_views``), missing ``cameras`` / ``affines`` / ``image_sizes``,
+    NaN or Inf inputs, and a channel count that does not fit the model raise a
+    ``ValueError`` naming the sample and field. Negative heatmap values are accepted (raw
+    network outputs): the projected volume is clamped to [0, 1] as in the reference, so a
+    view contributes nothing where its heatmap is ≤ 0. A proposal near the border of the
+    space gets a full cube that extends beyond the space (not clipped); voxels outside all
+    images are 0. A frame without people gives N = 0 predictions (arrays of shape
+    (0, K, 3), (0, K), (0,)) and, in training, a zero pose loss.
+
+    **Reference behaviours kept behind options** (defaults are the sound ones; the golden
+    checker turns them on): ``projector.exclude_behind_camera=False`` lets a point behind
+    a camera count for that view through its mirrored projection (the reference does;
+    it changes Shelf's root volume), ``projector.precision='reference'`` reproduces the
+    reference's float32 projection bit for bit, ``pose_net.reference_soft_argmax=True``
+    its float32 soft-argmax sum (up to ~1 mm off a float64 sum), and
+    ``prn_train_per_slot=True`` its per-slot BatchNorm.
+
+    Args:
+        root_net: config of :class:`VoxelCenterNet` (capture space, root V2V).
+        pose_net: config of :class:`VoxelSinglePoseNet` (cube, pose V2V, soft-argmax).
+        num_joints: K.
+        backbone: optional 2D backbone config (e.g. ``dict(type='ResNet', depth=50)``).
+        head_2d: optional 2D heatmap head config (e.g. ``HeatmapHead``); with ``backbone``.
+        freeze_2d: keep the 2D network frozen (eval mode, no gradients).
+        image_size: (w, h) network input size; required for heatmap inputs unless the
+            metainfo has ``input_size``.
+        num_views: if set, every frame must have this many views.
+        root_joints: joints whose mean is the GT root when ``roots_3d`` is not given
+            (COCO: 11, 12 = hips; Panoptic-15: 2 = mid-hip).
+        prn_train_per_slot: reference slot-by-slot pose-net training (see above).
+        check_inputs: reject NaN/Inf inputs and wrong channel counts with clear errors.
+        data_preprocessor: mmengine data preprocessor config.
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self, root_net: dict, pose_net: dict, num_joints: int,
+                 backbone: Optional[dict] = None, head_2d: Optional[dict] = None,
+                 freeze_2d: bool = True, image_size: Optional[Sequence[int]] = None,
+                 num_views: Optional[int] = None, root_joints: Sequence[int] = (11, 12),
+                 prn_train_per_slot: bool = False, check_inputs: bool = True,
+                 data_preprocessor: Optional[dict] = None, init_cfg=None,
+                 train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if (backbone is None) != (head_2d is None):
+            raise ValueError('VoxelPose: give both backbone and head_2d (image input) or '
+                             'neither (heatmap input)')
+        self.num_joints = int(num_joints)
+        self.backbone = MODELS.build(backbone) if backbone is not None else None
+        self.head_2d = MODELS.build(head_2d) if head_2d is not None else None
+        self.freeze_2d = bool(freeze_2d)
+        self.root_net = MODELS.build(root_net)
+        self.pose_net = MODELS.build(pose_net)
+        self.image_size = None if image_size is None else tuple(float(v) for v in image_size)
+        self.num_views = num_views
+        self.root_joints = tuple(int(j) for j in root_joints)
+        self.prn_train_per_slot = bool(prn_train_per_slot)
+        self.check_inputs = bool(check_inputs)
+        self.train_cfg = train_cfg or {}
+        self.test_cfg = test_cfg or {}
+        if self.freeze_2d and self.backbone is not None:
+            for p in list(self.backbone.parameters()) + list(self.head_2d.parameters()):
+                p.requires_grad_(False)
+
+    @property
+    def with_2d(self) -> bool:
+        return self.backbone is not None
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if mode and self.freeze_2d and self.with_2d:
+            self.backbone.eval()
+            self.head_2d.eval()
+        return self
+
+    # ------------------------------------------------------------------ inputs
+    def _stack_inputs(self, inputs) -> Tensor:
+        if isinstance(inputs, (list, tuple)):
+            shapes = {tuple(x.shape) for x in inputs}
+            if len(shapes) != 1:
+                raise ValueError(f'VoxelPose: the frames of a batch must have the same number '
+                                 f'of views and the same size, got shapes {sorted(shapes)}')
+            inputs = torch.stack(list(inputs))
+        if not isinstance(inputs, Tensor) or inputs.dim() != 5:
+            raise ValueError('VoxelPose: inputs must be (B, V, C, H, W) (or a list of '
+                             f'(V, C, H, W)), got {getattr(inputs, "shape", type(inputs))}')
+        return inputs
+
+    def extract_heatmaps(self, inputs: Tensor) -> Tensor:
+        """(B, V, C, H, W) images or heatmaps → (B, V, K, h, w) heatmaps."""
+        B, V, C, H, W = inputs.shape
+        if self.check_inputs:
+            want = 3 if self.with_2d else self.num_joints
+            if C != want:
+                kind = 'images (3 channels)' if self.with_2d else \
+                    f'heatmaps ({self.num_joints} joint channels)'
+                raise ValueError(f'VoxelPose: inputs have {C} channels per view, the model '
+                                 f'expects {kind}')
+            finite = torch.isfinite(inputs).flatten(2).all(-1)               # (B, V)
+            if not bool(finite.all()):
+                bad = [tuple(i) for i in (~finite).nonzero().tolist()]
+                raise ValueError('VoxelPose: inputs contain NaN or Inf values in '
+                                 f'(sample, view) {bad[:8]}')
+        if not self.with_2d:
+            return inputs
+        x = inputs.reshape(B * V, C, H, W)
+        if self.freeze_2d:
+            with torch.no_grad():
+                hm = self.head_2d.forward(self.backbone(x))
+        else:
+            hm = self.head_2d.forward(self.backbone(x))
+        return hm.reshape(B, V, *hm.shape[1:])
+
+    def _input_size(self, inputs: Tensor, meta: ViewMeta) -> Tuple[float, float]:
+        if self.with_2d:
+            size = (float(inputs.shape[-1]), float(inputs.shape[-2]))
+            if meta.input_size is not None and tuple(meta.input_size) != size:
+                raise ValueError(f'VoxelPose: metainfo input_size {meta.input_size} differs '
+                                 f'from the images\' size {size}')
+            return size
+        if meta.input_size is not None:
+            return tuple(meta.input_size)
+        if self.image_size is None:
+            raise ValueError('VoxelPose: heatmap inputs need the network input size the '
+                             'affines map to: set image_size in the model config or '
+                             'input_size in the metainfo')
+        return self.image_size
+
+    def parse_meta(self, data_samples, num_views: int, device) -> ViewMeta:
+        if data_samples is None:
+            raise ValueError('VoxelPose needs data_samples with cameras and affines in their '
+                             'metainfo')
+        if self.num_views is not None and num_views != self.num_views:
+            raise ValueError(f'VoxelPose: the inputs have {num_views} views, the model is '
+                             f'configured for num_views={self.num_views}')
+        return parse_view_meta([ds.metainfo for ds in data_samples], num_views, device=device)
+
+    def parse_gt(self, data_samples, device) -> Dict[str, Tensor]:
+        """Padded GT of the batch: ``roots`` (B, G, 3), ``counts`` (B,), ``joints``
+        (B, G, K, 3), ``weights`` (B, G, K), ``roots_list`` (per-sample (G_b, 3))."""
+        K = self.num_joints
+        roots, joints, weights = [], [], []
+        for b, ds in enumerate(data_samples):
+            src = f'data_samples[{b}].gt_instances'
+            gi = ds.get('gt_instances', None)
+            if gi is None or 'keypoints_3d' not in gi:
+                raise ValueError(f'{src}: training needs keypoints_3d (G, K, 3) in mm')
+            kp = _t(gi.keypoints_3d, device)
+            if kp.numel() == 0:
+                kp = kp.reshape(0, K, 3)
+            if kp.dim() != 3 or tuple(kp.shape[1:]) != (K, 3):
+                raise ValueError(f'{src}.keypoints_3d: shape {tuple(kp.shape)}, expected '
+                                 f'(G, {K}, 3)')
+            G = kp.shape[0]
+            if 'keypoints_3d_visible' in gi:
+                w = _t(gi.keypoints_3d_visible, device)
+                w = w.reshape(G, K, -1)[..., 0] if w.numel() else w.reshape(G, K)
+            else:
+                w = torch.ones(G, K, device=device)
+            if 'roots_3d' in gi:
+                r = _t(gi.roots_3d, device).reshape(G, 3)
+            else:
+                r = kp[:, list(self.root_joints)].mean(1) if G else kp.new_zeros(0, 3)
+            if not (torch.isfinite(kp).all() and torch.isfinite(r).all()):
+                raise ValueError(f'{src}: keypoints_3d / roots_3d contain NaN or Inf')
+            roots.append(r)
+            joints.append(kp)
+            weights.append(w)
+        counts = torch.tensor([r.shape[0] for r in roots], device=device)
+        G = max(int(counts.max()) if len(counts) else 0, 1)
+        B = len(roots)
+        pr = torch.zeros(B, G, 3, device=device)
+        pj = torch.zeros(B, G, K, 3, device=device)
+        pw = torch.zeros(B, G, K, device=device)
+        for b in range(B):
+            n = roots[b].shape[0]
+            pr[b, :n], pj[b, :n], pw[b, :n] = roots[b], joints[b], weights[b]
+        return dict(roots=pr, counts=counts, joints=pj, weights=pw, roots_list=roots)
+
+    # ------------------------------------------------------------------ the forward
+    def run(self, inputs, data_samples, gt: Optional[Dict[str, Tensor]] = None,
+            per_slot: bool = False, return_intermediates: bool = False) -> Dict[str, Tensor]:
+        """The whole forward; returns every intermediate the modes need.
+
+        Args:
+            inputs: (B, V, C, H, W) or list of (V, C, H, W).
+            data_samples: B data samples with the view metainfo.
+            gt: the output of :meth:`parse_gt` to match proposals to GT (training), or
+                None to threshold the scores (inference).
+            per_slot: run the pose net once per proposal slot (reference BatchNorm).
+            return_intermediates: also return the input cubes and the pose-net volumes.
+
+        Returns:
+            dict with ``heatmaps`` (B, V, K, h, w), ``root_volume`` (B, X, Y, Z),
+            ``proposals`` (B, M, 5), ``poses`` (B, M, K, 3) (detached, 0 for unused
+            slots), ``pair_index`` (P, 2) (sample, slot) of the used proposals,
+            ``pair_poses`` (P, K, 3) (with gradients), and with ``return_intermediates``
+            ``root_cubes`` (B, K, X, Y, Z), ``pose_cubes`` (P, K, x, y, z),
+            ``pose_volumes`` (P, K, x, y, z).
+        """
+        inputs = self._stack_inputs(inputs)
+        B, V = inputs.shape[:2]
+        device = inputs.device
+        meta = self.parse_meta(data_samples, V, device)
+        input_size = self._input_size(inputs, meta)
+        heatmaps = self.extract_heatmaps(inputs)
+        if heatmaps.shape[2] != self.num_joints:
+            raise ValueError(f'VoxelPose: the heatmaps have {heatmaps.shape[2]} joints, the '
+                             f'model expects {self.num_joints}')
+        cubes = self.root_net.project(heatmaps, meta.cameras, meta.affines, meta.image_sizes,
+                                      input_size=input_size, sample_keys=meta.keys)
+        root_volume = self.root_net(cubes)
+        if gt is not None:
+            proposals = self.root_net.get_proposals(root_volume, gt['roots'], gt['counts'])
+        else:
+            proposals = self.root_net.get_proposals(root_volume)
+        used = proposals[..., 3] >= 0                                           # (B, M)
+        if per_slot:  # slot-major order, as the reference loops over slots
+            m_idx, b_idx = used.t().nonzero(as_tuple=True)
+        else:
+            b_idx, m_idx = used.nonzero(as_tuple=True)
+        pose_cubes, grids = self.pose_net.project(
+            heatmaps, proposals[b_idx, m_idx, :3], b_idx, meta.cameras, meta.affines,
+            meta.image_sizes, input_size=input_size)
+        groups = None
+        if per_slot and m_idx.numel():
+            groups = [(m_idx == n).nonzero(as_tuple=True)[0] for n in m_idx.unique()]
+        out = self.pose_net(pose_cubes, grids, groups=groups,
+                            return_volumes=return_intermediates)
+        pair_poses, pose_volumes = out if return_intermediates else (out, None)
+        K = self.num_joints
+        poses = heatmaps.new_zeros(B, proposals.shape[1], K, 3)
+        poses[b_idx, m_idx] = pair_poses.detach().to(poses.dtype)
+        result = dict(heatmaps=heatmaps, root_volume=root_volume, proposals=proposals,
+                      poses=poses, pair_index=torch.stack([b_idx, m_idx], -1),
+                      pair_poses=pair_poses)
+        if return_intermediates:
+            result.update(root_cubes=cubes, pose_cubes=pose_cubes, pose_volumes=pose_volumes)
+        return result
+
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            r = self.run(inputs, data_samples)
+            return r['poses'], r['proposals'], r['root_volume']
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor')
+
+    # ------------------------------------------------------------------ losses
+    def root_targets(self, data_samples, gt, device) -> Tensor:
+        """(B, X, Y, Z) root targets: given ``gt_root_heatmap_3d`` or generated."""
+        shape = self.root_net.space_shape
+        given = [ds.get('gt_root_heatmap_3d', None) for ds in data_samples]
+        out = []
+        for b, t in enumerate(given):
+            if t is None:
+                out.append(self.root_net.make_targets([gt['roots_list'][b]], device)[0])
+            else:
+                t = _t(t, device)
+                if tuple(t.shape) != shape:
+                    raise ValueError(f'data_samples[{b}].gt_root_heatmap_3d: shape '
+                                     f'{tuple(t.shape)}, the root volume is {shape}')
+                out.append(t)
+        return torch.stack(out)
+
+    def compute_losses(self, result: Dict[str, Tensor], data_samples, gt) -> Dict[str, Tensor]:
+        device = result['root_volume'].device
+        losses = dict()
+        targets = self.root_targets(data_samples, gt, device)
+        losses['loss_center'] = self.root_net.loss(result['root_volume'], targets)
+        b_idx, m_idx = result['pair_index'].unbind(-1)
+        if b_idx.numel():
+            g_idx = result['proposals'][b_idx, m_idx, 3].long()
+            losses['loss_pose'] = self.pose_net.loss(
+                result['pair_poses'], gt['joints'][b_idx, g_idx], gt['weights'][b_idx, g_idx])
+        else:  # keep every pose-net parameter in the graph (DDP), with a zero value
+            params = [p for p in self.pose_net.parameters() if p.requires_grad]
+            zero = result['root_volume'].new_zeros(())
+            losses['loss_pose'] = sum((p.sum() * 0.0 for p in params), zero)
+        return losses
+
+    def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
+        """Training losses (see the class docstring)."""
+        inputs = self._stack_inputs(inputs)
+        gt = self.parse_gt(data_samples, inputs.device)
+        result = self.run(inputs, data_samples, gt=gt,
+                          per_slot=self.prn_train_per_slot and self.training)
+        losses = self.compute_losses(result, data_samples, gt)
+        if self.with_2d and not self.freeze_2d:
+            l2d = self._loss_2d(result['heatmaps'], data_samples)
+            if l2d is not None:
+                losses['loss_2d'] = l2d
+        return losses
+
+    def _loss_2d(self, heatmaps: Tensor, data_samples) -> Optional[Tensor]:
+        targets = [ds.get('gt_heatmaps_2d', None) for ds in data_samples]
+        if any(t is None for t in targets):
+            return None
+        B, V, K, h, w = heatmaps.shape
+        tgt = torch.stack([_t(t, heatmaps.device) for t in targets]).reshape(B * V, K, h, w)
+        wts = [ds.get('gt_heatmap_weights_2d', None) for ds in data_samples]
+        wt = None if any(x is None for x in wts) else \
+            torch.stack([_t(x, heatmaps.device) for x in wts]).reshape(B * V, K)
+        return self.head_2d.loss_module(heatmaps.reshape(B * V, K, h, w), tgt, wt)
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, inputs, data_samples):
+        """Inference; fills ``pred_instances`` of each data sample (see class docstring)."""
+        result = self.run(inputs, data_samples)
+        return self.add_pred_to_datasample(result, data_samples)
+
+    def add_pred_to_datasample(self, result: Dict[str, Tensor], data_samples):
+        poses = result['poses'].detach().cpu().numpy().astype(np.float32)
+        props = result['proposals'].detach().cpu().numpy().astype(np.float32)
+        K = self.num_joints
+        for b, ds in enumerate(data_samples):
+            keep = props[b, :, 3] >= 0
+            n = int(keep.sum())
+            inst = InstanceData()
+            inst.keypoints_3d = poses[b, keep].reshape(n, K, 3)
+            inst.scores = props[b, keep, 4].reshape(n)
+            inst.keypoint_scores = np.repeat(inst.scores[:, None], K, axis=1).reshape(n, K)
+            inst.centers_3d = props[b, keep, :3].reshape(n, 3)
+            ds.pred_instances = inst
+        return data_samples

@@ -1,0 +1,3 @@
+"""Heads and sub-networks of the voxel-based estimators."""
+from .voxel_center_net import VoxelCenterNet  # noqa: F401
+from .voxel_single_pose_net import VoxelSinglePoseNet  # noqa: F401

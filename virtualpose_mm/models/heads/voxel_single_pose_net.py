@@ -1,0 +1,175 @@
+"""VoxelPose's pose network: a cube around each proposal → V2V → soft-argmax joints."""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.model import BaseModule
+
+from virtualpose_mm.registry import MODELS
+from ..layers import SoftArgmax3D, VoxelProjector, voxel_grid
+from .voxel_center_net import FastEvalV2V, _check_space, run_v2v
+
+
+def pack_by_sample(batch_index: torch.Tensor, num_samples: int
+                   ) -> Tuple[torch.Tensor, int]:
+    """Rank of each item among the items of its sample (stable), and the largest count.
+
+    Args:
+        batch_index: (P,) sample of each item.
+        num_samples: B.
+
+    Returns:
+        rank (P,) long and ``max_count`` (int).
+    """
+    P = batch_index.numel()
+    if P == 0:
+        return batch_index.new_zeros(0), 0
+    counts = torch.bincount(batch_index, minlength=num_samples)
+    order = torch.argsort(batch_index, stable=True)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(batch_index)
+    rank[order] = torch.arange(P, device=batch_index.device) - starts[batch_index[order]]
+    return rank, int(counts.max())
+
+
+@MODELS.register_module()
+class VoxelSinglePoseNet(BaseModule):
+    """Regresses the K joints of one person from a cube centred on a proposal.
+
+    All cubes of all samples are projected in one batched call (the cubes of a sample are
+    concatenated, samples padded to the largest count) and, by default, go through the
+    V2V network as ONE batch. ``groups`` lets the caller split the V2V calls (VoxelPose's
+    slot-by-slot training, which reproduces the reference's BatchNorm statistics).
+
+    Cubes are NOT clipped to the capture space: a cube around a proposal near the border
+    extends beyond it, and its voxels are projected like any others (voxels that fall
+    outside every image get 0).
+
+    Args:
+        cube_size: (3,) cube edge lengths in mm (VoxelPose: 2000 mm).
+        cube_shape: (3,) voxels per axis (VoxelPose: 64³).
+        v2v_net: config of the V2V backbone, K → K channels.
+        beta: soft-argmax multiplier.
+        loss: config of the joint loss (default L1 weighted by joint visibility).
+        projector: kwargs of :class:`VoxelProjector`.
+        max_cubes_per_call: if set, the projection and the V2V net handle at most this
+            many cubes per call (a memory bound for 64³ cubes; results are identical in
+            eval mode). Default None: all cubes of the batch in one call. On a CPU, 1 is
+            faster for 64³ cubes (cache locality; ~1.5x on the projection in our runs).
+        reference_soft_argmax: sum the soft-argmax like the reference, in float32 over
+            absolute coordinates (loses up to ~1 mm); only to reproduce its numbers. The
+            default sums offsets from the cube centre (float64-accurate to ~1e-3 mm).
+        fast_eval: BatchNorm-folded, channels-last V2V copy for inference (see
+            :class:`VoxelCenterNet`).
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self, cube_size: Sequence[float], cube_shape: Sequence[int], v2v_net: dict,
+                 beta: float = 100.0,
+                 loss: dict = dict(type='L1Loss', use_target_weight=True),
+                 projector: Optional[dict] = None, max_cubes_per_call: Optional[int] = None,
+                 reference_soft_argmax: bool = False, fast_eval: bool = False,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.cube_size = tuple(float(s) for s in _check_space('cube_size', cube_size))
+        self.cube_shape = tuple(int(s) for s in _check_space('cube_shape', cube_shape))
+        self.projector = VoxelProjector(**(projector or {}))
+        self.v2v_net = MODELS.build(v2v_net)
+        self.soft_argmax = SoftArgmax3D(beta, reference_reduction=reference_soft_argmax)
+        self.loss_module = MODELS.build(loss)
+        self.max_cubes_per_call = max_cubes_per_call
+        self.fast_eval = bool(fast_eval)
+        self._fast_v2v = FastEvalV2V()
+
+    # ------------------------------------------------------------------ state
+    def get_extra_state(self):
+        return dict(cube_size=list(self.cube_size), cube_shape=list(self.cube_shape))
+
+    def set_extra_state(self, state) -> None:
+        if not isinstance(state, dict):
+            return
+        mine = self.get_extra_state()
+        diff = {k: (state.get(k), v) for k, v in mine.items()
+                if k in state and [float(x) for x in state[k]] != [float(x) for x in v]}
+        if diff:
+            raise ValueError('checkpoint pose-net cube differs from the config: ' + '; '.join(
+                f'{k}: checkpoint {a} vs config {b}' for k, (a, b) in diff.items()))
+
+    # ------------------------------------------------------------------ forward parts
+    def project(self, heatmaps: torch.Tensor, centers: torch.Tensor,
+                batch_index: torch.Tensor, cameras, affines: torch.Tensor,
+                image_sizes: torch.Tensor, input_size=None
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Input cubes of P proposals.
+
+        Args:
+            heatmaps: (B, V, K, H, W).
+            centers: (P, 3) cube centres in mm.
+            batch_index: (P,) sample of each cube.
+            cameras, affines, image_sizes, input_size: the samples' views
+                (batch shape (B, V); see :class:`VoxelProjector`).
+
+        Returns:
+            cubes (P, K, X, Y, Z) and their voxel centres (P, X·Y·Z, 3) float32 mm.
+        """
+        B, V, K = heatmaps.shape[:3]
+        P = centers.shape[0]
+        grids = voxel_grid(self.cube_size, centers.float(), self.cube_shape,
+                           device=heatmaps.device)
+        if P == 0:
+            return heatmaps.new_zeros(0, K, *self.cube_shape), grids
+        step = self.max_cubes_per_call or P
+        if step < P:  # memory / cache bound: several calls of at most `step` cubes
+            parts = [self.project(heatmaps, centers[i:i + step], batch_index[i:i + step],
+                                  cameras, affines, image_sizes, input_size)[0]
+                     for i in range(0, P, step)]
+            return torch.cat(parts), grids
+        N = grids.shape[1]
+        rank, C = pack_by_sample(batch_index, B)
+        pts = grids.new_zeros(B, C, N, 3)
+        pts[batch_index, rank] = grids
+        vol = self.projector(heatmaps, pts.view(B, C * N, 3), cameras, affines,
+                             image_sizes, input_size=input_size)             # (B, K, C·N)
+        cubes = vol.view(B, K, C, N)[batch_index, :, rank]                  # (P, K, N)
+        return cubes.reshape(P, K, *self.cube_shape).contiguous(), grids
+
+    def forward(self, cubes: torch.Tensor, grids: torch.Tensor,
+                groups: Optional[List[torch.Tensor]] = None, return_volumes: bool = False):
+        """V2V + soft-argmax.
+
+        Args:
+            cubes: (P, K, X, Y, Z) input cubes.
+            grids: (P, X·Y·Z, 3) voxel centres (mm).
+            groups: optional list of index tensors partitioning ``range(P)``; each group
+                is one V2V call (BatchNorm statistics per group in training).
+            return_volumes: also return the V2V outputs (P, K, X, Y, Z).
+
+        Returns:
+            (P, K, 3) joints in mm (and the volumes).
+        """
+        P = cubes.shape[0]
+        if P == 0:
+            out = cubes.new_zeros(0, cubes.shape[1], 3)
+            return (out, cubes.new_zeros(cubes.shape)) if return_volumes else out
+        if groups is None:
+            step = self.max_cubes_per_call or P
+            groups = [torch.arange(i, min(i + step, P), device=cubes.device)
+                      for i in range(0, P, step)]
+        poses = cubes.new_zeros(P, cubes.shape[1], 3)
+        volumes = cubes.new_zeros(cubes.shape) if return_volumes else None
+        for g in groups:  # one call unless the caller asks for per-slot BatchNorm
+            vol = run_v2v(self, cubes[g])
+            poses = poses.index_copy(0, g, self.soft_argmax(vol, grids[g]))
+            if return_volumes:
+                volumes[g] = vol.detach()
+        return (poses, volumes) if return_volumes else poses
+
+    def loss(self, poses: torch.Tensor, targets: torch.Tensor,
+             weights: torch.Tensor) -> torch.Tensor:
+        """Joint loss of P matched proposals.
+
+        Args:
+            poses: (P, K, 3) mm. targets: (P, K, 3) mm. weights: (P, K) visibility.
+        """
+        return self.loss_module(poses, targets.to(poses), weights.to(poses))

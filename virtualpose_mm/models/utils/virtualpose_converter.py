@@ -1,0 +1,98 @@
+"""Convert wkom/VirtualPose stage-2 checkpoints into :class:`VirtualPose` state dicts.
+
+Reference layout (``MultiPersonPoseNet``) → ours:
+
+* ``REN.depth_net.{conv1, bn1, layer1..4, deconv_layers, depth}.*`` →
+  ``root_net.depth_net.*`` (same names: the DE is built from torchvision's ResNet);
+* ``REN.depth_net.{final_layer, bbox}.*`` — heads the reference computes but never uses —
+  are dropped (reported in ``info['dropped']``);
+* ``REN.v2v_net.*`` → ``root_net.v2v_net.*`` and ``PEN.v2v_net.*`` → ``pose_net.v2v_net.*``,
+  with the ``nn.Sequential`` → ``ConvModule`` renaming of MMPose's ``V2VNet``
+  (:func:`~virtualpose_mm.models.utils.voxelpose_converter.reference_v2v_key`);
+* ``backbone.*`` (the stage-1 network of full checkpoints) is not part of the stage-2
+  model: pass ``ignore_prefixes=('backbone.',)`` to drop it deliberately.
+
+Anything else — unknown keys, model keys the checkpoint lacks, shape mismatches — is
+collected into ONE :class:`CheckpointError` that lists every problem.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Dict, Sequence, Tuple
+
+import torch
+
+from .voxelpose_converter import (CheckpointError, match_state_dict, reference_v2v_key,
+                                  unwrap_checkpoint)
+
+__all__ = ['CheckpointError', 'convert_virtualpose_state_dict', 'load_virtualpose_checkpoint']
+
+UNUSED_REFERENCE_HEADS = ('REN.depth_net.final_layer.', 'REN.depth_net.bbox.')
+
+
+def convert_virtualpose_state_dict(state_dict, ignore_prefixes: Sequence[str] = ()
+                                   ) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """Rename a reference VirtualPose state dict into our key layout.
+
+    Args:
+        state_dict: the reference state dict, or a checkpoint dict holding one
+            (``state_dict`` / ``model`` entry; a ``module.`` prefix is stripped).
+        ignore_prefixes: source key prefixes to drop on purpose (e.g. ``'backbone.'``).
+
+    Returns:
+        ``(converted, info)``; info has ``dropped`` (source keys dropped on purpose) and
+        ``unknown`` (source keys that could not be placed).
+    """
+    sd = unwrap_checkpoint(state_dict)
+    out: Dict[str, torch.Tensor] = OrderedDict()
+    dropped, unknown = [], []
+    ignore = tuple(ignore_prefixes)
+    for k, v in sd.items():
+        if k.startswith(UNUSED_REFERENCE_HEADS) or (ignore and k.startswith(ignore)):
+            dropped.append(k)
+        elif k.startswith('REN.depth_net.'):
+            out['root_net.depth_net.' + k[len('REN.depth_net.'):]] = v
+        elif k.startswith('REN.v2v_net.'):
+            out['root_net.v2v_net.' + reference_v2v_key(k[len('REN.v2v_net.'):])] = v
+        elif k.startswith('PEN.v2v_net.'):
+            out['pose_net.v2v_net.' + reference_v2v_key(k[len('PEN.v2v_net.'):])] = v
+        else:
+            unknown.append(k)
+    return out, dict(dropped=dropped, unknown=unknown)
+
+
+def load_virtualpose_checkpoint(model, checkpoint, ignore_prefixes: Sequence[str] = (),
+                                map_location='cpu') -> dict:
+    """Load a reference VirtualPose checkpoint into a :class:`VirtualPose` model.
+
+    Args:
+        model: the model.
+        checkpoint: a path (``torch.load(weights_only=True)``) or a loaded dict.
+        ignore_prefixes: see :func:`convert_virtualpose_state_dict`.
+
+    Returns:
+        the info dict of :func:`convert_virtualpose_state_dict`.
+
+    Raises:
+        CheckpointError: unknown, missing or mis-shaped keys (all listed in one message).
+    """
+    source = checkpoint if isinstance(checkpoint, str) else 'checkpoint'
+    if isinstance(checkpoint, str):
+        try:
+            checkpoint = torch.load(checkpoint, map_location=map_location, weights_only=True)
+        except FileNotFoundError:
+            raise
+        except Exception as e:
+            raise CheckpointError(f'{source}: cannot be read as a weights-only checkpoint '
+                                  f'({e})') from None
+    converted, info = convert_virtualpose_state_dict(checkpoint, ignore_prefixes)
+    try:
+        sd = match_state_dict(model, converted, source, info)
+    except CheckpointError as e:
+        if any(k.startswith('backbone.') for k in info['unknown']):
+            raise CheckpointError(f'{e}\n  (backbone.* is the stage-1 network, which the '
+                                  'stage-2 model does not contain: pass '
+                                  'ignore_prefixes=(\'backbone.\',) to drop it)') from None
+        raise
+    model.load_state_dict(sd, strict=True)
+    return info

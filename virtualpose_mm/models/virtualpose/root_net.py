@@ -1,0 +1,206 @@
+"""VirtualPose root estimation network (REN).
+
+AGR → depth estimator (DE) → people decoded from the root heatmap (peak, box, depth) →
+depth-gated, box-masked projection of the joint heatmaps into the capture space → V2V
+root volume → 3D NMS proposals. Reference: wkom/VirtualPose
+``models/root_estimation_net.py`` (``RootEstimationNet``, ``FilterLayer``).
+
+Shared with VoxelPose: the V2V network (MMPose ``V2VNet``), the proposal layer (3D NMS,
+top-k, voxel index → world, GT matching). Differences: the projection is single-view and
+gated per decoded person (:func:`.projection.depth_gated_projection`), and the proposal
+NMS uses a 5×5×5 max-pool (VoxelPose: 3).
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence
+
+import torch
+from mmengine.model import BaseModule
+
+from virtualpose_mm.geometry.camera import Camera
+from virtualpose_mm.models.heads.voxel_center_net import v2v_forward
+from virtualpose_mm.models.layers.projection import voxel_grid
+from virtualpose_mm.models.layers.proposal import ProposalLayer
+from virtualpose_mm.registry import MODELS
+from virtualpose_mm.structures.targets import render_root_target
+from .decode import decode_root_detections
+from .projection import depth_gated_projection
+
+# joints of the 17-joint MuCo order the DE sees: neck, headtop, mid-hip, shoulders, hips,
+# knees (reference ``RootEstimationNet.depth_joints``)
+DEFAULT_DEPTH_JOINTS = (0, 1, 2, 3, 6, 7, 9, 12, 13)
+
+
+@MODELS.register_module()
+class VirtualPoseRootNet(BaseModule):
+    """REN: decoded people + depth-gated projection → root volume → proposals.
+
+    Args:
+        num_joints: K, AGR joint heatmaps.
+        root_index: the root joint (17-joint order: 2, mid-hip).
+        depth_joints: heatmap channels fed to the DE.
+        depth_net: config of the DE (:class:`VirtualPoseDepthNet`); ``in_channels`` is set
+            from ``depth_joints``.
+        v2v_net: config of the root V2V (K → 1); default MMPose ``V2VNet``.
+        space_size: (3,) capture space in mm. space_center: (3,) mm.
+        space_shape: (3,) voxels of the root volume (reference 80×80×24).
+        max_people: decoded people and proposals per sample (reference 10).
+        det_score_thr: a decoded root peak below it is not a person (reference 0.1).
+        det_nms_kernel: 2D max-pool NMS of the root heatmap (3).
+        peak_offset: added to the decoded integer peak (0.0 sound, 0.5 reference; see
+            :mod:`.decode`).
+        sort_by_depth: reference far → near order of the decoded people (:mod:`.decode`).
+        depth_sigma: σ of the depth gate in mm (200).
+        nms_kernel: 3D max-pool NMS of the root volume (reference 5).
+        threshold: a proposal is a person when its score exceeds it (reference 0.3).
+        match_distance: GT matching radius in mm (reference ``MATCHED_THRESHOLD`` 500).
+        target_sigma: σ in mm of the 3D Gaussian root target (200).
+        projection_precision: arithmetic of the camera projection: ``'float64'``
+            (default), ``'float32'``, or ``'reference'`` (float32 in the reference's order
+            of operations, to reproduce its volumes bit for bit; see
+            :func:`~virtualpose_mm.models.layers.projection.compute_sampling_grid`).
+    """
+
+    def __init__(self, num_joints: int = 17, root_index: int = 2,
+                 depth_joints: Sequence[int] = DEFAULT_DEPTH_JOINTS,
+                 depth_net: Optional[dict] = None, v2v_net: Optional[dict] = None,
+                 space_size: Sequence[float] = (8000., 8000., 2400.),
+                 space_center: Sequence[float] = (0., 0., 1100.),
+                 space_shape: Sequence[int] = (80, 80, 24), max_people: int = 10,
+                 det_score_thr: float = 0.1, det_nms_kernel: int = 3,
+                 peak_offset: float = 0.0, sort_by_depth: bool = False,
+                 depth_sigma: float = 200.0, nms_kernel: int = 5, threshold: float = 0.3,
+                 match_distance: float = 500.0, target_sigma: float = 200.0,
+                 projection_precision: str = 'float64', init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.num_joints = int(num_joints)
+        self.root_index = int(root_index)
+        self.depth_joints = tuple(int(j) for j in depth_joints)
+        bad = [j for j in self.depth_joints + (self.root_index, ) if not 0 <= j < num_joints]
+        if bad:
+            raise ValueError(f'VirtualPoseRootNet: joint indices {bad} are outside the '
+                             f'{num_joints} heatmap channels')
+        cfg = dict(type='VirtualPoseDepthNet')
+        cfg.update(depth_net or {})
+        cfg['in_channels'] = len(self.depth_joints)
+        self.depth_net = MODELS.build(cfg)
+        cfg = dict(type='V2VNet', input_channels=self.num_joints, output_channels=1)
+        cfg.update(v2v_net or {})
+        self.v2v_net = MODELS.build(cfg)
+        space_size, space_center, space_shape = (tuple(v) for v in
+                                                 (space_size, space_center, space_shape))
+        if not len(space_size) == len(space_center) == len(space_shape) == 3:
+            raise ValueError('VirtualPoseRootNet: space_size, space_center and space_shape '
+                             'need 3 values (x, y, z)')
+        if any(int(s) < 2 for s in space_shape):
+            raise ValueError(f'VirtualPoseRootNet: space_shape needs ≥ 2 voxels per axis, '
+                             f'got {space_shape}')
+        self.proposal_layer = ProposalLayer(space_size, space_center, space_shape,
+                                            max_num=max_people, nms_kernel=nms_kernel,
+                                            threshold=threshold, match_distance=match_distance)
+        self.det_score_thr = float(det_score_thr)
+        self.det_nms_kernel = int(det_nms_kernel)
+        self.peak_offset = float(peak_offset)
+        self.sort_by_depth = bool(sort_by_depth)
+        self.depth_sigma = float(depth_sigma)
+        self.target_sigma = float(target_sigma)
+        if projection_precision not in ('float64', 'float32', 'reference'):
+            raise ValueError('VirtualPoseRootNet: projection_precision must be float64, '
+                             f'float32 or reference, got {projection_precision!r}')
+        self.projection_precision = projection_precision
+
+    # the space lives in the proposal layer (one source of truth)
+    @property
+    def space_size(self):
+        return self.proposal_layer.space_size
+
+    @property
+    def space_center(self):
+        return self.proposal_layer.space_center
+
+    @property
+    def space_shape(self):
+        return self.proposal_layer.space_shape
+
+    @property
+    def max_people(self) -> int:
+        return self.proposal_layer.max_num
+
+    # ------------------------------------------------------------------ state
+    def get_extra_state(self):
+        return dict(space_size=list(self.space_size), space_center=list(self.space_center),
+                    space_shape=list(self.space_shape))
+
+    def set_extra_state(self, state) -> None:
+        if not isinstance(state, dict):
+            return
+        mine = self.get_extra_state()
+        diff = {k: (state.get(k), v) for k, v in mine.items()
+                if k in state and [float(x) for x in state[k]] != [float(x) for x in v]}
+        if diff:
+            raise ValueError('checkpoint capture space of the VirtualPose root net differs '
+                             'from the config: ' + '; '.join(
+                                 f'{k}: checkpoint {a} vs config {b}'
+                                 for k, (a, b) in diff.items()))
+
+    # ------------------------------------------------------------------ forward
+    def space_points(self, device=None) -> torch.Tensor:
+        """(X·Y·Z, 3) voxel centres of the capture space, world mm (x slowest)."""
+        return voxel_grid(self.space_size, self.space_center, self.space_shape, device=device)
+
+    def forward(self, heatmaps: torch.Tensor, box_map: torch.Tensor, cameras: Camera,
+                affines: torch.Tensor, image_sizes: torch.Tensor,
+                depth_norm_factor: torch.Tensor, input_size=None) -> Dict[str, torch.Tensor]:
+        """
+        Args:
+            heatmaps: (B, K, H, W) AGR joint heatmaps.
+            box_map: (B, 4, H, W) AGR box map (l, t, r, b, heatmap px).
+            cameras: torch cameras of batch shape (B, 1).
+            affines: (B, 1, 2, 3) original image px → network input px.
+            image_sizes: (B, 1, 2) original image (w, h).
+            depth_norm_factor: (B,) mm per unit of the DE output.
+            input_size: (w, h) of the network input the affines map to (heatmap px are
+                input px × heatmap size / input size); None if the affines map to heatmap
+                px.
+
+        Returns:
+            dict:
+
+            * ``depth_map`` (B, 1, H, W): DE output (normalised depth);
+            * ``det``: :func:`.decode.decode_root_detections` output (P = ``max_people``);
+            * ``depths_mm`` (B, P) float64: decoded depths × ``depth_norm_factor`` (mm;
+              meaningless where ``det['valid']`` is False);
+            * ``ren_input`` (B, K, X, Y, Z): the projected volume;
+            * ``root_volume`` (B, X, Y, Z): V2V output (no activation).
+        """
+        B = heatmaps.shape[0]
+        depth_map = self.depth_net(heatmaps[:, list(self.depth_joints)])
+        det = decode_root_detections(heatmaps[:, self.root_index], box_map, depth_map,
+                                     self.max_people, score_thr=self.det_score_thr,
+                                     nms_kernel=self.det_nms_kernel,
+                                     peak_offset=self.peak_offset,
+                                     sort_by_depth=self.sort_by_depth)
+        dnf = depth_norm_factor.to(device=heatmaps.device)
+        depths_mm = det['depths'].double() * dnf.double()[:, None]
+        # the gate works in the heatmaps' dtype (depth · factor rounded as the reference)
+        gate_depths = det['depths'] * dnf.to(det['depths'].dtype)[:, None]
+        ren_input, _ = depth_gated_projection(
+            heatmaps, self.space_points(heatmaps.device), cameras, affines, image_sizes,
+            det['bboxes'], gate_depths, det['valid'], input_size=input_size,
+            sigma=self.depth_sigma, precision=self.projection_precision)
+        ren_input = ren_input.view(B, self.num_joints, *self.space_shape)
+        root_volume = v2v_forward(self.v2v_net, ren_input)[:, 0]
+        return dict(depth_map=depth_map, det=det, depths_mm=depths_mm, ren_input=ren_input,
+                    root_volume=root_volume)
+
+    def get_proposals(self, root_volume: torch.Tensor, gt_roots=None, gt_counts=None
+                      ) -> torch.Tensor:
+        """(B, X, Y, Z) → (B, M, 5) proposals ``x, y, z (mm), flag, score``; the flag is the
+        matched GT index (or −1) when GT roots are given, else 0 / −1 by the threshold."""
+        return self.proposal_layer(root_volume, gt_roots, gt_counts)
+
+    def make_targets(self, roots: Sequence[torch.Tensor], device=None) -> torch.Tensor:
+        """Per-sample (G_b, 3) GT roots (mm) → (B, X, Y, Z) Gaussian root targets."""
+        return torch.stack([
+            render_root_target(r, self.space_size, self.space_center, self.space_shape,
+                               sigma=self.target_sigma).to(device) for r in roots])

@@ -1,0 +1,492 @@
+"""Golden checks of VirtualPose stage 2 against the reference code (wkom/VirtualPose).
+
+Three file formats (see ``shared/data/golden/virtualpose/README.md``), each recognised from
+its ``format`` field:
+
+* ``virtualpose-golden-stage2-v1`` — the eval-mode forward: DE map, decoded people, REN
+  input volume, root volume, proposals, the first PEN call and the predictions;
+* ``virtualpose-golden-stage2-loss-v1`` — the train-mode forward with GT matching: losses,
+  proposals, predictions, BatchNorm buffers after the forward, gradients of the total loss
+  (weights and AGR come from the stage-2 file it names under ``uses``, in the same folder);
+* ``virtualpose-golden-agr-v1`` — AGR rendering (heatmaps, box maps, detection targets) and
+  3D root targets.
+
+Our model is built from the file's ``config`` with every reference-quirk option switched to
+the reference behaviour (``peak_offset=0.5``, ``sort_by_depth=True``, per-slot pose-net
+BatchNorm, no L/R swap in the DE flip, legacy AGR rendering); everything else is derived
+from the file content.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from .core import GoldenReport, load_golden, register_checker
+
+FMT_STAGE2 = 'virtualpose-golden-stage2-v1'
+FMT_LOSS = 'virtualpose-golden-stage2-loss-v1'
+FMT_AGR = 'virtualpose-golden-agr-v1'
+
+
+def _fmt(d) -> str:
+    return str(d.get('format', '')) if isinstance(d, dict) else ''
+
+
+# ----------------------------------------------------------------------------- building
+def letterbox_affine(center, scale, output_size) -> np.ndarray:
+    """The reference ``get_affine_transform(center, scale, 0, output_size)`` (no rotation,
+    no shift): (2, 3) float64, original px → canvas px. Same float32 point construction and
+    ``cv2.getAffineTransform`` as the reference, so the matrix is bit-identical."""
+    import cv2
+    center = np.asarray(center, dtype=np.float64)
+    scale_tmp = np.asarray(scale, dtype=np.float32) * 200.0
+    src_w, src_h = scale_tmp[0], scale_tmp[1]
+    dst_w, dst_h = output_size
+    if src_w >= src_h:
+        src_dir = np.array([0.0, src_w * -0.5])
+        dst_dir = np.array([0, dst_w * -0.5], np.float32)
+    else:
+        src_dir = np.array([src_h * -0.5, 0.0])
+        dst_dir = np.array([dst_h * -0.5, 0], np.float32)
+    src = np.zeros((3, 2), dtype=np.float32)
+    dst = np.zeros((3, 2), dtype=np.float32)
+    src[0] = center
+    src[1] = center + src_dir
+    dst[0] = [dst_w * 0.5, dst_h * 0.5]
+    dst[1] = np.array([dst_w * 0.5, dst_h * 0.5]) + dst_dir
+
+    def third(a, b):
+        d = a - b
+        return np.array(b) + np.array([-d[1], d[0]], dtype=np.float32)
+
+    src[2] = third(src[0], src[1])
+    dst[2] = third(dst[0], dst[1])
+    return cv2.getAffineTransform(np.float32(src), np.float32(dst))
+
+
+def cfg_get(config: dict, key: str):
+    """A value of a reference config stored flat (``'NETWORK.NUM_JOINTS'``) or nested."""
+    if key in config:
+        return config[key]
+    node = config
+    for part in key.split('.'):
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f'golden config has no {key!r}')
+        node = node[part]
+    return node
+
+
+def model_config_from_reference(config: dict, reference_quirks: bool = True) -> dict:
+    """Our ``VirtualPose`` config from a reference config dict (flat dotted or nested
+    keys). ``reference_quirks`` switches every quirk option to the reference behaviour."""
+    g = lambda k: cfg_get(config, k)  # noqa: E731
+    K = int(g('NETWORK.NUM_JOINTS'))
+    return dict(
+        type='VirtualPose',
+        num_joints=K,
+        root_index=int(g('DATASET.ROOTIDX')),
+        input_size=tuple(g('NETWORK.IMAGE_SIZE')),
+        root_net=dict(
+            depth_net=dict(depth=int(g('DEPTH_RESNET.NUM_LAYERS')),
+                           deconv_channels=tuple(g('POSE_RESNET.NUM_DECONV_FILTERS')),
+                           deconv_kernels=tuple(g('POSE_RESNET.NUM_DECONV_KERNELS')),
+                           flip_train=bool(g('TRAIN.FLIP')),
+                           flip_swap_channels=not reference_quirks),
+            space_size=tuple(g('ROOT_ESTIMATION.SPACE_SIZE')),
+            space_center=tuple(g('ROOT_ESTIMATION.SPACE_CENTER')),
+            space_shape=tuple(g('ROOT_ESTIMATION.INITIAL_CUBE_SIZE')),
+            max_people=int(g('ROOT_ESTIMATION.MAX_PEOPLE_NUM')),
+            threshold=float(g('ROOT_ESTIMATION.THRESHOLD')),
+            match_distance=float(g('ROOT_ESTIMATION.MATCHED_THRESHOLD')),
+            peak_offset=0.5 if reference_quirks else 0.0, sort_by_depth=reference_quirks,
+            projection_precision='reference' if reference_quirks else 'float64'),
+        pose_net=dict(type='VoxelSinglePoseNet', cube_size=tuple(g('PICT_STRUCT.GRID_SIZE')),
+                      cube_shape=tuple(g('PICT_STRUCT.CUBE_SIZE')),
+                      beta=float(g('NETWORK.BETA')),
+                      projector=dict(precision='reference' if reference_quirks else 'float64'),
+                      reference_soft_argmax=reference_quirks,
+                      v2v_net=dict(type='V2VNet', input_channels=K, output_channels=K)),
+        loss_weights=dict(depth=float(g('LOSS.DEPTH_WEIGHT')),
+                          root=float(g('LOSS.PROP_WEIGHT')),
+                          pose=float(g('LOSS.CORD_WEIGHT'))),
+        gt_proposal_filter=reference_quirks,
+        pen_train_per_slot=reference_quirks)
+
+
+def build_reference_model(data: dict, state_dict: dict, device: str = 'cpu'):
+    """Our model for a golden file, with the reference weights converted and loaded."""
+    import virtualpose_mm  # noqa: F401  (registers everything)
+    from virtualpose_mm.models.utils.virtualpose_converter import load_virtualpose_checkpoint
+    from virtualpose_mm.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(model_config_from_reference(data['config']))
+    load_virtualpose_checkpoint(model, state_dict)
+    return model.to(device)
+
+
+def data_samples_from_meta(meta: dict, config: dict, gt=None) -> List:
+    """One ``PoseDataSample`` per item of a collated reference ``meta``.
+
+    metainfo: ``camera`` (from ``meta.camera`` through ``camera_from_reference_dict``),
+    ``affine`` (the letterbox of ``center``/``scale`` onto ``IMAGE_SIZE``), ``image_size``
+    (= 2·center, what the reference's bounding test uses), ``input_size`` and
+    ``depth_norm_factor``. ``gt_instances`` of the first ``num_person`` people
+    (keypoints_3d, keypoints_3d_visible, roots_3d and, where the meta has them, root_depth,
+    root_ind, root_mask) are added when ``gt`` is True, or, with ``gt=None``, whenever the
+    meta carries ``roots_3d`` and ``num_person`` — exactly when the reference flags
+    proposals by GT (quirk 1, reproduced by the model's ``gt_proposal_filter``).
+    """
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    from virtualpose_mm.geometry.camera_io import camera_from_reference_dict
+    cams = camera_from_reference_dict(meta['camera'], source='golden meta.camera')
+    input_size = tuple(cfg_get(config, 'NETWORK.IMAGE_SIZE'))
+    K = int(cfg_get(config, 'NETWORK.NUM_JOINTS'))
+    root = int(cfg_get(config, 'DATASET.ROOTIDX'))
+    if gt is None:
+        gt = 'roots_3d' in meta and 'num_person' in meta and bool(
+            (torch.as_tensor(meta['num_person']) > 0).any())
+    out = []
+    for b in range(len(meta['center'])):
+        center = meta['center'][b].double().numpy()
+        ds = PoseDataSample(metainfo=dict(
+            camera=cams[b], affine=letterbox_affine(center, meta['scale'][b].numpy(),
+                                                    input_size),
+            image_size=2 * center, input_size=input_size,
+            depth_norm_factor=float(meta['depth_norm_factor'][b])))
+        if gt:
+            n = int(meta['num_person'][b])
+            inst = InstanceData()
+            roots = meta['roots_3d'][b, :n].float()
+            if 'joints_3d' in meta:
+                kp = meta['joints_3d'][b, :n].float()
+            else:  # only the roots are known: the pose loss is not checked then
+                kp = torch.zeros(n, K, 3)
+                kp[:, root] = roots
+            inst.keypoints_3d = kp.numpy()
+            inst.keypoints_3d_visible = (meta['joints_3d_vis'][b, :n, :, 0].float().numpy()
+                                         if 'joints_3d_vis' in meta else np.ones((n, K),
+                                                                                 np.float32))
+            inst.roots_3d = roots.numpy()
+            if all(k in meta for k in ('depth', 'ind', 'reg_mask')):
+                inst.root_depth = meta['depth'][b, :n, 0].double().numpy()
+                inst.root_ind = meta['ind'][b, :n].numpy()
+                inst.root_mask = meta['reg_mask'][b, :n].float().numpy()
+            ds.gt_instances = inst
+        out.append(ds)
+    return out
+
+
+# ----------------------------------------------------------------------------- comparisons
+def _count_mismatch(a, b) -> float:
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    if a.shape != b.shape:
+        return float('inf')
+    return float((a != b).sum())
+
+
+def _compare_det(report: GoldenReport, prefix: str, ours: dict, ref: dict,
+                 ref_decoded: dict = None, ours_depths_mm=None) -> None:
+    """Decoded people: valid entries (score ≥ 0.1) in the reference's (depth-sorted) order.
+    Discrete outputs exactly; scores/boxes/depths with tolerances."""
+    ref_valid = ref['scores'][..., 0] >= 0.1
+    ours_valid = ours['valid']
+    report.add(f'{prefix} valid entries (count mismatch)',
+               _count_mismatch(ours_valid.cpu(), ref_valid), 0, 'exact')
+    if ours_valid.cpu().ne(ref_valid).any():
+        return
+    v = ref_valid
+    report.add(f'{prefix} inds (mismatches)', _count_mismatch(ours['inds'].cpu()[v],
+                                                              ref['inds'][v]), 0, 'exact')
+    report.compare(f'{prefix} xys', ours['xys'].cpu()[v], ref['xys'][v], 0, 'exact')
+    report.compare(f'{prefix} scores', ours['scores'].cpu()[v], ref['scores'][..., 0][v], 1e-5)
+    report.compare(f'{prefix} bboxes (heatmap px)', ours['bboxes'].cpu()[v], ref['bboxes'][v],
+                   1e-3)
+    report.compare(f'{prefix} depths_norm', ours['depths'].cpu()[v],
+                   ref['depths_norm'][..., 0][v], 2e-3,
+                   '0.75 mm at depth_norm_factor 374')
+    if ref_decoded is not None:
+        report.compare(f'{prefix} decoded depths (mm)', ours_depths_mm.cpu()[v],
+                       ref_decoded['depths'][..., 0][v], 0.5)
+        report.compare(f'{prefix} decoded bboxes', ours['bboxes'].cpu()[v],
+                       ref_decoded['bboxes'][v], 1e-3)
+
+
+def _compare_proposals(report: GoldenReport, prefix: str, ours, ref) -> None:
+    ours = ours.detach().cpu()
+    report.compare(f'{prefix} grid_centers xyz (mm)', ours[..., :3], ref[..., :3], 0, 'exact')
+    report.add(f'{prefix} grid_centers flags (mismatches)',
+               _count_mismatch(ours[..., 3], ref[..., 3]), 0, 'exact')
+    report.compare(f'{prefix} grid_centers scores', ours[..., 4], ref[..., 4], 1e-4)
+
+
+def _compare_pred(report: GoldenReport, prefix: str, poses, proposals, ref_pred) -> float:
+    """pred xyz where the reference ran the PEN (flag ≥ 0); returns the max error in mm."""
+    used = ref_pred[:, :, 0, 3] >= 0
+    report.add(f'{prefix} pred slots with a pose (mismatches)',
+               _count_mismatch((proposals[..., 3] >= 0).cpu(), used), 0, 'exact')
+    row = report.compare(f'{prefix} pred xyz (mm)', poses.detach().cpu()[used],
+                         ref_pred[..., :3][used], 0.5)
+    report.compare(f'{prefix} pred xyz of unused slots (mm)', poses.detach().cpu()[~used],
+                   ref_pred[..., :3][~used], 0, 'zeros')
+    return row.error
+
+
+def _ref_to_ours(names) -> Dict[str, str]:
+    """Reference parameter / buffer names → ours (through the converter's renaming)."""
+    from virtualpose_mm.models.utils.virtualpose_converter import \
+        convert_virtualpose_state_dict
+    conv, info = convert_virtualpose_state_dict({n: torch.zeros(1) for n in names})
+    if info['unknown'] or info['dropped']:
+        raise ValueError(f'golden names the converter cannot place: '
+                         f'{info["unknown"] + info["dropped"]}')
+    out_names = list(conv)
+    return dict(zip(names, out_names))
+
+
+# ----------------------------------------------------------------------------- stage 2 eval
+@register_checker('virtualpose_stage2', lambda d, p: _fmt(d).startswith(FMT_STAGE2))
+def check_stage2(data: dict, path: str, device: str = 'cpu') -> GoldenReport:
+    report = GoldenReport('VirtualPose stage 2, eval forward (' + os.path.basename(path) + ')')
+    out = data['outputs']
+    model = build_reference_model(data, data['state_dict'], device)
+    model.eval()
+    samples = data_samples_from_meta(data['meta'], data['config'])
+    agr = data['input_AGR'].to(device)
+    from virtualpose_mm.models.virtualpose.losses import root_depth_l1
+    with torch.no_grad():
+        r = model.predict_forward(agr, samples, return_intermediates=True)
+        m = data['meta']  # the reference computes loss_depth in eval mode too
+        loss_depth = None
+        if all(k in m for k in ('ind', 'reg_mask', 'depth')):
+            loss_depth = root_depth_l1(r['depth_map'], r['meta']['depth_norm_factor'],
+                                       m['ind'].to(device), m['reg_mask'].to(device),
+                                       m['depth'][..., 0].to(device))
+    report.compare('depth_map (normalised depth)', r['depth_map'].cpu(), out['depth_map'], 1e-3,
+                   '1e-3 = 0.37 mm')
+    _compare_det(report, 'det_decode', r['det'], out['det_decode'], out['decoded'],
+                 r['depths_mm'])
+    report.compare('ren_input_volume', r['ren_input'].cpu(), out['ren_input_volume'], 1e-5)
+    report.compare('root_volume', r['root_volume'].cpu(), out['root_volume'], 1e-4)
+    _compare_proposals(report, 'eval', r['proposals'], out['grid_centers'])
+
+    # the first PEN call: the pairs of the first slot the reference ran the PEN for
+    b_idx, m_idx = r['pair_index'].cpu().unbind(-1)
+    pf = out.get('pen_first_valid') or {}
+    if 'proposal_index' in pf:
+        sel = (m_idx == int(pf['proposal_index'])).nonzero(as_tuple=True)[0]
+        valid = pf['valid_items'].bool()
+        report.add('PEN first call: items (mismatches)',
+                   _count_mismatch(b_idx[sel], valid.nonzero(as_tuple=True)[0]), 0, 'exact')
+        if torch.equal(b_idx[sel], valid.nonzero(as_tuple=True)[0]):
+            report.compare('PEN first call: grids (mm)', r['pose_grids'][sel].cpu(),
+                           pf['grids'][valid], 0, 'exact')
+            report.compare('PEN first call: input_cube', r['pose_cubes'][sel].cpu(),
+                           pf['input_cube'][valid], 1e-5)
+            report.compare('PEN first call: V2V output', r['pose_volumes'][sel].cpu(),
+                           pf['v2v_output_valid_items'], 1e-4)
+    if 'pen_call_order' in out:
+        order = sorted(set(m_idx.tolist()))
+        report.add('PEN call order (mismatches)',
+                   0 if order == [int(n) for n in out['pen_call_order']] else
+                   max(1, len(order)), 0, f'ours {order}')
+    err = _compare_pred(report, 'eval', r['poses'], r['proposals'], out['pred'])
+    if 'loss_depth_eval' in out and loss_depth is not None:
+        ref_ld = float(out['loss_depth_eval'])
+        report.add('loss_depth (eval, relative)',
+                   abs(float(loss_depth) - ref_ld) / max(abs(ref_ld), 1e-12), 1e-3,
+                   f'{float(loss_depth):.6g} vs {ref_ld:.6g}')
+    report.final_label = 'max pose error'
+    report.final_value = err
+    report.final_unit = 'mm'
+    return report
+
+
+# ----------------------------------------------------------------------------- stage 2 train
+@register_checker('virtualpose_stage2_loss', lambda d, p: _fmt(d).startswith(FMT_LOSS))
+def check_stage2_loss(data: dict, path: str, device: str = 'cpu') -> GoldenReport:
+    """Train-mode forward with GT matching, the losses, BN buffers and gradients.
+
+    Gradients are compared per tensor as ``‖g − g_ref‖₂ / ‖g_ref(layer)‖₂``, the norm of the
+    difference relative to the gradient norm of the tensor's layer (weight and bias together,
+    as stored), tolerance 1e-3. An elementwise tolerance is meaningless for tensors whose
+    entries span orders of magnitude around zero, and float32 train-mode BatchNorm (batch
+    statistics over a few items) amplifies rounding differences of the inputs, so agreement
+    to 1e-3 of the gradient norm is what a float32 re-implementation can promise, while a
+    wrong loss term, a missing path (e.g. the depth-gate gradient into the DE) or a wrong
+    weight shows as O(1) errors. The layer norm, not the tensor's own, is the scale because
+    some stored gradients are analytically zero: the PEN output bias shifts all logits of a
+    joint alike and ``softmax(β·x)`` is shift-invariant, so its stored gradient (norm 0.025
+    against 4176 for the weight) is float32 rounding noise of the reference.
+    """
+    report = GoldenReport('VirtualPose stage 2, train forward + losses (' +
+                          os.path.basename(path) + ')')
+    uses = str(data.get('uses', ''))
+    found = re.findall(r'[\w.\-]+\.pt\b', uses)
+    base = found[0] if found else None
+    if base is None:
+        raise ValueError(f'{path}: field \'uses\' does not name the stage-2 file with the '
+                         f'weights and input_AGR: {uses!r}')
+    src_path = os.path.join(os.path.dirname(os.path.abspath(path)), base)
+    if not os.path.isfile(src_path):
+        raise ValueError(f'{path}: needs {base} beside it (its \'uses\' field), not found at '
+                         f'{src_path}')
+    src = load_golden(src_path)
+    model = build_reference_model(src, src['state_dict'], device)
+    model.train()
+    model.root_net.depth_net.flip_train = False  # as the golden run (flip_training = False)
+    meta = data['meta_train']
+    samples = data_samples_from_meta(meta, src['config'], gt=True)
+    agr = src['input_AGR'].to(device)
+    out = data['outputs']
+
+    r = model.loss_forward(agr, samples, return_intermediates=True)
+    raw = model.compute_raw_losses(r, samples, r['gt'])
+    w = model.loss_weights
+    total = w['depth'] * raw['depth'] + w['root'] * raw['root'] + w['pose'] * raw['pose']
+    model.zero_grad()
+    total.backward()
+
+    # intermediates
+    report.compare('depth_map (train)', r['depth_map'].detach().cpu(), out['depth_map'], 1e-3,
+                   '1e-3 = 0.37 mm')
+    _compare_det(report, 'det_decode (train)', {k: v.detach() for k, v in r['det'].items()},
+                 out['det_decode'], out['decoded'],
+                 r['depths_mm'].detach())
+    report.compare('ren_input_volume (train)', r['ren_input'].detach().cpu(),
+                   out['ren_input_volume'], 1e-5)
+    report.compare('root_volume (train)', r['root_volume'].detach().cpu(), out['root_volume'],
+                   1e-4)
+    targets = model.root_targets(samples, r['gt'], agr.device)
+    report.compare('root targets (rendered from GT roots)', targets.cpu(), data['targets_3d'],
+                   1e-6)
+    _compare_proposals(report, 'train', r['proposals'], out['grid_centers'])
+    err = _compare_pred(report, 'train', r['poses'], r['proposals'], out['pred'])
+
+    # losses
+    ref = data['losses']
+    for ours, name in ((raw['depth'], 'loss_depth'), (raw['root'], 'loss_3d'),
+                       (raw['pose'], 'loss_cord'), (total, 'total')):
+        rv, ov = float(ref[name]), float(ours.detach())
+        report.add(f'{name} (relative)', abs(ov - rv) / max(abs(rv), 1e-12), 1e-3,
+                   f'{ov:.6g} vs {rv:.6g}')
+    pairs = data.get('loss_cord_pairs', [])
+    b_idx, m_idx = r['pair_index'].cpu().unbind(-1)
+    ours_pairs = [(int(b), int(m), int(r['proposals'][b, m, 3])) for b, m in zip(b_idx, m_idx)]
+    ref_pairs = [(int(p['b']), int(p['n']), int(p['gt_index'])) for p in pairs]
+    report.add('loss_cord pairs (b, n, gt) in order (mismatches)',
+               0 if ours_pairs == ref_pairs else max(1, len(ref_pairs)), 0, 'exact')
+    if ours_pairs == ref_pairs and pairs:
+        gt = r['gt']
+        l1 = []
+        for i, (b, m, g) in enumerate(ours_pairs):
+            wgt = gt['weights'][b, g][:, None]
+            l1.append(float((r['pair_poses'][i] * wgt - gt['joints'][b, g] * wgt).abs().mean()))
+        rel = max(abs(a - float(p['l1'])) / abs(float(p['l1'])) for a, p in zip(l1, pairs))
+        report.add('loss_cord per pair (relative)', rel, 1e-3)
+
+    # BN buffers after the forward
+    bufs = data['bn_buffers_after_train_forward']
+    names = _ref_to_ours(list(bufs))
+    mine = dict(model.named_buffers())
+    worst_mean = worst_var = 0.0
+    nbt = 0
+    for k, v in bufs.items():
+        o = mine.get(names[k])
+        if o is None:
+            report.add(f'BN buffer {k} (missing in our model)', float('inf'), 0)
+            continue
+        o = o.detach().cpu()
+        if k.endswith('num_batches_tracked'):
+            nbt += int(o.item() != v.item())
+        elif k.endswith('running_var'):
+            worst_var = max(worst_var, float(((o - v).abs() / v.abs().clamp(min=1e-6)).max()))
+        else:
+            scale = bufs[k.replace('running_mean', 'running_var')].sqrt()
+            worst_mean = max(worst_mean, float(((o - v).abs() / scale.clamp(min=1e-6)).max()))
+    report.add('BN running_mean after forward (|Δ| / running std)', worst_mean, 1e-3)
+    report.add('BN running_var after forward (relative)', worst_var, 1e-3)
+    report.add('BN num_batches_tracked (mismatches)', nbt, 0, 'exact')
+
+    # gradients of the total loss, relative to the gradient norm of their layer
+    params = dict(model.named_parameters())
+    grads = data['grads_total_loss']
+    gnames = _ref_to_ours(list(grads))
+    layer_norm = {}
+    for k, g_ref in grads.items():
+        layer = k.rsplit('.', 1)[0]
+        layer_norm[layer] = layer_norm.get(layer, 0.0) + float(g_ref.double().norm()) ** 2
+    for k, g_ref in grads.items():
+        p = params.get(gnames[k])
+        if p is None or p.grad is None:
+            report.add(f'grad {k}', float('inf'), 1e-3, 'no gradient in our model')
+            continue
+        scale = max(math.sqrt(layer_norm[k.rsplit('.', 1)[0]]), 1e-30)
+        rel = float((p.grad.detach().cpu().double() - g_ref.double()).norm()) / scale
+        report.add(f'grad {k} (‖Δ‖/‖g_layer‖)', rel, 1e-3)
+
+    # the DE's flip branch (reference: mirror only, no L/R channel swap)
+    if 'depth_map_train_forced_flip' in data:
+        de = copy.deepcopy(model.root_net.depth_net).train()
+        de.flip_swap_channels = False
+        with torch.no_grad():
+            flipped = de.flipped_forward(agr[:, list(model.root_net.depth_joints)])
+        report.compare('DE forced-flip output (train)', flipped.cpu(),
+                       data['depth_map_train_forced_flip'], 1e-3, '1e-3 = 0.37 mm')
+    report.final_label = 'max pose error'
+    report.final_value = err
+    report.final_unit = 'mm'
+    return report
+
+
+# ----------------------------------------------------------------------------- AGR rendering
+@register_checker('virtualpose_agr', lambda d, p: _fmt(d).startswith(FMT_AGR))
+def check_agr(data: dict, path: str, device: str = 'cpu') -> GoldenReport:
+    """AGR heatmaps / box maps / detection targets (legacy options on) and 3D root targets.
+    The closing line is the largest heatmap, box-map or target error."""
+    from virtualpose_mm.structures import render_agr, render_root_target
+    report = GoldenReport('VirtualPose AGR rendering (' + os.path.basename(path) + ')')
+    prm = data['params']
+    worst = 0.0
+    for name, case in data['cases'].items():
+        r = render_agr(case['joints_2d'].double().numpy(),
+                       image_size=tuple(prm['IMAGE_SIZE']),
+                       heatmap_size=tuple(prm['HEATMAP_SIZE']),
+                       base_sigma=float(prm['SIGMA']),
+                       bbox_extension=tuple(prm['BBOX_EXTENTION']),
+                       box_radius=int(prm['box_square_radius_px']),
+                       legacy_peak_offset=True, legacy_box_paint=True,
+                       paint_offcanvas_roots=True)
+        for key, tol in (('heatmaps', 1e-5), ('box_map', 1e-5), ('sigma', 1e-9),
+                         ('human_scale', 1e-6), ('bbox_hm', 1e-4), ('wh', 1e-4)):
+            row = report.compare(f'{name}: {key}', torch.from_numpy(np.asarray(r[key])),
+                                 case[key], tol)
+            if key in ('heatmaps', 'box_map'):
+                worst = max(worst, row.error)
+        report.add(f'{name}: reg_mask (mismatches)',
+                   _count_mismatch(torch.from_numpy(r['reg_mask']), case['reg_mask'].float()),
+                   0, 'exact')
+        report.add(f'{name}: ind (mismatches)',
+                   _count_mismatch(torch.from_numpy(r['ind']), case['ind']), 0, 'exact')
+    rt = data['root_target']
+    for key, t in rt.items():
+        if not key.startswith('target_'):
+            continue
+        shape = tuple(t.shape)
+        ours = render_root_target(rt['roots_3d'].double().numpy(), prm['space_size'],
+                                  prm['space_center'], shape,
+                                  sigma=float(prm['target_sigma_mm']))
+        row = report.compare(f'root target {"x".join(map(str, shape))}',
+                             torch.from_numpy(ours), t, 1e-6)
+        worst = max(worst, row.error)
+    report.final_label = 'max heatmap/target error'
+    report.final_value = worst
+    report.final_unit = ''
+    return report
