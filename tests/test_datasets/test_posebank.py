@@ -1,0 +1,86 @@
+"""Pose banks: the shipped compact CMU bank, the VoxelPose pkl, the full CMU npz, errors."""
+import pickle
+
+import numpy as np
+import pytest
+
+from virtualpose_mm.datasets.posebank import (BUILTIN_POSE_BANK, PoseBankError,
+                                              coco17_to_panoptic15, load_pose_bank)
+
+
+def test_builtin_bank():
+    bank = load_pose_bank('builtin')
+    assert len(bank) == 14183 and bank.joint_set == 'coco17'
+    assert bank.poses.dtype == np.float64 and bank.visible.all()
+    # z up, floor at 0: ankles 50–80 mm above the floor on a typical pose
+    ank = np.median(bank.poses[:, 15:17, 2])
+    assert 30 < ank < 120
+    assert np.median(bank.poses[:, 0, 2] - ank) > 1200  # nose far above the ankles
+    pan = load_pose_bank('builtin', joint_set='panoptic15')
+    np.testing.assert_allclose(pan.poses[:, 0], (bank.poses[:, 5] + bank.poses[:, 6]) / 2)
+    np.testing.assert_allclose(pan.poses[:, 2], (bank.poses[:, 11] + bank.poses[:, 12]) / 2)
+    np.testing.assert_array_equal(pan.poses[:, 14], bank.poses[:, 16])  # r-ankle
+    np.testing.assert_array_equal(pan.poses[:, 8], bank.poses[:, 15])   # l-ankle
+    info = str(np.load(BUILTIN_POSE_BANK)['info'])
+    assert 'mocap.cs.cmu.edu' in info and 'NSF EIA-0196217' in info
+
+
+def test_builtin_bank_is_the_train_split_of_the_cmu_bank(shared_data):
+    full = shared_data / 'posebank' / 'cmu_mocap_poses.npz'
+    train = load_pose_bank(str(full), split='train')
+    test = load_pose_bank(str(full), split='test')
+    assert (len(train), len(test)) == (14183, 2675)
+    ours = load_pose_bank('builtin')
+    assert np.abs(ours.poses - train.poses).max() <= 0.5  # int16 mm rounding
+    np.testing.assert_array_equal(ours.clip_id, train.clip_id)
+    # the derived Panoptic-15 is the bank's own Panoptic-15
+    d = np.load(full)
+    ours15 = load_pose_bank('builtin', joint_set='panoptic15')
+    assert np.abs(ours15.poses - d['panoptic15'][d['split'] == 0]).max() <= 0.5 + 1e-3
+    assert len(load_pose_bank(str(full), split='all')) == 16858
+
+
+def test_voxelpose_pkl_bank(test_data):
+    path = test_data / 'mview' / 'panoptic_training_pose.pkl'
+    raw = pickle.load(open(path, 'rb'))
+    bank = load_pose_bank(str(path))
+    assert len(bank) == 3
+    np.testing.assert_array_equal(bank.poses[1], raw[1]['pose'])
+    np.testing.assert_array_equal(bank.visible, np.stack([r['vis'][:, 0] for r in raw]))
+    pan = load_pose_bank(str(path), joint_set='panoptic15')
+    np.testing.assert_allclose(pan.poses, coco17_to_panoptic15(bank.poses))
+    with pytest.raises(PoseBankError, match="a VoxelPose .pkl pose bank is a training bank"):
+        load_pose_bank(str(path), split='test')
+    with pytest.raises(PoseBankError, match="weighting='clip' needs clip ids"):
+        bank.sampling_weights('clip')
+
+
+def test_bad_banks_fail_clearly(tmp_path):
+    good = load_pose_bank('builtin').poses[:20]
+    p = tmp_path / 'metres.npz'
+    np.savez(p, coco17=good / 1000.0)
+    with pytest.raises(PoseBankError, match=r'metres\.npz: the median vertical \(z\) extent'):
+        load_pose_bank(str(p), split='all')
+    p = tmp_path / 'yup.npz'
+    np.savez(p, coco17=good[..., [0, 2, 1]])
+    with pytest.raises(PoseBankError, match='millimetres with z pointing up'):
+        load_pose_bank(str(p), split='all')
+    p = tmp_path / 'nosplit.npz'
+    np.savez(p, coco17=good)
+    with pytest.raises(PoseBankError, match="split='train' requested but the file has no "
+                                            "field 'split'"):
+        load_pose_bank(str(p))
+    p = tmp_path / 'shape.npz'
+    np.savez(p, coco17=good[:, :15])
+    with pytest.raises(PoseBankError, match=r"field 'coco17' has shape \(20, 15, 3\)"):
+        load_pose_bank(str(p), split='all')
+    p = tmp_path / 'bad.pkl'
+    pickle.dump([{'pose': good[0], 'vis': np.ones((17, 3), bool)}, {'vis': 1}], open(p, 'wb'))
+    with pytest.raises(PoseBankError, match=r"bad\.pkl: entry \[1\] has no field 'pose'"):
+        load_pose_bank(str(p))
+    with pytest.raises(FileNotFoundError, match='pose bank not found'):
+        load_pose_bank(str(tmp_path / 'none.pkl'))
+    p = tmp_path / 'only15.npz'
+    np.savez(p, panoptic15=coco17_to_panoptic15(good))
+    with pytest.raises(PoseBankError, match="cannot provide joint set 'coco17'"):
+        load_pose_bank(str(p), split='all')

@@ -1,0 +1,422 @@
+"""Virtual multi-person scenes seen by any calibrated camera rig.
+
+VoxelPose trains its 3D networks without images: people from a pose bank are placed in the
+capture space, projected with the rig's cameras and rendered into Gaussian heatmaps that
+imitate a 2D detector (``ShelfSynthetic`` / ``CampusSynthetic`` of the reference). This
+dataset does the 3D part for *any* rig (a calibration file in any format
+:func:`~virtualpose_mm.geometry.camera_io.load_cameras` reads, or cameras given inline) and
+hands the same frame dict as the real datasets to the same transforms
+(``ProjectKeypoints3D`` → ``SimulateHeatmapNoise`` → ``MultiViewLetterbox`` →
+``GenerateMultiViewHeatmaps`` → ``GenerateRootTarget3D`` → ``PackMultiViewPoseInputs``).
+
+Placement of one frame (every number is an argument):
+
+1. draw the number of people uniformly in ``num_people = (min, max)`` (both included) and
+   that many poses from the bank (with replacement unless ``replace=False``; uniformly per
+   pose or per clip, ``bank_weighting``);
+2. for each person in turn: turn the pose about the vertical axis through its root by a yaw
+   drawn in ``yaw_range`` (degrees), then draw a floor position for its root: uniformly in
+   ``placement_area`` for the first person and with probability ``1 − near_prob`` for the
+   others, otherwise next to an already placed person (offset ``N(near_offset)`` mm per
+   axis with a random sign, the reference's groups). Heights come from the bank (floor at
+   z = 0) plus ``floor_z``;
+3. accept the position when the person's footprint (x-y box of its visible joints, grown by
+   ``footprint_margin`` mm) overlaps no placed footprint by IoU ≥ ``max_footprint_iou``,
+   the person is inside the capture space (``inside_space``: its root, all its visible
+   joints, or no test), and its root projects in front of and inside (``view_margin`` px)
+   at least ``min_views`` cameras; otherwise draw another position, up to ``max_tries``;
+4. a person that cannot be placed ends the frame with the people placed so far (as the
+   reference); ``num_people_requested`` records how many were drawn. The first person of a
+   frame gets up to :data:`FIRST_PERSON_POSES` poses (a pose may not fit at all); when none
+   fits, an error explains which test failed (a configuration error: a placement area not
+   seen by the cameras, or outside the space).
+
+Determinism: frame ``i`` uses ``numpy.random.default_rng([seed, i])`` and hands
+``random_seed = (seed, i)`` to the random transforms, so a frame is the same in every
+worker, epoch and run.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..geometry.camera import Camera, CameraError
+from ..geometry.camera_io import load_cameras, stack_cameras
+from ..registry import DATASETS
+from .mview_base import BaseMviewDataset, DatasetError
+from .posebank import PoseBank, load_pose_bank, root_of
+
+__all__ = ['VirtualMviewSceneDataset', 'load_rig']
+
+#: Poses tried for the first person of a frame before the frame is declared impossible.
+FIRST_PERSON_POSES = 10
+
+
+def load_rig(calibration, camera_kwargs: Optional[dict] = None,
+             image_size: Optional[Sequence[float]] = None,
+             cameras: Optional[Sequence[str]] = None) -> Tuple[Camera, List[str]]:
+    """A camera rig as a (V,) :class:`Camera` with image sizes, and the view names.
+
+    Args:
+        calibration: a camera file (any format ``load_cameras`` reads), a
+            :class:`Camera` of batch (V,), a dict ``name → Camera or camera dict``, or a list
+            of camera dicts (``Camera.to_dict()`` layout: ``R``, ``t``, ``f``, ``c``,
+            optional ``dist``, ``image_size``).
+        camera_kwargs: extra arguments of the file's loader (e.g. ``cameras=[(0, 3), ...]``
+            for a Panoptic calibration).
+        image_size: (w, h) of every view; required when the cameras carry none (Shelf /
+            Campus calibration files); must agree with them when they do.
+        cameras: names of the views to keep, in this order (default: all).
+    """
+    source = '<cameras>'
+    kw = dict(camera_kwargs or {})
+    if isinstance(calibration, (str, os.PathLike)):
+        source = os.fspath(calibration)
+        if not osp.isfile(source):
+            raise DatasetError(f'{source}: calibration file not found')
+        if image_size is not None and 'image_size' not in kw:
+            from ..geometry.camera_io import sniff_camera_format
+            if sniff_camera_format(source) == 'shelf_campus':
+                kw['image_size'] = tuple(image_size)
+        table = load_cameras(source, **kw)
+    elif isinstance(calibration, Camera):
+        if len(calibration.batch_shape) != 1:
+            raise CameraError(f'{calibration.source}: expected a (V,) batch of cameras')
+        table = OrderedDict((str(v), calibration[v]) for v in range(len(calibration)))
+    elif isinstance(calibration, dict):
+        table = OrderedDict((str(k), v if isinstance(v, Camera) else
+                             Camera.from_dict(v, source=f'<cameras>[{k!r}]'))
+                            for k, v in calibration.items())
+    elif isinstance(calibration, (list, tuple)):
+        table = OrderedDict((str(i), c if isinstance(c, Camera) else
+                             Camera.from_dict(c, source=f'<cameras>[{i}]'))
+                            for i, c in enumerate(calibration))
+    else:
+        raise TypeError('calibration must be a file path, a Camera, a dict or a list of '
+                        f'camera dicts, got {type(calibration).__name__}')
+    if not table:
+        raise DatasetError(f'{source}: no cameras')
+    if cameras is not None:
+        missing = [c for c in cameras if str(c) not in table]
+        if missing:
+            raise DatasetError(f'{source}: no camera {missing} (cameras: {list(table)})')
+        table = OrderedDict((str(c), table[str(c)]) for c in cameras)
+    names = list(table)
+    rig = stack_cameras(table, source=source).numpy()
+    if image_size is not None:
+        size = np.broadcast_to(np.asarray(image_size, dtype=np.float64), (len(names), 2))
+        if rig.image_size is not None and not np.allclose(rig.image_size, size):
+            raise DatasetError(f'{source}: image_size {tuple(image_size)} differs from the '
+                               f'calibration\'s image sizes {rig.image_size.tolist()}')
+        rig = Camera(rig.R, rig.t, rig.f, rig.c, rig.dist, size.copy(), source=source,
+                     validate=False)
+    if rig.image_size is None:
+        raise DatasetError(f'{source}: the cameras carry no image size; pass image_size=(w, h)')
+    return rig, names
+
+
+def _iou_2d(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one (4,) x-y box (x0, y0, x1, y1) with (M, 4) boxes."""
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+@DATASETS.register_module()
+class VirtualMviewSceneDataset(BaseMviewDataset):
+    """Virtual multi-person frames for a calibrated rig (see the module docstring).
+
+    Args:
+        calibration: the rig (see :func:`load_rig`); a relative path is taken relative to
+            ``data_root`` when one is given.
+        space_size: (3,) capture-space edge lengths, mm.
+        space_center: (3,) capture-space centre, world mm.
+        pose_bank: a pose-bank file (see :func:`~virtualpose_mm.datasets.posebank.
+            load_pose_bank`), ``'builtin'`` (the CMU mocap train poses shipped with the
+            package) or a :class:`PoseBank`.
+        bank_split: ``'train'``, ``'test'`` or ``'all'``.
+        bank_weighting: ``'pose'`` (every pose equally likely) or ``'clip'`` (every mocap
+            clip equally likely).
+        joint_set: ``'coco17'`` (VoxelPose Shelf/Campus) or ``'panoptic15'``.
+        num_samples: frames per epoch (the dataset length).
+        seed: base seed; frame ``i`` is fully determined by ``(seed, i)``.
+        num_people: (min, max) people per frame, both included.
+        replace: draw poses with replacement (the reference does).
+        camera_kwargs, image_size, cameras: see :func:`load_rig`.
+        floor_z: height of the floor in world mm (added to the bank's heights).
+        yaw_range: (min, max) yaw about the vertical, degrees.
+        placement_area: ((x_min, x_max), (y_min, y_max)) mm where roots are drawn; default
+            the capture space's floor shrunk by ``area_margin`` on every side.
+        area_margin: mm, see ``placement_area``.
+        near_prob: probability that a person after the first is placed next to a placed
+            person (reference 0.3).
+        near_offset: (mean, std) mm of that offset per axis (reference (500, 50)).
+        max_footprint_iou: footprints must overlap less than this IoU (reference 0.01).
+        footprint_margin: mm added around each footprint before the IoU test.
+        inside_space: ``'root'`` (the root must be inside the space), ``'joints'`` (every
+            visible joint) or None (no test, as the reference).
+        min_views: the root must project inside at least this many views (0: no test;
+            reference Shelf 0, Campus 2).
+        view_margin: px; "inside" a view means ``margin ≤ u < w − margin`` (same for v) and
+            in front of the camera.
+        max_tries: positions tried per person (reference 100).
+        **kwargs: :class:`BaseMviewDataset` / :class:`mmengine.dataset.BaseDataset`
+            arguments (``pipeline``, ``data_root``, ``lazy_init``, ...).
+    """
+
+    dataset_name = 'virtual_scene'
+
+    def __init__(self,
+                 calibration,
+                 space_size: Sequence[float],
+                 space_center: Sequence[float],
+                 pose_bank: Union[str, PoseBank] = 'builtin',
+                 bank_split: str = 'train',
+                 bank_weighting: str = 'pose',
+                 joint_set: str = 'coco17',
+                 num_samples: int = 3000,
+                 seed: int = 0,
+                 num_people: Sequence[int] = (1, 5),
+                 replace: bool = True,
+                 camera_kwargs: Optional[dict] = None,
+                 image_size: Optional[Sequence[float]] = None,
+                 cameras: Optional[Sequence[str]] = None,
+                 floor_z: float = 0.0,
+                 yaw_range: Sequence[float] = (-180.0, 180.0),
+                 placement_area: Optional[Sequence[Sequence[float]]] = None,
+                 area_margin: float = 500.0,
+                 near_prob: float = 0.3,
+                 near_offset: Sequence[float] = (500.0, 50.0),
+                 max_footprint_iou: float = 0.01,
+                 footprint_margin: float = 0.0,
+                 inside_space: Optional[str] = 'root',
+                 min_views: int = 2,
+                 view_margin: float = 10.0,
+                 max_tries: int = 100,
+                 dataset_name: Optional[str] = None,
+                 **kwargs):
+        self.calibration = calibration
+        self.space_size = np.asarray(space_size, dtype=np.float64).reshape(3)
+        self.space_center = np.asarray(space_center, dtype=np.float64).reshape(3)
+        if (self.space_size <= 0).any():
+            raise ValueError(f'space_size must be positive, got {self.space_size.tolist()}')
+        self.pose_bank_cfg = pose_bank
+        self.bank_split = bank_split
+        self.bank_weighting = bank_weighting
+        self.num_samples = int(num_samples)
+        self.seed = int(seed)
+        lo, hi = (int(v) for v in num_people)
+        if not 1 <= lo <= hi:
+            raise ValueError(f'num_people must be (min, max) with 1 ≤ min ≤ max, got '
+                             f'{tuple(num_people)}')
+        self.num_people = (lo, hi)
+        self.replace = bool(replace)
+        self.camera_kwargs = camera_kwargs
+        self.image_size_cfg = image_size
+        self.camera_names_cfg = cameras
+        self.floor_z = float(floor_z)
+        self.yaw_range = tuple(float(v) for v in yaw_range)
+        half = self.space_size / 2
+        if placement_area is None:
+            placement_area = ((self.space_center[0] - half[0] + area_margin,
+                               self.space_center[0] + half[0] - area_margin),
+                              (self.space_center[1] - half[1] + area_margin,
+                               self.space_center[1] + half[1] - area_margin))
+        area = np.asarray(placement_area, dtype=np.float64)
+        if area.shape != (2, 2) or (area[:, 1] <= area[:, 0]).any():
+            raise ValueError('placement_area must be ((x_min, x_max), (y_min, y_max)) with '
+                             f'min < max, got {np.asarray(placement_area).tolist()}')
+        self.placement_area = area
+        if not 0.0 <= near_prob <= 1.0:
+            raise ValueError(f'near_prob must be in [0, 1], got {near_prob}')
+        self.near_prob = float(near_prob)
+        self.near_offset = tuple(float(v) for v in near_offset)
+        self.max_footprint_iou = float(max_footprint_iou)
+        self.footprint_margin = float(footprint_margin)
+        if inside_space not in ('root', 'joints', None):
+            raise ValueError(f"inside_space must be 'root', 'joints' or None, got "
+                             f'{inside_space!r}')
+        self.inside_space = inside_space
+        self.min_views = int(min_views)
+        self.view_margin = float(view_margin)
+        self.max_tries = int(max_tries)
+        if self.max_tries < 1:
+            raise ValueError('max_tries must be ≥ 1')
+        self.bank: Optional[PoseBank] = None
+        self.rig: Optional[Camera] = None
+        self.view_names: List[str] = []
+        super().__init__(joint_set=joint_set, dataset_name=dataset_name, **kwargs)
+
+    # ------------------------------------------------------------------ setup
+    def load_data_list(self) -> List[dict]:
+        calib = self.calibration
+        if isinstance(calib, (str, os.PathLike)) and self.data_root and \
+                not osp.isabs(os.fspath(calib)):
+            calib = osp.join(self.data_root, os.fspath(calib))
+        self.rig, self.view_names = load_rig(calib, self.camera_kwargs, self.image_size_cfg,
+                                             self.camera_names_cfg)
+        if self.min_views > len(self.view_names):
+            raise ValueError(f'min_views={self.min_views} but the rig has only '
+                             f'{len(self.view_names)} cameras')
+        bank = self.pose_bank_cfg
+        if not isinstance(bank, PoseBank):
+            bank = load_pose_bank(bank, joint_set=self.joint_set, split=self.bank_split)
+        elif bank.joint_set != self.joint_set:
+            raise ValueError(f'{bank.source}: pose bank joint set {bank.joint_set!r} differs '
+                             f'from the dataset joint_set {self.joint_set!r}')
+        self.bank = bank
+        self._weights = bank.sampling_weights(self.bank_weighting)
+        # the per-frame content is drawn on demand in get_data_info
+        return [dict(scene_index=i) for i in range(self.num_samples)]
+
+    # ------------------------------------------------------------------ sampling
+    def _root_visible_views(self, root: np.ndarray) -> int:
+        cam = self.rig
+        X = root.reshape(1, 1, 3)
+        depth = cam.depth(X)[:, 0]
+        uv = cam.project(X, min_depth=1.0)[:, 0]
+        m = self.view_margin
+        wh = cam.image_size
+        ok = (depth > 0) & (uv[:, 0] >= m) & (uv[:, 1] >= m) & \
+            (uv[:, 0] < wh[:, 0] - m) & (uv[:, 1] < wh[:, 1] - m)
+        return int(ok.sum())
+
+    def _inside(self, pose: np.ndarray, vis: np.ndarray, root: np.ndarray) -> bool:
+        if self.inside_space is None:
+            return True
+        lo = self.space_center - self.space_size / 2
+        hi = self.space_center + self.space_size / 2
+        pts = root[None] if self.inside_space == 'root' else pose[vis]
+        return bool(np.all((pts >= lo) & (pts <= hi)))
+
+    def _new_center(self, rng: np.random.Generator, centers: List[np.ndarray]) -> np.ndarray:
+        if not centers or rng.random() >= self.near_prob:
+            a = self.placement_area
+            return np.array([rng.uniform(a[0, 0], a[0, 1]), rng.uniform(a[1, 0], a[1, 1])])
+        base = centers[int(rng.integers(len(centers)))]
+        mean, std = self.near_offset
+        return base + rng.normal(mean, std, 2) * rng.choice([-1.0, 1.0], 2)
+
+    def sample_scene(self, index: int) -> dict:
+        """The people of frame ``index`` (deterministic in ``(seed, index)``).
+
+        Returns:
+            dict with ``gt_keypoints_3d`` (N, K, 3) world mm, ``gt_keypoints_3d_visible``
+            (N, K) bool, ``gt_ids`` (N,) pose-bank indices, ``yaw_deg`` (N,),
+            ``num_people_requested`` and ``placement_failures`` (positions rejected, per
+            test: ``overlap``, ``outside_space``, ``few_views``).
+        """
+        if self.bank is None:
+            self.full_init()
+        rng = np.random.default_rng([self.seed, int(index)])
+        bank = self.bank
+        n_req = int(rng.integers(self.num_people[0], self.num_people[1] + 1))
+        if not self.replace and n_req > len(bank):
+            raise ValueError(f'{bank.source}: {n_req} people requested without replacement '
+                             f'from a bank of {len(bank)} poses')
+        ids = rng.choice(len(bank), size=n_req, replace=self.replace, p=self._weights)
+        fails = dict(overlap=0, outside_space=0, few_views=0)
+        poses, vis_list, boxes, centers, yaws, kept = [], [], [], [], [], []
+        for n, pid in enumerate(ids):
+            placed = None
+            # the first person gets up to FIRST_PERSON_POSES poses (a pose may not fit at
+            # all, e.g. a root too high for a flat space); later people get one, as the
+            # reference
+            for attempt in range(FIRST_PERSON_POSES if n == 0 else 1):
+                if attempt:
+                    pid = self._redraw(rng, ids)
+                placed, yaw = self._place(rng, bank, pid, boxes, centers, fails)
+                if placed is not None:
+                    break
+            if placed is None:
+                if n == 0:
+                    raise DatasetError(
+                        f'{self.dataset_name}: frame {index}: could not place even one '
+                        f'person ({FIRST_PERSON_POSES} poses × {self.max_tries} tries; '
+                        f'rejections: {fails}). Check that placement_area '
+                        f'{self.placement_area.tolist()} lies inside the capture space '
+                        f'(centre {self.space_center.tolist()}, size '
+                        f'{self.space_size.tolist()}, inside_space={self.inside_space!r}) '
+                        f'and is seen by at least min_views={self.min_views} of the cameras '
+                        f'{self.view_names}.')
+                break  # the reference ends the frame here too
+            cand, box, center = placed
+            poses.append(cand)
+            vis_list.append(bank.visible[pid].copy())
+            boxes.append(box)
+            centers.append(center)
+            yaws.append(yaw)
+            kept.append(int(pid))
+        K = bank.num_joints
+        return dict(
+            gt_keypoints_3d=np.stack(poses) if poses else np.zeros((0, K, 3)),
+            gt_keypoints_3d_visible=np.stack(vis_list) if vis_list else np.zeros((0, K), bool),
+            gt_ids=np.asarray(kept, dtype=np.int64),
+            yaw_deg=np.asarray(yaws, dtype=np.float64),
+            num_people_requested=n_req,
+            placement_failures=fails)
+
+    def _redraw(self, rng, ids) -> int:
+        """Another pose for a person that did not fit (not one of ``ids`` without
+        replacement, when the bank has one left)."""
+        if self.replace or len(ids) >= len(self.bank):
+            return int(rng.choice(len(self.bank), p=self._weights))
+        w = np.ones(len(self.bank)) if self._weights is None else self._weights.copy()
+        w[np.asarray(ids)] = 0
+        return int(rng.choice(len(self.bank), p=w / w.sum()))
+
+    def _place(self, rng, bank, pid, boxes, centers, fails):
+        """Turn pose ``pid`` by a random yaw and try up to ``max_tries`` floor positions.
+
+        Returns ``((pose (K, 3), footprint box (4,), root xy (2,)) or None, yaw)``.
+        """
+        pose = bank.poses[pid]
+        vis = bank.visible[pid]
+        root = root_of(pose, bank.joint_set)
+        yaw = rng.uniform(*self.yaw_range)
+        th = np.deg2rad(yaw)
+        rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+        local = (pose[:, :2] - root[:2]) @ rot.T
+        placed = None
+        for _ in range(self.max_tries):
+            center = self._new_center(rng, centers)
+            cand = pose.copy()
+            cand[:, :2] = local + center
+            cand[:, 2] = pose[:, 2] + self.floor_z
+            croot = root_of(cand, bank.joint_set)
+            pts = cand[vis] if vis.any() else cand
+            box = np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(),
+                            pts[:, 1].max()])
+            box = box + np.array([-1, -1, 1, 1]) * self.footprint_margin
+            if boxes and _iou_2d(box, np.asarray(boxes)).max() >= self.max_footprint_iou:
+                fails['overlap'] += 1
+                continue
+            if not self._inside(cand, vis, croot):
+                fails['outside_space'] += 1
+                continue
+            if self.min_views and self._root_visible_views(croot) < self.min_views:
+                fails['few_views'] += 1
+                continue
+            placed = (cand, box, center)
+            break
+        return placed, yaw
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        index = int(info['scene_index'])
+        info.update(self.sample_scene(index))
+        info.update(sequence='', frame_id=index, dataset_name=self.dataset_name,
+                    num_views=len(self.view_names), view_names=list(self.view_names),
+                    cameras=self.rig, image_sizes=np.asarray(self.rig.image_size).copy(),
+                    random_seed=(self.seed, index),
+                    space_size=self.space_size.copy(), space_center=self.space_center.copy())
+        return info
