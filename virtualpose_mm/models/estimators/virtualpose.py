@@ -10,19 +10,14 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.model import BaseModel
-from mmengine.structures import InstanceData
 from torch import Tensor
 
 from virtualpose_mm.registry import MODELS
 from ..utils.multiview import ViewMeta, parse_view_meta
+from .base import VolumetricPoseEstimator
+from .base import as_tensor as _t
 from ..virtualpose.losses import joint_l1, root_depth_l1, root_volume_mse
 
-
-def _t(x, device=None, dtype=torch.float32) -> Tensor:
-    if isinstance(x, Tensor):
-        return x.detach().to(device=device, dtype=dtype)
-    return torch.as_tensor(np.asarray(x), device=device, dtype=dtype)
 
 
 def _np(x) -> np.ndarray:
@@ -32,7 +27,7 @@ def _np(x) -> np.ndarray:
 
 
 @MODELS.register_module()
-class VirtualPose(BaseModel):
+class VirtualPose(VolumetricPoseEstimator):
     """VirtualPose stage 2 for MMPose 1.x: AGR → absolute 3D poses of every person.
 
     Pipeline: root net (:class:`VirtualPoseRootNet`: depth estimator → people decoded from
@@ -367,33 +362,7 @@ class VirtualPose(BaseModel):
             result.update(pose_cubes=pose_cubes, pose_volumes=pose_volumes)
         return result
 
-    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            r = self.run(inputs, data_samples)
-            return r['poses'], r['proposals'], r['root_volume']
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor')
-
     # ------------------------------------------------------------------ losses
-    def root_targets(self, data_samples, gt, device) -> Tensor:
-        """(B, X, Y, Z) root targets: ``gt_root_heatmap_3d`` if given, else rendered."""
-        shape = tuple(self.root_net.space_shape)
-        out = []
-        for b, ds in enumerate(data_samples):
-            t = ds.get('gt_root_heatmap_3d', None)
-            if t is None:
-                out.append(self.root_net.make_targets([gt['roots_list'][b]], device)[0])
-            else:
-                t = _t(t, device)
-                if tuple(t.shape) != shape:
-                    raise ValueError(f'data_samples[{b}].gt_root_heatmap_3d: shape '
-                                     f'{tuple(t.shape)}, the root volume is {shape}')
-                out.append(t)
-        return torch.stack(out)
-
     def compute_raw_losses(self, result: Dict, data_samples, gt) -> Dict[str, Tensor]:
         """Unweighted losses: ``depth`` (mm, float64), ``root`` (MSE), ``pose`` (mm)."""
         device = result['root_volume'].device
@@ -449,18 +418,3 @@ class VirtualPose(BaseModel):
         """Inference; fills ``pred_instances`` of each data sample (class docstring)."""
         return self.add_pred_to_datasample(self.predict_forward(inputs, data_samples),
                                            data_samples)
-
-    def add_pred_to_datasample(self, result: Dict, data_samples):
-        poses = result['poses'].detach().cpu().numpy().astype(np.float32)
-        props = result['proposals'].detach().cpu().numpy().astype(np.float32)
-        K = self.num_joints
-        for b, ds in enumerate(data_samples):
-            keep = props[b, :, 3] >= 0
-            n = int(keep.sum())
-            inst = InstanceData()
-            inst.keypoints_3d = poses[b, keep].reshape(n, K, 3)
-            inst.scores = props[b, keep, 4].reshape(n)
-            inst.keypoint_scores = np.repeat(inst.scores[:, None], K, axis=1).reshape(n, K)
-            inst.centers_3d = props[b, keep, :3].reshape(n, 3)
-            ds.pred_instances = inst
-        return data_samples
