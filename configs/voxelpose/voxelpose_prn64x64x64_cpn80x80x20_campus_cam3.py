@@ -1,8 +1,8 @@
 # VoxelPose on Campus, the MMPose-0.x config of the same name on the MMPose 1.x stack:
 # 3 views, heatmap input (COCO-17), root grid 80x80x20 over 12x12x2 m, pose cubes 64^3.
 # Trained on virtual scenes of the Campus rig, tested on frames 350-470 and 650-750 (PCP).
-# Model part: ./voxelpose_prn64_cpn80x80x20_campus_cam3.py; data: ./_base_/datasets/campus.py
-_base_ = ['./voxelpose_prn64_cpn80x80x20_campus_cam3.py', './_base_/datasets/campus.py']
+# Model part: ./_base_/voxelpose_campus_model.py; data part: ./_base_/datasets/campus.py.
+_base_ = ['../_base_/default_runtime.py', './_base_/voxelpose_campus_model.py', './_base_/datasets/campus.py']
 
 model = dict(data_preprocessor=dict(type='MultiViewDataPreprocessor'))
 
