@@ -5,28 +5,16 @@ import os
 import os.path as osp
 import pickle
 import socket
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from virtualpose_mm.testing.tools import REPO_ROOT as REPO
+from virtualpose_mm.testing.tools import run_tool as _run
+
 TOY_CFG = osp.join(REPO, 'tests', 'data', 'configs', 'toy_iter_train.py')
-
-
-def _run(cmd, cwd=REPO, env=None, timeout=600):
-    e = dict(os.environ)
-    e['PYTHONPATH'] = REPO + os.pathsep + e.get('PYTHONPATH', '')
-    e.setdefault('OMP_NUM_THREADS', '1')
-    if env:
-        e.update(env)
-    proc = subprocess.run(cmd, cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f'{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n'
-                             f'{proc.stderr[-5000:]}')
-    return proc
 
 
 def _free_port():
