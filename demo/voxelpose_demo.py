@@ -50,7 +50,7 @@ def draw(path, pred, gt, skeleton, space_size, space_center, title):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    from virtualpose_mm.engine.results import _atomic_write_bytes
+    from virtualpose_mm.engine.fileio import atomic_write_bytes
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
     lo = np.asarray(space_center) - np.asarray(space_size) / 2
     hi = np.asarray(space_center) + np.asarray(space_size) / 2
@@ -79,7 +79,7 @@ def draw(path, pred, gt, skeleton, space_size, space_center, title):
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=90, bbox_inches='tight')
     plt.close(fig)
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def main(argv=None):

@@ -17,13 +17,12 @@
 from __future__ import annotations
 
 import io
-import os
-import os.path as osp
 import pickle
-import tempfile
 
 import numpy as np
 import torch
+
+from .fileio import atomic_write_bytes
 
 _APPLIED = False
 
@@ -75,23 +74,9 @@ def atomic_save_checkpoint(checkpoint: dict, filename: str, file_client_args=Non
     if not local:
         return _ORIGINAL_SAVE(checkpoint, filename, file_client_args=file_client_args,
                               backend_args=backend_args)
-    folder = osp.dirname(osp.abspath(filename))
-    os.makedirs(folder, exist_ok=True)
     with io.BytesIO() as buf:
         torch.save(checkpoint, buf)
-        data = buf.getvalue()
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(filename) + '.', suffix='.tmp',
-                               dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filename)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+        atomic_write_bytes(filename, buf.getvalue())
 
 
 _ORIGINAL_SAVE = None

@@ -2,33 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
-import os.path as osp
 import pickle
-import tempfile
 from typing import Any
 
 import numpy as np
 from mmengine.evaluator import DumpResults
 
 from ..registry import METRICS
-
-
-def _atomic_write_bytes(path: str, data: bytes) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', suffix='.tmp',
-                               dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+from .fileio import atomic_write_bytes
 
 
 def _to_builtin(x: Any):
@@ -47,11 +28,11 @@ def _to_builtin(x: Any):
 
 def write_json_atomic(path: str, obj: Any) -> None:
     """Write ``obj`` (numbers, arrays, tensors, nested containers) as JSON, atomically."""
-    _atomic_write_bytes(path, json.dumps(_to_builtin(obj), indent=2).encode())
+    atomic_write_bytes(path, json.dumps(_to_builtin(obj), indent=2).encode())
 
 
 def write_pickle_atomic(path: str, obj: Any) -> None:
-    _atomic_write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    atomic_write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 @METRICS.register_module()
