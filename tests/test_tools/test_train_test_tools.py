@@ -118,7 +118,8 @@ def test_checkpoint_save_is_atomic(tmp_path, monkeypatch):
 
     def broken_fsync(fd):
         raise OSError('disk full')
-    monkeypatch.setattr(ck.os, 'fsync', broken_fsync)
+    from virtualpose_mm.engine import fileio
+    monkeypatch.setattr(fileio.os, 'fsync', broken_fsync)
     with pytest.raises(OSError):
         ck.atomic_save_checkpoint({'a': torch.zeros(3)}, str(target))
     # the old, complete checkpoint is untouched and no temporary file is left behind
