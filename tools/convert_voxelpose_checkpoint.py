@@ -53,6 +53,8 @@ def main(argv=None) -> int:
             from mmengine.config import Config
             from virtualpose_mm.registry import MODELS
             cfg = Config.fromfile(args.config)
+            from mmengine.registry import init_default_scope
+            init_default_scope(cfg.get('default_scope', 'mmpose'))
             model = MODELS.build(cfg.model)
             check_space(model, info['space'], args.input)
             sd = match_state_dict(model, sd, args.input, info, drop_2d=args.drop_2d)

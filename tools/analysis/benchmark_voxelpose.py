@@ -152,6 +152,8 @@ def build(config, device, views, people, num_proposals, seed, cfg_options=None):
     from virtualpose_mm.registry import MODELS
     from virtualpose_mm.testing.voxelpose_synthetic import make_batch
     cfg = Config.fromfile(config)
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     torch.manual_seed(seed)
