@@ -12,7 +12,9 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from virtualpose_mm.datasets.transforms.multiview import letterbox_affine  # noqa: F401
 from virtualpose_mm.geometry.camera import Camera
+from virtualpose_mm.structures.heatmaps import render_gaussian_heatmaps
 
 # a standing person, COCO-17 order, mm, mid-hip at the origin's vertical, feet at z = 0
 _COCO_TEMPLATE = np.array([
@@ -55,14 +57,6 @@ def ring_rig(num_views: int, target: Sequence[float], radius: float = 6000.0,
                   np.tile([float(w), float(h)], (V, 1)), source='ring_rig')
 
 
-def letterbox_affine(image_size: Sequence[float], input_size: Sequence[float]) -> np.ndarray:
-    """(2, 3) affine original px → input px: uniform scale, centred (letterbox)."""
-    w, h = (float(v) for v in image_size)
-    iw, ih = (float(v) for v in input_size)
-    s = min(iw / w, ih / h)
-    return np.array([[s, 0.0, (iw - s * w) / 2.0], [0.0, s, (ih - s * h) / 2.0]])
-
-
 def random_people(num: int, center: Sequence[float], spread: float = 2500.0,
                   rng: Optional[np.random.Generator] = None) -> np.ndarray:
     """(num, 17, 3) standing people (mm) at random positions and headings, ≥ 700 mm
@@ -84,26 +78,24 @@ def render_heatmaps(joints: np.ndarray, cameras: Camera, affines: np.ndarray,
                     input_size: Sequence[float], heatmap_size: Sequence[int],
                     sigma: float = 2.0, amplitude: float = 1.0) -> np.ndarray:
     """(V, K, h, w) float32 heatmaps: a Gaussian (std ``sigma`` heatmap px) at each joint
-    that lies in front of the camera, max over people, clipped to [0, 1]."""
+    that lies in front of the camera, max over people, clipped to [0, 1] (the shared
+    renderer :func:`~virtualpose_mm.structures.heatmaps.render_gaussian_heatmaps`)."""
     V = cameras.batch_shape[0]
     G, K = joints.shape[:2]
     w, h = (int(v) for v in heatmap_size)
     out = np.zeros((V, K, h, w), dtype=np.float32)
     if G == 0:
         return out
-    pts = joints.reshape(1, -1, 3)
-    uv = cameras.project(np.broadcast_to(pts, (V, ) + pts.shape[1:]))        # (V, G·K, 2)
-    z = cameras.depth(np.broadcast_to(pts, (V, ) + pts.shape[1:]))           # (V, G·K)
+    pts = np.broadcast_to(joints.reshape(1, -1, 3), (V, G * K, 3))
+    uv = cameras.project(pts)                                                 # (V, G·K, 2)
+    in_front = cameras.depth(pts).reshape(V, G, K) > 0
     A = np.asarray(affines, dtype=np.float64)
     inp = uv @ np.swapaxes(A[:, :, :2], 1, 2) + A[:, None, :, 2]
-    hm = inp * np.array([w / float(input_size[0]), h / float(input_size[1])])
-    xs = np.arange(w)[None, None, None, :]
-    ys = np.arange(h)[None, None, :, None]
-    hm = hm.reshape(V, G, K, 2)
-    g = np.exp(-((xs[None] - hm[..., 0, None, None]) ** 2 +
-                 (ys[None] - hm[..., 1, None, None]) ** 2) / (2 * sigma ** 2))
-    g = g * (z.reshape(V, G, K) > 0)[..., None, None]
-    out[:] = np.clip(amplitude * g.max(1), 0, 1)
+    hm = (inp * np.array([w / float(input_size[0]), h / float(input_size[1])])).reshape(
+        V, G, K, 2)
+    for v in range(V):
+        out[v] = render_gaussian_heatmaps(hm[v], (w, h), sigma, visible=in_front[v],
+                                          amplitudes=np.full((G, K), amplitude))
     return out
 
 
