@@ -51,3 +51,15 @@ def test_shelf_fixture_frames_through_test_tool(tmp_path):
     assert any(k.endswith('PCP_avg') for k in pcp), pcp
     assert all(0.0 <= v <= 1.0 for v in pcp.values()), pcp
     assert 'PCP' in proc.stdout + proc.stderr  # printed by the runner's logger
+
+
+def test_benchmark_on_a_full_dataset_config():
+    """The benchmark builds models from full configs (data preprocessor in the mmpose
+    scope), not only from model-only ones."""
+    opts = [f'{k}={v}'.replace(' ', '') for k, v in SMALL_MODEL.items()]
+    proc = run_tool([sys.executable, 'tools/analysis/benchmark_voxelpose.py', CFG,
+                     '--compare-loop', '--iters', '1', '--threads', '1',
+                     '--cfg-options'] + opts)
+    lines = proc.stdout.strip().splitlines()
+    assert any(line.startswith('poses identical: yes') for line in lines), proc.stdout
+    assert lines[-1].startswith('speedup:') and float(lines[-1].split()[1]) > 0
