@@ -2,7 +2,7 @@
 targets and the packing of predictions into ``pred_instances``."""
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -27,6 +27,58 @@ class VolumetricPoseEstimator(BaseModel):
     ``root_volume`` (B, X, Y, Z), ``loss(inputs, data_samples)`` and
     ``predict(inputs, data_samples)``.
     """
+
+    def default_roots(self, joints: Tensor) -> Tensor:
+        """(G, K, 3) GT joints → (G, 3) GT roots when ``roots_3d`` is not given."""
+        raise NotImplementedError
+
+    def read_gt_instance(self, ds, b: int, device) -> Optional[Tuple[Tensor, Tensor, Tensor]]:
+        """One sample's GT for training: roots (G, 3) mm, joints (G, K, 3) mm and joint
+        weights (G, K) (``keypoints_3d_visible``, default 1); None if the sample has no
+        ``gt_instances.keypoints_3d``. Bad shapes and non-finite values raise."""
+        K = self.num_joints
+        src = f'data_samples[{b}].gt_instances'
+        gi = ds.get('gt_instances', None)
+        if gi is None or 'keypoints_3d' not in gi:
+            return None
+        kp = as_tensor(gi.keypoints_3d, device)
+        kp = kp.reshape(0, K, 3) if kp.numel() == 0 else kp
+        if kp.dim() != 3 or tuple(kp.shape[1:]) != (K, 3):
+            raise ValueError(f'{src}.keypoints_3d: shape {tuple(kp.shape)}, expected '
+                             f'(G, {K}, 3)')
+        G = kp.shape[0]
+        if 'keypoints_3d_visible' in gi:
+            w = as_tensor(gi.keypoints_3d_visible, device)
+            w = w.reshape(G, K, -1)[..., 0] if w.numel() else w.reshape(G, K)
+        else:
+            w = torch.ones(G, K, device=device)
+        if 'roots_3d' in gi:
+            r = as_tensor(gi.roots_3d, device).reshape(G, 3)
+        else:
+            r = self.default_roots(kp) if G else kp.new_zeros(0, 3)
+        if not (torch.isfinite(kp).all() and torch.isfinite(r).all()):
+            raise ValueError(f'{src}: keypoints_3d / roots_3d contain NaN or Inf')
+        return r, kp, w
+
+    def missing_gt_error(self, b: int) -> ValueError:
+        return ValueError(f'data_samples[{b}].gt_instances: training needs keypoints_3d '
+                          f'(G, {self.num_joints}, 3) in mm')
+
+    def pad_gt(self, roots: List[Tensor], joints: List[Tensor], weights: List[Tensor],
+               device) -> Dict:
+        """Per-sample GT → padded ``roots`` (B, G, 3), ``counts`` (B,), ``joints``
+        (B, G, K, 3), ``weights`` (B, G, K) and ``roots_list`` (G = max(G_b, 1))."""
+        K = self.num_joints
+        counts = torch.tensor([r.shape[0] for r in roots], device=device)
+        G = max(int(counts.max()) if len(counts) else 0, 1)
+        B = len(roots)
+        pr = torch.zeros(B, G, 3, device=device)
+        pj = torch.zeros(B, G, K, 3, device=device)
+        pw = torch.zeros(B, G, K, device=device)
+        for b in range(B):
+            n = roots[b].shape[0]
+            pr[b, :n], pj[b, :n], pw[b, :n] = roots[b], joints[b], weights[b]
+        return dict(roots=pr, counts=counts, joints=pj, weights=pw, roots_list=list(roots))
 
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
         if mode == 'loss':

@@ -224,31 +224,17 @@ class VirtualPose(VolumetricPoseEstimator):
         (B, G, K, 3), ``weights`` (B, G, K), ``roots_list``, and the depth-loss targets
         ``root_depth`` (B, G) mm, ``root_ind`` (B, G) long, ``root_mask`` (B, G). Returns
         None when ``require`` is False and a sample has no ``keypoints_3d``."""
-        K = self.num_joints
         W, H = heatmap_size
         per = []
         for b, ds in enumerate(data_samples):
             src = f'data_samples[{b}].gt_instances'
-            gi = ds.get('gt_instances', None)
-            if gi is None or 'keypoints_3d' not in gi:
+            read = self.read_gt_instance(ds, b, device)
+            if read is None:
                 if not require:
                     return None
-                raise ValueError(f'{src}: training needs keypoints_3d (G, {K}, 3) in mm')
-            kp = _t(gi.keypoints_3d, device)
-            kp = kp.reshape(0, K, 3) if kp.numel() == 0 else kp
-            if kp.dim() != 3 or tuple(kp.shape[1:]) != (K, 3):
-                raise ValueError(f'{src}.keypoints_3d: shape {tuple(kp.shape)}, expected '
-                                 f'(G, {K}, 3)')
-            G = kp.shape[0]
-            if 'keypoints_3d_visible' in gi:
-                w = _t(gi.keypoints_3d_visible, device)
-                w = w.reshape(G, K, -1)[..., 0] if w.numel() else w.reshape(G, K)
-            else:
-                w = torch.ones(G, K, device=device)
-            r = _t(gi.roots_3d, device).reshape(G, 3) if 'roots_3d' in gi else \
-                kp[:, self.root_index]
-            if not (torch.isfinite(kp).all() and torch.isfinite(r).all()):
-                raise ValueError(f'{src}: keypoints_3d / roots_3d contain NaN or Inf')
+                raise self.missing_gt_error(b)
+            r, kp, w = read
+            gi, G = ds.gt_instances, kp.shape[0]
             have = [k in gi for k in ('root_depth', 'root_ind', 'root_mask')]
             if all(have):
                 dep = _t(gi.root_depth, device, torch.float64).reshape(G)
@@ -263,22 +249,21 @@ class VirtualPose(VolumetricPoseEstimator):
                 raise ValueError(f'{src}.root_ind: values must index the {H}×{W} AGR, got '
                                  f'{ind.tolist()}')
             per.append((r, kp, w, dep, ind, msk))
-        B = len(per)
-        counts = torch.tensor([p[0].shape[0] for p in per], device=device)
-        G = max(int(counts.max()) if B else 0, 1)
-        out = dict(roots=torch.zeros(B, G, 3, device=device), counts=counts,
-                   joints=torch.zeros(B, G, K, 3, device=device),
-                   weights=torch.zeros(B, G, K, device=device),
-                   root_depth=torch.zeros(B, G, dtype=torch.float64, device=device),
+        out = self.pad_gt([p[0] for p in per], [p[1] for p in per], [p[2] for p in per],
+                          device)
+        B, G = out['roots'].shape[:2]
+        out.update(root_depth=torch.zeros(B, G, dtype=torch.float64, device=device),
                    root_ind=torch.zeros(B, G, dtype=torch.long, device=device),
-                   root_mask=torch.zeros(B, G, device=device),
-                   roots_list=[p[0] for p in per])
-        for b, (r, kp, w, dep, ind, msk) in enumerate(per):
+                   root_mask=torch.zeros(B, G, device=device))
+        for b, (r, _, _, dep, ind, msk) in enumerate(per):
             n = r.shape[0]
-            out['roots'][b, :n], out['joints'][b, :n], out['weights'][b, :n] = r, kp, w
             out['root_depth'][b, :n], out['root_ind'][b, :n] = dep, ind
             out['root_mask'][b, :n] = msk
         return out
+
+    def default_roots(self, joints: Tensor) -> Tensor:
+        """The ``root_index`` joint (mid-hip)."""
+        return joints[:, self.root_index]
 
     def _root_pixel_targets(self, roots: Tensor, meta: Dict, b: int, heatmap_size):
         """Depth-loss targets of GT roots (G, 3) from the camera and the affine: camera

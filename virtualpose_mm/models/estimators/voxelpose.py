@@ -209,44 +209,18 @@ class VoxelPose(VolumetricPoseEstimator):
     def parse_gt(self, data_samples, device) -> Dict[str, Tensor]:
         """Padded GT of the batch: ``roots`` (B, G, 3), ``counts`` (B,), ``joints``
         (B, G, K, 3), ``weights`` (B, G, K), ``roots_list`` (per-sample (G_b, 3))."""
-        K = self.num_joints
-        roots, joints, weights = [], [], []
+        per = []
         for b, ds in enumerate(data_samples):
-            src = f'data_samples[{b}].gt_instances'
-            gi = ds.get('gt_instances', None)
-            if gi is None or 'keypoints_3d' not in gi:
-                raise ValueError(f'{src}: training needs keypoints_3d (G, K, 3) in mm')
-            kp = _t(gi.keypoints_3d, device)
-            if kp.numel() == 0:
-                kp = kp.reshape(0, K, 3)
-            if kp.dim() != 3 or tuple(kp.shape[1:]) != (K, 3):
-                raise ValueError(f'{src}.keypoints_3d: shape {tuple(kp.shape)}, expected '
-                                 f'(G, {K}, 3)')
-            G = kp.shape[0]
-            if 'keypoints_3d_visible' in gi:
-                w = _t(gi.keypoints_3d_visible, device)
-                w = w.reshape(G, K, -1)[..., 0] if w.numel() else w.reshape(G, K)
-            else:
-                w = torch.ones(G, K, device=device)
-            if 'roots_3d' in gi:
-                r = _t(gi.roots_3d, device).reshape(G, 3)
-            else:
-                r = kp[:, list(self.root_joints)].mean(1) if G else kp.new_zeros(0, 3)
-            if not (torch.isfinite(kp).all() and torch.isfinite(r).all()):
-                raise ValueError(f'{src}: keypoints_3d / roots_3d contain NaN or Inf')
-            roots.append(r)
-            joints.append(kp)
-            weights.append(w)
-        counts = torch.tensor([r.shape[0] for r in roots], device=device)
-        G = max(int(counts.max()) if len(counts) else 0, 1)
-        B = len(roots)
-        pr = torch.zeros(B, G, 3, device=device)
-        pj = torch.zeros(B, G, K, 3, device=device)
-        pw = torch.zeros(B, G, K, device=device)
-        for b in range(B):
-            n = roots[b].shape[0]
-            pr[b, :n], pj[b, :n], pw[b, :n] = roots[b], joints[b], weights[b]
-        return dict(roots=pr, counts=counts, joints=pj, weights=pw, roots_list=roots)
+            gt = self.read_gt_instance(ds, b, device)
+            if gt is None:
+                raise self.missing_gt_error(b)
+            per.append(gt)
+        return self.pad_gt([p[0] for p in per], [p[1] for p in per], [p[2] for p in per],
+                           device)
+
+    def default_roots(self, joints: Tensor) -> Tensor:
+        """Mean of the ``root_joints`` (mid-hip for COCO)."""
+        return joints[:, list(self.root_joints)].mean(1)
 
     # ------------------------------------------------------------------ the forward
     def run(self, inputs, data_samples, gt: Optional[Dict[str, Tensor]] = None,
