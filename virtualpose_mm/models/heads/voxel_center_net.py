@@ -13,6 +13,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 from virtualpose_mm.registry import MODELS
 from ...structures.targets import render_root_target
 from ..layers import ProposalLayer, VoxelProjector
+from ..utils.geometry_state import GeometryStateMixin
 
 
 def v2v_forward(net, x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +86,7 @@ def _check_space(name, value, n=3):
 
 
 @MODELS.register_module()
-class VoxelCenterNet(BaseModule):
+class VoxelCenterNet(GeometryStateMixin, BaseModule):
     """Finds people as peaks of a root-likelihood volume over the whole capture space.
 
     The per-view 2D heatmaps are projected into the voxel grid of the space
@@ -112,8 +113,9 @@ class VoxelCenterNet(BaseModule):
             CPU; numbers differ by ~1e-6 relative). Off by default.
         init_cfg: mmengine init config.
 
-    The module stores the space in its state dict (``_extra_state``); loading a checkpoint
-    whose space differs from the config raises an error.
+    The module stores the space in its state dict (``_extra_state``, see
+    :mod:`~virtualpose_mm.models.utils.geometry_state`); loading a checkpoint whose space
+    differs from the config raises an error.
     """
 
     def __init__(self, space_size: Sequence[float], space_center: Sequence[float],
@@ -144,24 +146,11 @@ class VoxelCenterNet(BaseModule):
         return self.proposal_layer.max_num
 
     # ------------------------------------------------------------------ state
+    geometry_fields = ('space_size', 'space_center', 'space_shape')
+    geometry_what = 'capture space'
+
     def space_dict(self) -> dict:
-        return dict(space_size=list(self.space_size), space_center=list(self.space_center),
-                    space_shape=list(self.space_shape))
-
-    def get_extra_state(self):
-        return self.space_dict()
-
-    def set_extra_state(self, state) -> None:
-        if not isinstance(state, dict):
-            return
-        mine = self.space_dict()
-        diff = {k: (state.get(k), v) for k, v in mine.items()
-                if k in state and [float(x) for x in state[k]] != [float(x) for x in v]}
-        if diff:
-            raise ValueError(
-                'checkpoint capture space differs from the config: ' + '; '.join(
-                    f'{k}: checkpoint {a} vs config {b}' for k, (a, b) in diff.items()) +
-                '. Use a config with the checkpoint\'s space (or retrain).')
+        return self.geometry_dict()
 
     # ------------------------------------------------------------------ forward parts
     def project(self, heatmaps: torch.Tensor, cameras, affines: torch.Tensor,

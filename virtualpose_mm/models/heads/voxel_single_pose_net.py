@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 
 from virtualpose_mm.registry import MODELS
 from ..layers import SoftArgmax3D, VoxelProjector, voxel_grid
+from ..utils.geometry_state import GeometryStateMixin
 from .voxel_center_net import FastEvalV2V, _check_space, run_v2v
 
 
@@ -34,7 +35,7 @@ def pack_by_sample(batch_index: torch.Tensor, num_samples: int
 
 
 @MODELS.register_module()
-class VoxelSinglePoseNet(BaseModule):
+class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
     """Regresses the K joints of one person from a cube centred on a proposal.
 
     All cubes of all samples are projected in one batched call (the cubes of a sample are
@@ -83,18 +84,8 @@ class VoxelSinglePoseNet(BaseModule):
         self._fast_v2v = FastEvalV2V()
 
     # ------------------------------------------------------------------ state
-    def get_extra_state(self):
-        return dict(cube_size=list(self.cube_size), cube_shape=list(self.cube_shape))
-
-    def set_extra_state(self, state) -> None:
-        if not isinstance(state, dict):
-            return
-        mine = self.get_extra_state()
-        diff = {k: (state.get(k), v) for k, v in mine.items()
-                if k in state and [float(x) for x in state[k]] != [float(x) for x in v]}
-        if diff:
-            raise ValueError('checkpoint pose-net cube differs from the config: ' + '; '.join(
-                f'{k}: checkpoint {a} vs config {b}' for k, (a, b) in diff.items()))
+    geometry_fields = ('cube_size', 'cube_shape')
+    geometry_what = 'pose-net cube'
 
     # ------------------------------------------------------------------ forward parts
     def project(self, heatmaps: torch.Tensor, centers: torch.Tensor,

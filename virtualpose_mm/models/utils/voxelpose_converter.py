@@ -30,6 +30,8 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from .geometry_state import decode_geometry_state
+
 REFERENCE = 'voxelpose-pytorch'
 MMPOSE0X = 'mmpose-0.x'
 OURS = 'virtualpose_mm'
@@ -38,6 +40,7 @@ _RES_BRANCH = {'0': '0.conv', '1': '0.bn', '3': '1.conv', '4': '1.bn'}
 _SKIP = {'0': 'conv', '1': 'bn'}
 _BACKBONE_2D = ('conv1.', 'bn1.', 'layer1.', 'layer2.', 'layer3.', 'layer4.')
 _HEAD_2D = ('deconv_layers.', 'final_layer.')
+_SPACE_FIELDS = ('space_size', 'space_center', 'space_shape')
 
 
 class CheckpointError(ValueError):
@@ -133,7 +136,11 @@ def convert_voxelpose_state_dict(state_dict: Dict[str, torch.Tensor],
     space = None
     if layout == OURS:
         extra = sd.get('root_net._extra_state')
-        space = extra if isinstance(extra, dict) and 'space_size' in extra else None
+        if extra is not None:
+            try:
+                space = decode_geometry_state(extra, _SPACE_FIELDS)
+            except ValueError as e:
+                raise CheckpointError(f'root_net._extra_state: {e}') from None
         return OrderedDict(sd), dict(layout=layout, space=space, unknown=[])
     if layout == REFERENCE:
         for k, v in sd.items():

@@ -21,6 +21,7 @@ from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.models.heads.voxel_center_net import v2v_forward
 from virtualpose_mm.models.layers.projection import voxel_grid
 from virtualpose_mm.models.layers.proposal import ProposalLayer
+from virtualpose_mm.models.utils.geometry_state import GeometryStateMixin
 from virtualpose_mm.registry import MODELS
 from virtualpose_mm.structures.targets import render_root_target
 from .decode import decode_root_detections
@@ -32,7 +33,7 @@ DEFAULT_DEPTH_JOINTS = (0, 1, 2, 3, 6, 7, 9, 12, 13)
 
 
 @MODELS.register_module()
-class VirtualPoseRootNet(BaseModule):
+class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
     """REN: decoded people + depth-gated projection → root volume → proposals.
 
     Args:
@@ -127,21 +128,8 @@ class VirtualPoseRootNet(BaseModule):
         return self.proposal_layer.max_num
 
     # ------------------------------------------------------------------ state
-    def get_extra_state(self):
-        return dict(space_size=list(self.space_size), space_center=list(self.space_center),
-                    space_shape=list(self.space_shape))
-
-    def set_extra_state(self, state) -> None:
-        if not isinstance(state, dict):
-            return
-        mine = self.get_extra_state()
-        diff = {k: (state.get(k), v) for k, v in mine.items()
-                if k in state and [float(x) for x in state[k]] != [float(x) for x in v]}
-        if diff:
-            raise ValueError('checkpoint capture space of the VirtualPose root net differs '
-                             'from the config: ' + '; '.join(
-                                 f'{k}: checkpoint {a} vs config {b}'
-                                 for k, (a, b) in diff.items()))
+    geometry_fields = ('space_size', 'space_center', 'space_shape')
+    geometry_what = 'capture space of the VirtualPose root net'
 
     # ------------------------------------------------------------------ forward
     def space_points(self, device=None) -> torch.Tensor:
