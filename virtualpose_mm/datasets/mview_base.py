@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import pickle
@@ -48,6 +49,8 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
+from ..engine.fileio import atomic_write_bytes
+from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
 from .joint_sets import get_joint_set, to_mmpose_metainfo
 
 __all__ = ['BaseMviewDataset', 'DatasetError', 'parse_frame_ranges']
@@ -144,17 +147,31 @@ class BaseMviewDataset(BaseDataset):
 
         A cache made with another configuration (sequences, cameras, interval, ...) or by
         another version of this code is rebuilt, with a warning naming what differs.
+
+        The cache is read with the restricted unpickler
+        (:mod:`virtualpose_mm.engine.safe_pickle`): plain containers and numpy arrays only.
+        A cache that names any other global (``os.system``, ``builtins.exec``, ...) is
+        **not executed**: nothing in it runs. Because the cache is this package's own,
+        derived file, it is then treated like an unreadable cache rather than as a fatal
+        error: an ERROR-level log line names the file and the refused global (someone or
+        something wrote a file our code never writes, worth investigating), the index is
+        rebuilt from the dataset, and the cache is overwritten atomically with a clean one.
+        Raising instead would stop the run over a file that carries no information of its
+        own; the data files themselves (detections, pose banks, calibrations) do raise.
         """
         if cache_file:
             cache_file = os.fspath(cache_file)
         if cache_file and osp.isfile(cache_file):
             try:
-                with open(cache_file, 'rb') as f:
-                    cached = pickle.load(f)
+                cached = safe_load_pickle(cache_file, what='dataset index cache')
                 ok = isinstance(cached, dict) and 'data_list' in cached
+            except UnsafePickleError as e:  # not ours: nothing was run; say so and rebuild
+                print_log(f'{e} The index cache is rebuilt from the dataset and the file '
+                          'overwritten.', logger='current', level=logging.ERROR)
+                ok = False
             except Exception as e:  # unreadable cache: say so and rebuild
                 print_log(f'{cache_file}: unreadable index cache ({type(e).__name__}: {e}); '
-                          'rebuilding it', logger='current', level=30)
+                          'rebuilding it', logger='current', level=logging.WARNING)
                 ok = False
             if ok:
                 if cached.get('version') == CACHE_VERSION and \
@@ -163,21 +180,20 @@ class BaseMviewDataset(BaseDataset):
                               f'{len(cached["data_list"])} frames', logger='current')
                     return cached['data_list']
                 old = cached.get('config', {})
+                if not isinstance(old, dict):
+                    old = {}
                 diff = sorted(k for k in set(old) | set(config)
                               if json.dumps(old.get(k), default=str, sort_keys=True) !=
                               json.dumps(config.get(k), default=str, sort_keys=True))
                 print_log(f'{cache_file}: the index cache was made with a different '
                           f'configuration (differs in: {diff or ["code version"]}); '
-                          'rebuilding it', logger='current', level=30)
+                          'rebuilding it', logger='current', level=logging.WARNING)
         data_list = build()
         if cache_file:
-            os.makedirs(osp.dirname(osp.abspath(cache_file)), exist_ok=True)
-            tmp = cache_file + '.tmp'
-            with open(tmp, 'wb') as f:
-                pickle.dump(dict(version=CACHE_VERSION, config=config,
-                                 fingerprint=self._fingerprint(config), data_list=data_list),
-                            f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cache_file)
+            blob = pickle.dumps(dict(version=CACHE_VERSION, config=config,
+                                     fingerprint=self._fingerprint(config),
+                                     data_list=data_list), protocol=pickle.HIGHEST_PROTOCOL)
+            atomic_write_bytes(cache_file, blob)
         return data_list
 
     # ------------------------------------------------------------------ helpers

@@ -41,13 +41,13 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-import pickle
 import re
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 from mmengine.logging import print_log
 
+from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
 from ..geometry.camera import Camera, CameraError
 from ..geometry.camera_io import load_panoptic_calibration
 from ..registry import DATASETS
@@ -74,9 +74,10 @@ def read_hmor_pkl(path: str) -> list:
     path = os.fspath(path)
     if not osp.isfile(path):
         raise DatasetError(f'{path}: HMOR annotation file not found')
-    try:
-        with open(path, 'rb') as f:
-            data = pickle.load(f)
+    try:  # restricted unpickler: containers and numpy arrays only, nothing is run
+        data = safe_load_pickle(path, what='HMOR annotation file')
+    except UnsafePickleError as e:
+        raise DatasetError(str(e)) from e
     except Exception as e:  # pickle raises many kinds of errors on a bad file
         raise DatasetError(f'{path}: not a readable pickle ({type(e).__name__}: {e})') \
             from None
@@ -231,9 +232,10 @@ def load_panoptic_mono(path: str) -> dict:
     if not osp.isfile(path):
         raise DatasetError(f'{path}: annotation file not found (make it with '
                            'tools/dataset_converters/panoptic_mono_hmor.py)')
-    try:
-        with open(path, 'rb') as f:
-            data = pickle.load(f)
+    try:  # restricted unpickler: containers and numpy arrays only, nothing is run
+        data = safe_load_pickle(path, what='Panoptic-mono annotation file')
+    except UnsafePickleError as e:
+        raise DatasetError(str(e)) from e
     except Exception as e:
         raise DatasetError(f'{path}: not a readable pickle ({type(e).__name__}: {e})') \
             from None

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import os
 import os.path as osp
-import pickle
 from typing import Optional, Sequence
 
 import numpy as np
 
+from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
 from .joint_sets import get_joint_set
 
 __all__ = ['PoseBank', 'load_pose_bank', 'BUILTIN_POSE_BANK', 'coco17_to_panoptic15',
@@ -186,9 +186,10 @@ def _load_pkl(path: str, joint_set: str, split: str, check_units: bool) -> PoseB
     if split not in ('train', 'all'):
         raise PoseBankError(f"{path}: a VoxelPose .pkl pose bank is a training bank; split "
                             f"must be 'train' or 'all', got {split!r}")
-    try:
-        with open(path, 'rb') as f:
-            data = pickle.load(f)
+    try:  # restricted unpickler: containers and numpy arrays only, nothing is run
+        data = safe_load_pickle(path, what='pose bank')
+    except UnsafePickleError as e:
+        raise PoseBankError(str(e)) from e
     except Exception as e:
         raise PoseBankError(f'{path}: not a readable pickle ({type(e).__name__}: {e})') from None
     if not isinstance(data, (list, tuple)) or not data:

@@ -16,11 +16,11 @@ does (``use_detection_scores``).
 from __future__ import annotations
 
 import os.path as osp
-import pickle
 from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
 from ..geometry.camera_io import (CAMPUS_IMAGE_SIZE, SHELF_IMAGE_SIZE,
                                   load_shelf_campus_calibration, stack_cameras)
 from ..registry import DATASETS
@@ -33,12 +33,15 @@ __all__ = ['Body3DMviewDirectShelfDataset', 'Body3DMviewDirectCampusDataset',
 
 def load_detections_2d(path: str) -> dict:
     """Read a ``pred_*_maskrcnn_hrnet_coco.pkl`` detection pickle (a dict, possibly a
-    ``defaultdict``, keyed ``"{camera}_{frame}"``)."""
+    ``defaultdict``, keyed ``"{camera}_{frame}"``), with the restricted unpickler:
+    containers and numpy arrays only; a pickle naming any other global is refused and
+    runs nothing."""
     if not osp.isfile(path):
         raise DatasetError(f'{path}: 2D detection pickle not found')
     try:
-        with open(path, 'rb') as f:
-            data = pickle.load(f)
+        data = safe_load_pickle(path, what='2D detection file')
+    except UnsafePickleError as e:
+        raise DatasetError(str(e)) from e
     except Exception as e:
         raise DatasetError(f'{path}: not a readable pickle ({type(e).__name__}: {e})') from None
     if not isinstance(data, dict):

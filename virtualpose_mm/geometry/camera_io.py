@@ -13,7 +13,11 @@ Formats handled (one function each; :func:`load_cameras` sniffs the format of a 
   (extrinsics only, det −1 matrices repaired);
 * :func:`camera_from_muco` / :func:`load_muco_cameras`: MuCo-3DHP RootNet json ``images[]``;
 * :func:`load_mmpose_demo_cameras`: the MMPose-0.x multi-view demo ``camera_parameters.json``
-  (and 0.x ``SimpleCamera`` parameter dicts, :func:`camera_from_simple_camera_param`).
+  (a Panoptic calibration, possibly with cameras named after their image folders) and 0.x
+  ``SimpleCamera`` parameter dicts (:func:`camera_from_simple_camera_param`).
+
+Pickles (MuPoTS ``cameras.pkl``, 0.x ``SimpleCamera`` pickles) are read with the restricted
+unpickler of :mod:`virtualpose_mm.engine.safe_pickle`, which runs nothing.
 
 All loaders return an ``OrderedDict`` name → single :class:`Camera` (float64 numpy);
 :func:`stack_cameras` turns it into one (V,) batch.
@@ -24,12 +28,12 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
 from .camera import Camera, CameraError
 
 PathLike = Union[str, os.PathLike]
@@ -95,12 +99,15 @@ def _read_json(path: PathLike) -> Any:
 
 
 def _read_pickle(path: PathLike) -> Any:
+    """A camera pickle, read with the restricted unpickler (plain containers and numpy
+    arrays only: a pickle naming any other global is refused and runs nothing)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CameraError(f'{path}: camera file not found')
     try:
-        with open(path, 'rb') as f:
-            return pickle.load(f)
+        return safe_load_pickle(path, what='camera file')
+    except UnsafePickleError as e:
+        raise CameraError(str(e)) from e
     except Exception as e:  # pickle raises many kinds of errors on a bad file
         raise CameraError(f'{path}: not a readable pickle file ({type(e).__name__}: {e})') \
             from None
@@ -217,6 +224,13 @@ def load_panoptic_calibration(path: PathLike, cameras: Optional[Sequence[CameraI
         with a wrong shape / non-numeric value / non-rotation ``R``, a requested camera not in
         the file, or a camera requested twice.
     """
+    return _load_panoptic(path, cameras, order)
+
+
+def _load_panoptic(path: PathLike, cameras: Optional[Sequence[CameraId]], order: str,
+                   resolution_required: bool = True) -> 'OrderedDict[str, Camera]':
+    """:func:`load_panoptic_calibration`; ``resolution_required=False`` accepts entries
+    without ``resolution`` (image size unknown), as MMPose-0.x demo files may be."""
     path = os.fspath(path)
     if order not in ('requested', 'file'):
         raise ValueError(f"order must be 'requested' or 'file', got {order!r}")
@@ -249,8 +263,13 @@ def load_panoptic_calibration(path: PathLike, cameras: Optional[Sequence[CameraI
     missing = [requested[j] for j, k in enumerate(keys) if k not in found]
     if missing:
         hd = [e.get('name') for e in entries if isinstance(e, Mapping) and e.get('type') == 'hd']
+        names = hd or [e.get('name') for e in entries if isinstance(e, Mapping)]
+        hint = ('; the default cameras are the five HD cameras of the VoxelPose configs: '
+                "pass cameras=[...] (names or (panel, node) pairs) to pick others"
+                if cameras is None else '')
         raise CameraError(f"{path}: field 'cameras' has no camera {missing} "
-                          f'(HD cameras in the file: {hd[:8]}{"..." if len(hd) > 8 else ""})')
+                          f'({"HD " if hd else ""}cameras in the file: {names[:8]}'
+                          f'{"..." if len(names) > 8 else ""}){hint}')
     picked = [found[k] for k in keys]
     if len({i for i, _ in picked}) != len(picked):
         raise CameraError(f'{path}: the requested cameras {requested} name one camera twice')
@@ -266,7 +285,10 @@ def load_panoptic_calibration(path: PathLike, cameras: Optional[Sequence[CameraI
         K = _num(_field(entry, 'K', src), 'K', src, [(3, 3)])
         f, c = _intrinsics_from_K(K, 'K', src)
         dist = _num(_field(entry, 'distCoef', src), 'distCoef', src, [(5, ), (5, 1), (1, 5)])
-        size = _image_size(_field(entry, 'resolution', src), src, 'resolution')
+        if resolution_required or 'resolution' in entry:
+            size = _image_size(_field(entry, 'resolution', src), src, 'resolution')
+        else:
+            size = None
         out[str(name)] = Camera(R, t, f, c, dist, size, source=src)
     return out
 
@@ -546,7 +568,20 @@ def camera_from_simple_camera_param(param: Mapping, source: str = '<camera param
 
 
 def _is_panoptic_entry(entry) -> bool:
+    """An entry of the Panoptic calibration layout (``K``, ``distCoef``, ``R``, ``t`` in cm,
+    y down), as opposed to a converted 0.x ``SimpleCamera`` dict (``R``, ``T``)."""
     return isinstance(entry, Mapping) and ('distCoef' in entry or 't' in entry) and 'T' not in entry
+
+
+def _is_panoptic_dataset_entry(entry) -> bool:
+    """An entry as CMU Panoptic's own calibration files write it: ``panel`` and ``node``
+    integers and the name ``'<panel:02d>_<node:02d>'`` ('00_12', '01_01', '50_01')."""
+    if not _is_panoptic_entry(entry) or 'panel' not in entry or 'node' not in entry:
+        return False
+    try:
+        return str(entry.get('name')) == f'{int(entry["panel"]):02d}_{int(entry["node"]):02d}'
+    except (TypeError, ValueError):
+        return False
 
 
 def load_mmpose_demo_cameras(path: PathLike, names: Optional[Sequence[str]] = None
@@ -555,12 +590,18 @@ def load_mmpose_demo_cameras(path: PathLike, names: Optional[Sequence[str]] = No
 
     Two layouts are read:
 
-    * The file the 0.x demo (``demo/body3d_multiview_detect_and_regress_img_demo.py``) and
-      its test data (``tests/data/panoptic_body3d/demo/camera_parameters.json``) use: a
-      **Panoptic calibration** ``{"cameras": [{"name", "K", "distCoef", "R", "t", ...}]}``
-      (y-down, cm) whose camera ``name`` is the image folder of that view. It is converted
-      by :func:`load_panoptic_calibration`. ``names`` picks cameras by name in that order;
-      None takes every camera, in file order (the demo sorts its folder names).
+    * The file the 0.x demo (``demo/body3d_multiview_detect_and_regress_img_demo.py``,
+      documented in ``demo/docs/3d_multiview_human_pose_demo.md``: "we only support CMU
+      Panoptic data format") and its test data
+      (``tests/data/panoptic_body3d/demo/camera_parameters.json``) use: a **Panoptic
+      calibration** ``{"cameras": [{"name", "K", "distCoef", "R", "t", ...}]}`` (y-down,
+      cm) whose camera ``name`` is the image folder of that view. The 0.x test file is
+      literally a Panoptic calibration (``calibDataSource`` '160422_calib_tent13_norm', the
+      31 HD cameras with every Panoptic field); a user's own file needs only ``name``,
+      ``K``, ``distCoef``, ``R`` and ``t`` (0.x reads nothing else), so ``resolution``
+      may be missing here (image size then unknown). Converted as
+      :func:`load_panoptic_calibration` does. ``names`` picks cameras by name in that
+      order; None takes every camera, in file order.
     * The converted ``SimpleCamera`` parameters that 0.x code builds from it
       (``get_panoptic_camera_parameters``), saved as ``{name: {R, T, K, k, p}}`` or
       ``{"cameras": [{"name": ..., R, T, K | f, c, k, p, w, h}]}``: see
@@ -579,8 +620,8 @@ def load_mmpose_demo_cameras(path: PathLike, names: Optional[Sequence[str]] = No
                     if 'name' not in e:
                         raise CameraError(f"{path}: cameras[{i}]: missing field 'name'")
                     names.append(str(e['name']))
-                return load_panoptic_calibration(path, names, order='file')
-            return load_panoptic_calibration(path, list(names), order='requested')
+                return _load_panoptic(path, names, 'file', resolution_required=False)
+            return _load_panoptic(path, list(names), 'requested', resolution_required=False)
         table = OrderedDict()
         for i, e in enumerate(entries):
             if not isinstance(e, Mapping) or 'name' not in e:
@@ -605,8 +646,22 @@ def load_mmpose_demo_cameras(path: PathLike, names: Optional[Sequence[str]] = No
 def sniff_camera_format(path: PathLike) -> str:
     """The format of a camera file, from its content (not its name).
 
-    One of ``'panoptic'``, ``'shelf_campus'``, ``'mupots'``, ``'muco'``,
-    ``'mmpose_simple_camera'``; CameraError if none fits.
+    One of:
+
+    * ``'panoptic'``: a ``{"cameras": [...]}`` list in the Panoptic calibration layout
+      (``K``, ``distCoef``, ``R``, ``t``) whose every entry is named the way CMU Panoptic
+      names its cameras, ``'<panel:02d>_<node:02d>'`` with matching ``panel`` / ``node``
+      fields. Both a dataset ``calibration_<seq>.json`` and the MMPose-0.x demo's own
+      ``camera_parameters.json`` (a Panoptic calibration of the 31 HD cameras, see
+      :func:`load_mmpose_demo_cameras`) are this: the two files have the same fields, so
+      no content tells them apart, and none needs to: they convert the same way;
+    * ``'mmpose_demo'``: the same Panoptic layout with cameras named otherwise (the 0.x
+      demo docs name each camera after its image folder, ``"camera0"``, and need no
+      ``panel`` / ``node`` / ``resolution``);
+    * ``'shelf_campus'``, ``'mupots'``, ``'muco'``, ``'mmpose_simple_camera'`` (the
+      converted 0.x ``SimpleCamera`` dicts, ``R`` camera→world and ``T`` the centre).
+
+    CameraError if none fits.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -628,7 +683,9 @@ def sniff_camera_format(path: PathLike) -> str:
         cams = data.get('cameras')
         if isinstance(cams, list) and cams:
             if all(_is_panoptic_entry(e) for e in cams):
-                return 'panoptic'
+                if all(_is_panoptic_dataset_entry(e) for e in cams):
+                    return 'panoptic'
+                return 'mmpose_demo'
             if all(isinstance(e, Mapping) and 'T' in e for e in cams):
                 return 'mmpose_simple_camera'
         images = data.get('images')
@@ -646,18 +703,42 @@ def sniff_camera_format(path: PathLike) -> str:
 
 
 def load_cameras(path: PathLike, **kwargs) -> 'OrderedDict[str, Camera]':
-    """Load any supported camera file; the format is sniffed from the content.
+    """Load any supported camera file; the format is sniffed from the content
+    (:func:`sniff_camera_format`).
 
-    Keyword arguments go to the format's loader: ``cameras``/``order`` (Panoptic),
-    ``image_size`` (Shelf/Campus), ``intrinsics``/``image_size`` (MuPoTS), ``axis_swap``
-    (MuCo), ``names`` (MMPose demo; also accepted for a Panoptic file, which is what the
-    demo file is).
+    Formats and what comes back with no keyword arguments:
+
+    * CMU Panoptic ``calibration_<seq>.json`` (:func:`load_panoptic_calibration`): the five
+      HD cameras of the VoxelPose configs (:data:`PANOPTIC_DEFAULT_CAMERAS`); ``cameras``
+      (names or (panel, node) pairs) and ``order`` pick others;
+    * the MMPose-0.x multi-view demo ``camera_parameters.json``. The file of the 0.x demo
+      data is itself a Panoptic calibration (the 31 HD cameras, Panoptic names and fields),
+      so it loads as one: the same five HD cameras, which are exactly the five image
+      folders of the 0.x demo data (00_03, 00_06, 00_12, 00_13, 00_23); ``cameras=[...]``
+      or ``names=[...]`` (:func:`load_mmpose_demo_cameras`) pick cameras by name in the
+      given order. A demo file whose cameras are named after their image folders, as the
+      0.x demo docs ask (``"camera0"``; not Panoptic's ``panel``/``node`` naming), is read
+      by :func:`load_mmpose_demo_cameras`: every camera in file order; ``names`` (or
+      ``cameras``) selects;
+    * the converted 0.x ``SimpleCamera`` parameters (json or pickle, ``R`` camera→world,
+      ``T`` centre): every camera; ``names`` selects;
+    * Shelf / Campus ``calibration_*.json``: ``image_size`` (not stored in the file);
+    * MuPoTS-3D ``cameras.pkl``: ``intrinsics`` (required) and ``image_size``;
+    * MuCo-3DHP json: ``axis_swap``.
+
+    Pickles are read with the restricted unpickler (:mod:`virtualpose_mm.engine.safe_pickle`):
+    a camera pickle naming anything but containers and numpy arrays raises CameraError and
+    runs nothing.
     """
     fmt = sniff_camera_format(path)
     if fmt == 'panoptic':
         if 'names' in kwargs:
             return load_mmpose_demo_cameras(path, **kwargs)
         return load_panoptic_calibration(path, **kwargs)
+    if fmt == 'mmpose_demo':
+        if 'cameras' in kwargs and 'names' not in kwargs:
+            kwargs['names'] = kwargs.pop('cameras')
+        return load_mmpose_demo_cameras(path, **kwargs)
     if fmt == 'shelf_campus':
         return load_shelf_campus_calibration(path, **kwargs)
     if fmt == 'mupots':
