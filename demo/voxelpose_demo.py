@@ -95,7 +95,9 @@ def main(argv=None):
     from virtualpose_mm.datasets.joint_sets import get_joint_set
     from virtualpose_mm.engine.results import write_json_atomic
 
+    from virtualpose_mm.engine.config_checks import resolve_config_variables
     cfg = Config.fromfile(args.config)
+    resolve_config_variables(cfg)  # '${name}' config variables
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')

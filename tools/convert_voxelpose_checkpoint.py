@@ -53,6 +53,8 @@ def main(argv=None) -> int:
             from mmengine.config import Config
             from virtualpose_mm.registry import MODELS
             cfg = Config.fromfile(args.config)
+            from virtualpose_mm.engine.config_checks import resolve_config_variables
+            resolve_config_variables(cfg)  # '${name}' config variables
             from mmengine.registry import init_default_scope
             init_default_scope(cfg.get('default_scope', 'mmpose'))
             model = MODELS.build(cfg.model)

@@ -3,59 +3,46 @@
 # sized to train in a few minutes on a laptop CPU, then evaluated on unseen virtual frames.
 # Small grids (root 32x32x8 voxels = 250 mm, pose cubes 24^3 = 83 mm) and thin V2V nets:
 # a demonstration of the whole pipeline, not a benchmark model.
+# Only the variables that differ from ./voxelpose_own_rig.py are set here: the parent refers
+# to them as '${name}' placeholders (model, datasets and pipelines follow).
 _base_ = ['./voxelpose_own_rig.py']
 
+# ---------------------------------------------------------------- the rig (Shelf)
 calibration = 'demo/data/calibration_shelf.json'
 image_size = (1032, 776)
-space_size = (8000.0, 8000.0, 2000.0)
 space_center = (450.0, -320.0, 800.0)
 root_shape = (32, 32, 8)
 input_size = (400, 304)
 heatmap_size = (100, 76)
+heatmap_sigma = 2.0
 num_people = (1, 4)
 
+# ---------------------------------------------------------------- thin networks
 model = dict(
-    image_size=input_size,
-    root_net=dict(space_size=space_size, space_center=space_center, space_shape=root_shape,
-                  v2v_net=dict(type='V2VNet', input_channels=17, output_channels=1,
+    root_net=dict(v2v_net=dict(type='V2VNet', input_channels=17, output_channels=1,
                                mid_channels=16)),
     pose_net=dict(cube_shape=(24, 24, 24),
                   v2v_net=dict(type='V2VNet', input_channels=17, output_channels=17,
                                mid_channels=16)))
 
-rig = dict(calibration=calibration, image_size=image_size, space_size=space_size,
-           space_center=space_center)
-train_pipeline = [
-    dict(type='ProjectKeypoints3D'),
-    dict(type='SimulateHeatmapNoise', person_drop_prob=0.05, peak_jitter_prob=0.6,
-         peak_jitter_mean=0.9, peak_jitter_std=0.03,
-         joint_drops=[dict(joints=[7, 8, 13, 14], prob=0.1, factor=0.5),
-                      dict(joints=[9, 10, 15, 16], prob=0.1, factor=0.2)],
-         default_drop=dict(prob=0.05, factor=0.5)),
-    dict(type='MultiViewLetterbox', input_size=input_size, drop_outside=True),
-    dict(type='GenerateMultiViewHeatmaps', heatmap_size=heatmap_size, sigma=2.0),
-    dict(type='GenerateRootTarget3D', space_size=space_size, space_center=space_center,
-         space_shape=root_shape, root_joints=(11, 12), sigma=200.0),
-    dict(type='PackMultiViewPoseInputs', inputs_key='input_heatmaps'),
-]
+# ---------------------------------------------------------------- data
+# validation on clean heatmaps (no detector noise, no root target)
 val_pipeline = [
     dict(type='ProjectKeypoints3D'),
-    dict(type='MultiViewLetterbox', input_size=input_size, drop_outside=True),
-    dict(type='GenerateMultiViewHeatmaps', heatmap_size=heatmap_size, sigma=2.0),
+    dict(type='MultiViewLetterbox', input_size='${input_size}', drop_outside=True),
+    dict(type='GenerateMultiViewHeatmaps', heatmap_size='${heatmap_size}',
+         sigma='${heatmap_sigma}'),
     dict(type='PackMultiViewPoseInputs', inputs_key='input_heatmaps'),
 ]
-train_dataloader = dict(
-    batch_size=2, num_workers=1, persistent_workers=True,
-    dataset=dict(num_samples=800, seed=0, num_people=num_people, pipeline=train_pipeline,
-                 **rig))
-val_dataloader = dict(
-    batch_size=2, num_workers=1, persistent_workers=True,
-    dataset=dict(num_samples=40, seed=12345, num_people=num_people, pipeline=val_pipeline,
-                 **rig))
+train_dataloader = dict(batch_size=2, num_workers=1, persistent_workers=True,
+                        dataset=dict(num_samples=800, seed=0))
+val_dataloader = dict(batch_size=2, num_workers=1, persistent_workers=True,
+                      dataset=dict(num_samples=40, seed=12345))
 test_dataloader = val_dataloader
 
+# ---------------------------------------------------------------- schedule
 train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50)]
-default_hooks = dict(logger=dict(type='LoggerHook', interval=20),
+default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(type='CheckpointHook', interval=1, save_best=None))

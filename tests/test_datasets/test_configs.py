@@ -7,6 +7,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from virtualpose_mm.engine.config_checks import resolve_config_variables
 from virtualpose_mm.registry import DATASETS
 
 CFG = Path(__file__).resolve().parents[2] / 'configs' / 'voxelpose'
@@ -14,7 +15,9 @@ CFG = Path(__file__).resolve().parents[2] / 'configs' / 'voxelpose'
 
 def _load(name):
     init_default_scope('mmpose')
-    return Config.fromfile(str(CFG / name))
+    cfg = Config.fromfile(str(CFG / name))
+    resolve_config_variables(cfg)  # '${name}' config variables, as the tools do
+    return cfg
 
 
 @pytest.mark.parametrize('name,case,views,size', [

@@ -208,11 +208,19 @@ def test_footprints_do_not_overlap(calib):
 
 
 def test_impossible_placement_and_bad_config_fail_clearly(calib, tmp_path):
-    # a corner of the space that no Shelf camera sees
+    # a corner of the space that at most one Shelf camera sees: refused when the
+    # calibration loads, naming the file, the area and the space
+    with pytest.raises(DatasetError, match=r"calibration_shelf\.json: at most 1 of the 5 "
+                                           r"cameras .* placement area \[\[3200\.0, 3800\.0\], "
+                                           r".*capture space .*min_views=2"):
+        make(calib, placement_area=((3200, 3800), (-4200, -3500)), min_views=2)
+    # without that check, the frame itself still fails clearly
+    ds = make(calib, placement_area=((3200, 3800), (-4200, -3500)), min_views=2,
+              lazy_init=True)
+    ds._check_placement_seen = lambda calib: None
     with pytest.raises(DatasetError, match=r"could not place even one person \(10 poses × "
                                            r"100 tries; .*'few_views': 1000.*min_views=2"):
-        make(calib, placement_area=((3200, 3800), (-4200, -3500)),
-             min_views=2).get_data_info(0)
+        ds.get_data_info(0)
     # the same area is fine when no view is demanded
     assert len(make(calib, placement_area=((3200, 3800), (-4200, -3500)),
                     min_views=0).get_data_info(0)['gt_keypoints_3d']) >= 1

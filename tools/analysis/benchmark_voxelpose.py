@@ -156,6 +156,8 @@ def build(config, device, views, people, num_proposals, seed, cfg_options=None):
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    from virtualpose_mm.engine.config_checks import resolve_config_variables
+    resolve_config_variables(cfg)  # '${name}' config variables
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model).to(device)
     model.eval()

@@ -148,6 +148,8 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(dict(_kv(o) for o in args.cfg_options))
     import virtualpose_mm  # noqa: F401
+    from virtualpose_mm.engine.config_checks import resolve_config_variables
+    resolve_config_variables(cfg)  # '${name}' config variables
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     from virtualpose_mm.registry import DATASETS
     loader = cfg.get(f'{args.dataloader}_dataloader')

@@ -178,6 +178,8 @@ def main(argv=None):
                 opts[k] = v
         cfg.merge_from_dict(opts)
     import virtualpose_mm  # noqa: F401  (registers the classes)
+    from virtualpose_mm.engine.config_checks import resolve_config_variables
+    resolve_config_variables(cfg)  # '${name}' config variables
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     dataset, where = build_dataset(cfg, args.dataloader)
     if not 0 <= args.index < len(dataset):

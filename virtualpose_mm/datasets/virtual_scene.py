@@ -44,6 +44,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..engine.config_checks import reject_unresolved
 from ..geometry.camera import Camera, CameraError
 from ..geometry.camera_io import load_cameras, stack_cameras
 from ..registry import DATASETS
@@ -54,6 +55,8 @@ __all__ = ['VirtualMviewSceneDataset', 'load_rig']
 
 #: Poses tried for the first person of a frame before the frame is declared impossible.
 FIRST_PERSON_POSES = 10
+#: Heights above the floor (mm) where the load-time check looks for a visible root.
+STANDING_HEIGHT = 1800.0
 
 
 def load_rig(calibration, camera_kwargs: Optional[dict] = None,
@@ -204,6 +207,7 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
                  max_tries: int = 100,
                  dataset_name: Optional[str] = None,
                  **kwargs):
+        reject_unresolved(type(self).__name__, locals())
         self.calibration = calibration
         self.space_size = np.asarray(space_size, dtype=np.float64).reshape(3)
         self.space_center = np.asarray(space_center, dtype=np.float64).reshape(3)
@@ -267,6 +271,7 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
         if self.min_views > len(self.view_names):
             raise ValueError(f'min_views={self.min_views} but the rig has only '
                              f'{len(self.view_names)} cameras')
+        self._check_placement_seen(calib)
         bank = self.pose_bank_cfg
         if not isinstance(bank, PoseBank):
             bank = load_pose_bank(bank, joint_set=self.joint_set, split=self.bank_split)
@@ -278,17 +283,62 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
         # the per-frame content is drawn on demand in get_data_info
         return [dict(scene_index=i) for i in range(self.num_samples)]
 
+    def _check_placement_seen(self, calib) -> None:
+        """Fail fast when no root position can pass the placement tests: the placement
+        area (inside the space, with ``inside_space``) at standing heights (floor + 0 … 1.8
+        m) must lie inside at least ``min_views`` views somewhere (a 21 × 21 grid over the
+        area × 7 heights)."""
+        source = os.fspath(calib) if isinstance(calib, (str, os.PathLike)) else '<cameras>'
+        a = self.placement_area
+        lo = self.space_center - self.space_size / 2
+        hi = self.space_center + self.space_size / 2
+        x0, x1, y0, y1 = a[0, 0], a[0, 1], a[1, 0], a[1, 1]
+        z0, z1 = self.floor_z, self.floor_z + STANDING_HEIGHT
+        where = (f'the placement area {a.tolist()} (x, y mm) at standing heights '
+                 f'{z0:g}..{z1:g} mm')
+        space = (f'the capture space (centre {self.space_center.tolist()}, size '
+                 f'{self.space_size.tolist()})')
+        if self.inside_space is not None:
+            x0, x1 = max(x0, lo[0]), min(x1, hi[0])
+            y0, y1 = max(y0, lo[1]), min(y1, hi[1])
+            z0, z1 = max(z0, lo[2]), min(z1, hi[2])
+            if x0 > x1 or y0 > y1 or z0 > z1:
+                raise DatasetError(
+                    f'{self.dataset_name}: {where} does not overlap {space}, and people '
+                    f'must be inside it (inside_space={self.inside_space!r}): set '
+                    'placement_area, space_center or space_size so that they overlap.')
+        if self.min_views < 1:
+            return
+        g = np.stack(np.meshgrid(np.linspace(x0, x1, 21), np.linspace(y0, y1, 21),
+                                 np.linspace(z0, z1, 7), indexing='ij'), -1).reshape(-1, 3)
+        best = int(self._views_seeing(g).max())
+        if best < self.min_views:
+            cams = f'{len(self.view_names)} cameras {self.view_names}'
+            seen = (f'none of the {cams} sees any point of' if best == 0 else
+                    f'at most {best} of the {cams} see any one point of')
+            raise DatasetError(
+                f'{source}: {seen} {where}'
+                f'{" inside " if self.inside_space is not None else ", "}{space}, but every '
+                f'person must be seen by min_views={self.min_views} cameras. '
+                'Move space_center / placement_area to where the cameras look, or check '
+                'the calibration.')
+
     # ------------------------------------------------------------------ sampling
-    def _root_visible_views(self, root: np.ndarray) -> int:
+    def _views_seeing(self, X: np.ndarray) -> np.ndarray:
+        """(P, 3) world points → (P,) number of views that see each (in front, inside
+        the image by ``view_margin`` px)."""
         cam = self.rig
-        X = root.reshape(1, 1, 3)
-        depth = cam.depth(X)[:, 0]
-        uv = cam.project(X, min_depth=1.0)[:, 0]
+        X = np.asarray(X, dtype=np.float64).reshape(1, -1, 3)
+        depth = cam.depth(X)
+        uv = cam.project(X, min_depth=1.0)
         m = self.view_margin
-        wh = cam.image_size
-        ok = (depth > 0) & (uv[:, 0] >= m) & (uv[:, 1] >= m) & \
-            (uv[:, 0] < wh[:, 0] - m) & (uv[:, 1] < wh[:, 1] - m)
-        return int(ok.sum())
+        wh = np.asarray(cam.image_size)[:, None]
+        ok = (depth > 0) & (uv[..., 0] >= m) & (uv[..., 1] >= m) & \
+            (uv[..., 0] < wh[..., 0] - m) & (uv[..., 1] < wh[..., 1] - m)
+        return ok.sum(0)
+
+    def _root_visible_views(self, root: np.ndarray) -> int:
+        return int(self._views_seeing(root.reshape(1, 3))[0])
 
     def _inside(self, pose: np.ndarray, vis: np.ndarray, root: np.ndarray) -> bool:
         if self.inside_space is None:

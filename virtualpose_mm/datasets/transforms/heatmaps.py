@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from ...engine.config_checks import reject_unresolved
 from ...registry import TRANSFORMS
 from ...structures.heatmaps import adaptive_sigma, render_gaussian_heatmaps
 from .multiview import KEYPOINT_KEYS, frame_rng
@@ -194,6 +195,7 @@ class GenerateMultiViewHeatmaps(BaseTransform):
                  sigma: float = 3.0, adaptive_sigma: bool = True, sigma_ref_size: float = 96.0,
                  sigma_min_ratio: float = 0.5, sigma_max_ratio: float = 2.0,
                  legacy_peak_offset: bool = False):
+        reject_unresolved(type(self).__name__, locals())
         if keypoints_key not in KEYPOINT_KEYS:
             raise ValueError(f'keypoints_key must be one of {KEYPOINT_KEYS}, got '
                              f'{keypoints_key!r}')

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from ...engine.config_checks import reject_unresolved
 from ...registry import TRANSFORMS
 
 __all__ = ['letterbox_affine', 'apply_affine', 'frame_rng', 'MultiViewLetterbox',
@@ -166,6 +167,7 @@ class MultiViewLetterbox(BaseTransform):
 
     def __init__(self, input_size: Sequence[int],
                  drop_outside: Union[bool, Sequence[str]] = ('keypoints_2d', )):
+        reject_unresolved(type(self).__name__, locals())
         if len(input_size) != 2 or min(input_size) <= 0:
             raise ValueError(f'input_size must be (w, h) > 0, got {input_size}')
         self.input_size = (int(input_size[0]), int(input_size[1]))

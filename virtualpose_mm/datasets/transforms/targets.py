@@ -6,6 +6,7 @@ from typing import Sequence, Union
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from ...engine.config_checks import reject_unresolved
 from ...registry import TRANSFORMS
 from ...structures.targets import render_root_target
 
@@ -41,6 +42,7 @@ class GenerateRootTarget3D(BaseTransform):
     def __init__(self, space_size: Sequence[float], space_center: Sequence[float],
                  space_shape: Sequence[int], root_joints: Union[int, Sequence[int]] = (11, 12),
                  sigma: float = 200.0):
+        reject_unresolved(type(self).__name__, locals())
         self.space_size = tuple(float(v) for v in space_size)
         self.space_center = tuple(float(v) for v in space_center)
         self.space_shape = tuple(int(v) for v in space_shape)

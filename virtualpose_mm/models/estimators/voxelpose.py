@@ -6,6 +6,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from virtualpose_mm.engine.config_checks import reject_unresolved
 from virtualpose_mm.registry import MODELS
 from ..utils.multiview import ViewMeta, parse_view_meta
 from .base import VolumetricPoseEstimator
@@ -112,6 +113,7 @@ class VoxelPose(VolumetricPoseEstimator):
                  prn_train_per_slot: bool = False, check_inputs: bool = True,
                  data_preprocessor: Optional[dict] = None, init_cfg=None,
                  train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None):
+        reject_unresolved(type(self).__name__, locals())
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if (backbone is None) != (head_2d is None):
             raise ValueError('VoxelPose: give both backbone and head_2d (image input) or '
