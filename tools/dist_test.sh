@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Distributed evaluation with torchrun.
+# Distributed evaluation with torchrun (MMPose's script, same variables).
 #   tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args]
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node (see
+# dist_train.sh). Without CUDA the processes run on the CPU with gloo.
 set -e
 CONFIG=$1
 CHECKPOINT=$2
@@ -16,7 +17,7 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-"$PYTHON" -m torch.distributed.run \
+exec "$PYTHON" -m torch.distributed.run \
     --nnodes=$NNODES \
     --node_rank=$NODE_RANK \
     --master_addr=$MASTER_ADDR \

@@ -79,27 +79,30 @@ def merge_args(cfg, args):
     return cfg
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     args = parse_args(argv)
     import virtualpose_mm  # noqa: F401
     from mmengine.config import Config
-    from mmengine.runner import Runner
 
-    from tools.train import setup_cpu_distributed
+    from virtualpose_mm.engine.config_checks import check_config, resolve_config_variables
     from virtualpose_mm.engine.results import write_json_atomic
+    from virtualpose_mm.engine.runner import build_runner, run_tool, setup_distributed
 
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
-    setup_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else None
-    if runner is None:
-        from mmengine.registry import RUNNERS
-        runner = RUNNERS.build(cfg)
-    metrics = runner.test()
-    if args.out and runner.rank == 0:
-        write_json_atomic(args.out, metrics)
-        print(f'metrics written to {args.out}')
+    def _main():
+        cfg = Config.fromfile(args.config)
+        cfg = merge_args(cfg, args)
+        resolve_config_variables(cfg)
+        check_config(cfg, args.config, args.cfg_options, mode='test')
+        setup_distributed(cfg)
+        runner = build_runner(cfg)
+        runner.strict_load = True  # a checkpoint that does not fit is an error
+        metrics = runner.test()
+        if args.out and runner.rank == 0:
+            write_json_atomic(args.out, metrics)
+            print(f'metrics written to {args.out}')
+
+    return run_tool(_main, 'test')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -72,55 +72,65 @@ def merge_args(cfg, args):
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
-            raise ValueError(f'{args.config}: --auto-scale-lr needs `auto_scale_lr = '
+            from virtualpose_mm.engine.config_checks import ConfigError
+            raise ConfigError(f'{args.config}: --auto-scale-lr needs `auto_scale_lr = '
                              'dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
 
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    options = dict(args.cfg_options or {})
+    if args.no_validate:
+        # validation is off: options for it (e.g. the own-rig recipe's
+        # val_dataloader.dataset.calibration=...) must not rebuild half a validation config
+        ignored = sorted(k for k in options if k.split('.')[0] in _VAL_KEYS)
+        for k in ignored:
+            options.pop(k)
+        if ignored:
+            print(f'--no-validate: ignoring --cfg-options {", ".join(ignored)}',
+                  file=sys.stderr)
+    if options:
+        cfg.merge_from_dict(options)
+    _check_trainable(cfg, args.config)
     return cfg
 
 
-def setup_cpu_distributed(cfg):
-    """Distributed training without CUDA (gloo): mmengine would call
-    ``torch.cuda.set_device`` and pass ``device_ids`` to DDP, both of which fail on a CPU.
-    Initialise the process group here and use the device-aware DDP wrapper."""
-    import torch
-    import torch.distributed as dist
-    if cfg.launcher == 'none' or torch.cuda.is_available():
-        return
-    if cfg.launcher != 'pytorch':
-        raise RuntimeError(f'CPU-only distributed training supports --launcher pytorch '
-                           f'(torchrun), not {cfg.launcher!r}')
-    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
-    if backend != 'gloo':
-        raise RuntimeError(f'no CUDA device: the distributed backend must be gloo, '
-                           f'got {backend!r} (add --cfg-options env_cfg.dist_cfg.backend=gloo)')
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
-    wrapper = cfg.get('model_wrapper_cfg') or {}
-    wrapper = dict(wrapper)
-    wrapper['type'] = 'DeviceAwareDistributedDataParallel'
-    cfg.model_wrapper_cfg = wrapper
+_VAL_KEYS = ('val_cfg', 'val_dataloader', 'val_evaluator')
 
 
-def main(argv=None):
+def _check_trainable(cfg, source: str) -> None:
+    """A config without the training parts (a model-only config) says so."""
+    missing = [k for k in ('train_dataloader', 'train_cfg', 'optim_wrapper')
+               if not cfg.get(k)]
+    if missing:
+        from virtualpose_mm.engine.config_checks import ConfigError
+        raise ConfigError(f'{source}: cannot train: the config has no {", ".join(missing)}. '
+                          + ('It is a model-only config (used by tests and benchmarks); '
+                             'train a config that defines the data, e.g. '
+                             'configs/voxelpose/voxelpose_demo_shelf_virtual_cpu.py.'
+                             if 'train_dataloader' in missing else ''))
+
+
+def main(argv=None) -> int:
     args = parse_args(argv)
     import virtualpose_mm  # noqa: F401  registers classes, checkpoint fixes
     from mmengine.config import Config
-    from mmengine.runner import Runner
 
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
-    setup_cpu_distributed(cfg)
+    from virtualpose_mm.engine.config_checks import check_config, resolve_config_variables
+    from virtualpose_mm.engine.runner import build_runner, run_tool, setup_distributed
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        from mmengine.registry import RUNNERS
-        runner = RUNNERS.build(cfg)
-    runner.train()
+    state = {}
+
+    def _main():
+        cfg = Config.fromfile(args.config)
+        cfg = merge_args(cfg, args)
+        resolve_config_variables(cfg)
+        check_config(cfg, args.config, args.cfg_options, mode='train')
+        state['work_dir'] = cfg.work_dir
+        setup_distributed(cfg)
+        runner = build_runner(cfg)
+        runner.train()
+
+    return run_tool(_main, 'train', lambda: state.get('work_dir'))
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

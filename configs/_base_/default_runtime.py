@@ -11,6 +11,11 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+# SyncNormStatsHook: identical BatchNorm statistics on every process of a distributed run;
+# AdaptiveLogIntervalHook: a log line about once a minute on slow (CPU) runs, at most every
+# default_hooks.logger.interval iterations; EvalProgressBarHook: a bar over val/test batches
+custom_hooks = [dict(type='SyncNormStatsHook'), dict(type='AdaptiveLogIntervalHook'),
+                dict(type='EvalProgressBarHook')]
 
 # multi-processing backend
 env_cfg = dict(
