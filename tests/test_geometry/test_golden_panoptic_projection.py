@@ -27,8 +27,9 @@ def test_check_golden_panoptic_projection(shared_data):
     label, value = lines[-1].rsplit(':', 1)
     assert label == 'max projection error', out
     number, unit = value.split()
-    assert unit == 'px' and 0 <= float(number) <= 5e-3, out
-    # every comparison row passed, including the float64 one at 1e-6 px
+    # the float32 pixel rows: 2^6ε × max|pixel| (~1900 px) = 1.4e-2 px (measured 3.6e-3)
+    assert unit == 'px' and 0 <= float(number) <= 1.5e-2, out
+    # every comparison row passed, including the float64 one at 2^7ε64 × max|pixel| (5e-11 px)
     assert ' NO' not in proc.stdout, out
     assert any(line.startswith('projection fn on model_cams vs pixels_numpy_float64')
                for line in lines), out

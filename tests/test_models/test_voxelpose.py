@@ -475,6 +475,27 @@ def test_golden_voxelpose_model_files(shared_data, name):
         assert last.startswith('max pose error:') and float(last.split()[3]) < 0.05
 
 
+def test_golden_checker_catches_a_small_weight_change(shared_data):
+    """A 1e-3 relative change of ONE root-net weight fails the float32-noise bounds of the
+    root volume (relative to its scale), while no discrete output changes."""
+    from virtualpose_mm.testing.golden import find_checker
+    from virtualpose_mm.testing.golden.core import load_golden
+    path = shared_data / 'golden' / 'voxelpose' / 'shelf_cpn40_prn32.pt'
+    if not path.is_file():
+        pytest.skip(f'{path} is not available')
+    d = load_golden(str(path))
+    key = 'root_net.v2v_net.output_layer.weight'
+    w = d['state_dict'][key].float()
+    i = int(w.abs().argmax())
+    w.view(-1)[i] *= 1 + 1e-3
+    d['state_dict'][key] = w
+    rep = find_checker(d, str(path))[1](d, str(path), 'cpu')
+    rows = {r.name: r for r in rep.rows}
+    assert not rep.ok
+    assert not rows['eval root volume'].ok and not rows['train root volume'].ok, rep.format()
+    assert rows['eval proposal flags (mismatches)'].ok, rep.format()
+
+
 def test_benchmark_compare_loop_smoke():
     p = _run([sys.executable, 'tools/analysis/benchmark_voxelpose.py', TINY, '--compare-loop',
               '--iters', '1', '--threads', '1'])
