@@ -16,23 +16,28 @@ import textwrap
 import pytest
 import torch
 
-from virtualpose_mm.testing.tools import REPO_ROOT as REPO
-from virtualpose_mm.testing.tools import run_tool as _run
+import virtualpose_mm  # noqa: F401  (the allow-list that loads mmengine checkpoints)
+from tests.helpers import REPO_ROOT as REPO
+from tests.helpers import run_tool as _run
 
 DEMO_CFG = osp.join(REPO, 'configs', 'voxelpose', 'voxelpose_demo_shelf_virtual_cpu.py')
 VP_TINY_CFG = osp.join(REPO, 'configs', 'virtualpose', 'virtualpose_tiny_cpu.py')
 
 # A hook (imported through the child config's custom_imports) that saves each rank's
-# final weights, so the test can compare the replicas.
+# final weights, so the test can compare the replicas; registered in the test scope.
 RANK_DUMP = '''
 import os.path as osp
 import torch
 from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
-from mmpose.registry import HOOKS
+from mmpose.registry import HOOKS as MMPOSE_HOOKS
+
+from tests.fixtures.scope import scoped_registry
+
+HOOKS = scoped_registry(MMPOSE_HOOKS)
 
 
-@HOOKS.register_module()
+@HOOKS.register_module(force=True)
 class RankWeightsDumpHook(Hook):
     def after_train(self, runner):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
@@ -57,7 +62,7 @@ def _child_config(tmp_path, base, extra):
                    'allow_failed_imports=False)\n'
                    "custom_hooks = [dict(type='SyncNormStatsHook'), "
                    "dict(type='AdaptiveLogIntervalHook'), dict(type='EvalProgressBarHook'), "
-                   "dict(type='RankWeightsDumpHook')]\n" +
+                   "dict(type='vpmm_tests.RankWeightsDumpHook')]\n" +
                    textwrap.dedent(extra))
     return str(cfg)
 

@@ -163,8 +163,9 @@ class SyncNormStatsHook(Hook):
     statistics from its own batches; without this hook the checkpoint (saved by rank 0)
     holds rank 0's statistics only and the replicas disagree. Averaging after every
     iteration (a few KB per all-reduce) keeps every replica identical at every checkpoint,
-    for epoch- and iteration-based loops. Integer buffers (``num_batches_tracked``) are
-    equal on all ranks already. Does nothing outside distributed runs.
+    for epoch- and iteration-based loops. Integer buffers (``num_batches_tracked``, which
+    differ when one rank had no matched proposal and skipped the pose net) take rank 0's
+    values, as DDP's own buffer broadcast does. Does nothing outside distributed runs.
     """
 
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW)
@@ -174,12 +175,16 @@ class SyncNormStatsHook(Hook):
 
     @staticmethod
     def _sync(runner) -> None:
-        from mmengine.dist import all_reduce_params, is_distributed
+        from mmengine.dist import all_reduce_params, broadcast, is_distributed
         if not is_distributed():
             return
-        bufs = [b for b in runner.model.buffers() if b.is_floating_point()]
-        if bufs:
-            all_reduce_params(bufs, op='mean')
+        bufs = list(runner.model.buffers())
+        floats = [b for b in bufs if b.is_floating_point()]
+        if floats:
+            all_reduce_params(floats, op='mean')
+        for b in bufs:  # counters (num_batches_tracked): rank 0's, as DDP broadcasts them
+            if not b.is_floating_point():
+                broadcast(b, src=0)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if self.every_n_train_iters(runner, self.interval):

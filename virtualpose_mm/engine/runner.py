@@ -215,16 +215,37 @@ def _user_errors() -> tuple:
 
 def _quiet_sigint_in_workers() -> None:
     """Ctrl-C reaches every process of the terminal's group. DataLoader workers (forked
-    from this process, so they inherit this handler) exit silently instead of each
-    printing a KeyboardInterrupt traceback; the main process raises KeyboardInterrupt."""
+    from this process, so they inherit this handler) ignore it and are shut down by the
+    main process as it unwinds (a worker that died on SIGINT would make the DataLoader
+    raise its own error in the middle of the interrupt); the main process raises
+    KeyboardInterrupt."""
     main_pid = os.getpid()
 
     def handler(signum, frame):
         if os.getpid() != main_pid:
-            os._exit(130)
+            return
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, handler)
+
+
+def _interrupted(e: BaseException) -> bool:
+    """A KeyboardInterrupt, or an error raised while one was being handled."""
+    while e is not None:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        e = e.__context__
+    return False
+
+
+def _close_process_group() -> None:
+    """Leave the distributed group cleanly (all ranks reach this point): without it gloo's
+    threads are torn down at interpreter exit and a rank can abort ('terminate called
+    without an active exception') after a successful run."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def run_tool(main: Callable[[], Optional[Runner]], what: str,
@@ -240,8 +261,11 @@ def run_tool(main: Callable[[], Optional[Runner]], what: str,
     _quiet_sigint_in_workers()
     try:
         main()
+        _close_process_group()
         return 0
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as e:
+        if not _interrupted(e):
+            raise
         ckpt = last_checkpoint(work_dir_of())
         where = f'last complete checkpoint: {ckpt}' if ckpt else 'no checkpoint was saved'
         print(f'{what}: interrupted (Ctrl-C); {where}', file=sys.stderr, flush=True)
