@@ -10,6 +10,7 @@ from .version import __version__  # noqa: F401
 from . import engine  # noqa: F401,E402  (compatibility fixes first)
 from . import geometry  # noqa: F401,E402
 from . import structures  # noqa: F401,E402
+from . import codecs  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from . import datasets  # noqa: F401,E402
 from . import evaluation  # noqa: F401,E402

@@ -13,9 +13,13 @@ def test_grid_is_linspace_with_both_ends():
     space = VoxelSpace(**SHELF)
     grid = space.grid()
     assert grid.shape == (40, 40, 12, 3) and grid.dtype == np.float64
-    np.testing.assert_array_equal(grid[:, 0, 0, 0], np.linspace(-3550.0, 4450.0, 40))
-    np.testing.assert_array_equal(grid[0, :, 0, 1], np.linspace(-4320.0, 3680.0, 40))
-    np.testing.assert_array_equal(grid[0, 0, :, 2], np.linspace(-200.0, 1800.0, 12))
+    # the reference's order of operations: linspace(-size/2, size/2, n) + center ...
+    np.testing.assert_array_equal(grid[:, 0, 0, 0], np.linspace(-4000.0, 4000.0, 40) + 450)
+    np.testing.assert_array_equal(grid[0, :, 0, 1], np.linspace(-4000.0, 4000.0, 40) - 320)
+    np.testing.assert_array_equal(grid[0, 0, :, 2], np.linspace(-1000.0, 1000.0, 12) + 800)
+    # ... which is linspace(center - size/2, center + size/2, n) up to rounding
+    np.testing.assert_allclose(grid[:, 0, 0, 0], np.linspace(-3550.0, 4450.0, 40), atol=1e-9)
+    np.testing.assert_allclose(grid[0, 0, :, 2], np.linspace(-200.0, 1800.0, 12), atol=1e-9)
     np.testing.assert_array_equal(space.first, [-3550.0, -4320.0, -200.0])
     np.testing.assert_array_equal(space.last, [4450.0, 3680.0, 1800.0])
     np.testing.assert_allclose(space.spacing, [8000 / 39, 8000 / 39, 2000 / 11])

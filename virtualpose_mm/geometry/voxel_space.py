@@ -92,9 +92,13 @@ class VoxelSpace:
         return np.asarray(self.size) / (np.asarray(self.shape) - 1)
 
     def axes(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The voxel-centre coordinates along x, y, z: (X,), (Y,), (Z,) float64 mm."""
-        f, l_ = self.first, self.last
-        return tuple(np.linspace(f[i], l_[i], self.shape[i]) for i in range(3))
+        """The voxel-centre coordinates along x, y, z: (X,), (Y,), (Z,) float64 mm.
+
+        Computed as ``linspace(−size/2, size/2, n) + center``, the reference code's order
+        of operations (it differs from ``linspace(center − size/2, ...)`` by ~1e-12 mm, and
+        the root targets reproduce the reference bit for bit)."""
+        return tuple(np.linspace(-self.size[i] / 2, self.size[i] / 2, self.shape[i]) +
+                     self.center[i] for i in range(3))
 
     def grid(self) -> np.ndarray:
         """(X, Y, Z, 3) float64 voxel centres in mm; ``grid()[i, j, k]`` = voxel (i, j, k)."""

@@ -49,20 +49,20 @@ __all__ = ['voxel_axes', 'render_root_target', 'render_agr']
 
 def voxel_axes(space_size: Sequence[float], space_center: Sequence[float],
                shape: Sequence[int]):
-    """The three 1D voxel-centre axes (float64 numpy), ``linspace(c − s/2, c + s/2, n)``
-    per axis, both ends included (``DESIGN.md`` §2, as the reference computes them)."""
-    return [np.linspace(-space_size[i] / 2, space_size[i] / 2, int(shape[i])) + space_center[i]
-            for i in range(3)]
+    """The three 1D voxel-centre axes (float64 numpy) of ``DESIGN.md`` §2: see
+    :meth:`virtualpose_mm.geometry.VoxelSpace.axes` (the one implementation)."""
+    from ..geometry.voxel_space import VoxelSpace
+    return list(VoxelSpace(space_size, space_center, shape).axes())
 
 
 def render_root_target(roots, space_size: Sequence[float], space_center: Sequence[float],
                        shape: Sequence[int], sigma: float = 200.0, truncate: float = 3.0):
-    """3D Gaussian root target volume.
+    """3D Gaussian root target volume: :meth:`VoxelRootCodec.encode_roots
+    <virtualpose_mm.codecs.VoxelRootCodec.encode_roots>` of a codec for this space.
 
     Each root contributes ``exp(−‖v − root‖² / 2σ²)`` at the voxel centres ``v`` within
     ``truncate·σ`` of it *per axis* (a box window, as the reference), merged over people by
-    maximum and clipped to [0, 1]. Roots outside the space still contribute the part of
-    their window inside it. Non-finite roots are skipped.
+    maximum and clipped to [0, 1]. Non-finite roots are skipped.
 
     Args:
         roots: (N, 3) world mm (numpy or torch).
@@ -72,26 +72,11 @@ def render_root_target(roots, space_size: Sequence[float], space_center: Sequenc
         truncate: window half-width in σ.
 
     Returns:
-        (X, Y, Z) float32, numpy for numpy input, a torch tensor (on the input's device) for
-        torch input. Computed in float64.
+        (X, Y, Z) float32, numpy for numpy input, torch (on the input's device) for torch.
     """
-    is_torch = torch is not None and isinstance(roots, torch.Tensor)
-    r = _as_np(roots).reshape(-1, 3)
-    axes = voxel_axes(space_size, space_center, shape)
-    out = np.zeros(tuple(int(s) for s in shape), dtype=np.float64)
-    for p in range(r.shape[0]):  # N people, each a separable product of three 1D profiles
-        if not np.isfinite(r[p]).all():
-            continue
-        g = []
-        for a in range(3):
-            d = axes[a] - r[p, a]
-            win = (axes[a] >= r[p, a] - truncate * sigma) & (axes[a] <= r[p, a] + truncate * sigma)
-            g.append(np.exp(-d * d / (2 * sigma * sigma)) * win)
-        np.maximum(out, g[0][:, None, None] * g[1][None, :, None] * g[2][None, None, :], out=out)
-    out = np.clip(out, 0, 1).astype(np.float32)
-    if is_torch:
-        return torch.from_numpy(out).to(roots.device)
-    return out
+    from ..codecs.voxel_root_codec import VoxelRootCodec
+    return VoxelRootCodec(space_size, space_center, shape, sigma=sigma,
+                          truncate=truncate).encode_roots(roots)
 
 
 def render_agr(joints_2d, image_size: Sequence[int] = (960, 512),

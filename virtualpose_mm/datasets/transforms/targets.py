@@ -8,7 +8,7 @@ from mmcv.transforms import BaseTransform
 
 from ...engine.config_checks import reject_unresolved
 from ...registry import TRANSFORMS
-from ...structures.targets import render_root_target
+from ...codecs.voxel_root_codec import VoxelRootCodec
 
 __all__ = ['GenerateRootTarget3D']
 
@@ -17,10 +17,10 @@ __all__ = ['GenerateRootTarget3D']
 class GenerateRootTarget3D(BaseTransform):
     """Root positions and the 3D Gaussian root volume on the capture-space voxel grid.
 
-    The root of a person is the mean of ``root_joints`` (COCO-17: the hips 11, 12;
-    Panoptic-15: the mid-hip 2). The volume is
-    :func:`~virtualpose_mm.structures.targets.render_root_target` (σ mm, window ±3σ per
-    axis, max over people, voxel centres ``linspace(c − s/2, c + s/2, n)``).
+    A thin transform over :class:`~virtualpose_mm.codecs.VoxelRootCodec` (the one
+    producer of root targets): the root of a person is the mean of ``root_joints``
+    (COCO-17: the hips 11, 12; Panoptic-15: the mid-hip 2), the volume a 3D Gaussian per
+    root (σ mm, window ±3σ per axis, max over people) on the space's voxel centres.
 
     Required Keys:
 
@@ -52,20 +52,16 @@ class GenerateRootTarget3D(BaseTransform):
         self.root_joints = (int(root_joints), ) if isinstance(root_joints, (int, np.integer)) \
             else tuple(int(j) for j in root_joints)
         self.sigma = float(sigma)
+        self.codec = VoxelRootCodec(self.space_size, self.space_center, self.space_shape,
+                                    root_joints=self.root_joints, sigma=self.sigma)
 
     def transform(self, results: dict) -> dict:
-        X = np.asarray(results['gt_keypoints_3d'], dtype=np.float64)
-        K = X.shape[1] if X.ndim == 3 else 0
-        bad = [j for j in self.root_joints if not 0 <= j < max(K, 1)]
-        if X.ndim != 3 or X.shape[-1] != 3 or (len(X) and bad):
-            raise ValueError(f'GenerateRootTarget3D: gt_keypoints_3d has shape {X.shape}; '
-                             f'root_joints {self.root_joints} need (N, K > '
-                             f'{max(self.root_joints)}, 3)')
-        roots = X[:, list(self.root_joints)].mean(1) if len(X) else np.zeros((0, 3))
-        results['gt_roots_3d'] = roots
-        results['root_target_3d'] = render_root_target(roots, self.space_size,
-                                                       self.space_center, self.space_shape,
-                                                       sigma=self.sigma)
+        try:
+            enc = self.codec.encode(results['gt_keypoints_3d'])
+        except ValueError as e:
+            raise ValueError(f'GenerateRootTarget3D: gt_keypoints_3d: {e}') from None
+        results['gt_roots_3d'] = enc['roots_3d']
+        results['root_target_3d'] = enc['root_heatmap_3d']
         return results
 
     def __repr__(self):

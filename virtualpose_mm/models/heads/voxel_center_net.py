@@ -11,7 +11,7 @@ from mmengine.model import BaseModule
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
 from virtualpose_mm.registry import MODELS
-from ...structures.targets import render_root_target
+from ...codecs.voxel_root_codec import VoxelRootCodec
 from ..layers import ProposalLayer, VoxelProjector
 from ..utils.geometry_state import GeometryStateMixin
 
@@ -133,10 +133,13 @@ class VoxelCenterNet(GeometryStateMixin, BaseModule):
         self.target_sigma = float(target_sigma)
         self.projector = VoxelProjector(**(projector or {}))
         self.v2v_net = MODELS.build(v2v_net)
+        # the space's codec: root targets (training fallback) and peak decoding
+        self.codec = VoxelRootCodec(self.space_size, self.space_center, self.space_shape,
+                                    sigma=self.target_sigma)
         self.proposal_layer = ProposalLayer(self.space_size, self.space_center,
                                             self.space_shape, max_num=max_people,
                                             nms_kernel=nms_kernel, threshold=threshold,
-                                            match_distance=match_distance)
+                                            match_distance=match_distance, codec=self.codec)
         self.loss_module = MODELS.build(loss)
         self.fast_eval = bool(fast_eval)
         self._fast_v2v = FastEvalV2V()
@@ -172,10 +175,8 @@ class VoxelCenterNet(GeometryStateMixin, BaseModule):
 
     def make_targets(self, roots: Sequence[torch.Tensor], device=None) -> torch.Tensor:
         """Per-sample (G_b, 3) GT roots (mm) → (B, X, Y, Z) Gaussian targets."""
-        return torch.stack([
-            render_root_target(torch.as_tensor(r), self.space_size, self.space_center,
-                               self.space_shape, sigma=self.target_sigma).to(device)
-            for r in roots])
+        return torch.stack([self.codec.encode_roots(torch.as_tensor(r)).to(device)
+                            for r in roots])
 
     def loss(self, root_volume: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Root-volume loss (B, X, Y, Z) vs (B, X, Y, Z) targets."""

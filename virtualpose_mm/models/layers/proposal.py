@@ -73,7 +73,8 @@ def topk_peaks(volume: torch.Tensor, k: int, kernel: int = 3
 
 def index_to_world(index: torch.Tensor, size: Sequence[float], center: Sequence[float],
                    shape: Sequence[int]) -> torch.Tensor:
-    """Voxel indices → world mm (the voxel-centre convention of :func:`voxel_grid`).
+    """Voxel indices → world mm: :meth:`VoxelRootCodec.decode
+    <virtualpose_mm.codecs.VoxelRootCodec.decode>` for this space.
 
     Args:
         index: (..., 3) voxel indices.
@@ -83,11 +84,8 @@ def index_to_world(index: torch.Tensor, size: Sequence[float], center: Sequence[
     Returns:
         (..., 3) float32 world mm, ``idx / (shape − 1) · size + center − size / 2``.
     """
-    dev = index.device
-    shape_t = torch.as_tensor([float(s) for s in shape], dtype=torch.float32, device=dev)
-    size_t = torch.as_tensor([float(s) for s in size], dtype=torch.float32, device=dev)
-    center_t = torch.as_tensor([float(s) for s in center], dtype=torch.float32, device=dev)
-    return index.float() / (shape_t - 1) * size_t + center_t - size_t / 2.0
+    from ...codecs.voxel_root_codec import VoxelRootCodec
+    return VoxelRootCodec(size, center, shape).decode(index)
 
 
 def match_to_gt(centers: torch.Tensor, gt_roots: torch.Tensor, gt_counts: torch.Tensor,
@@ -128,11 +126,13 @@ class ProposalLayer(nn.Module):
         nms_kernel: max-pool kernel of the NMS.
         threshold: a proposal is valid (flag 0) when its score exceeds this, without GT.
         match_distance: GT matching radius in mm (training).
+        codec: the space's :class:`~virtualpose_mm.codecs.VoxelRootCodec` (decodes the
+            peaks to mm); built from the space when not given.
     """
 
     def __init__(self, space_size: Sequence[float], space_center: Sequence[float],
                  space_shape: Sequence[int], max_num: int = 10, nms_kernel: int = 3,
-                 threshold: float = 0.3, match_distance: float = 500.0):
+                 threshold: float = 0.3, match_distance: float = 500.0, codec=None):
         super().__init__()
         self.space_size = tuple(float(s) for s in space_size)
         self.space_center = tuple(float(s) for s in space_center)
@@ -141,6 +141,12 @@ class ProposalLayer(nn.Module):
         self.nms_kernel = int(nms_kernel)
         self.threshold = float(threshold)
         self.match_distance = float(match_distance)
+        from ...codecs.voxel_root_codec import VoxelRootCodec
+        self.codec = codec if codec is not None else VoxelRootCodec(
+            self.space_size, self.space_center, self.space_shape)
+        if self.codec.space.key() != (self.space_size, self.space_center, self.space_shape):
+            raise ValueError(f'ProposalLayer: codec space {self.codec.space} differs from '
+                             f'{self.space_size}, {self.space_center}, {self.space_shape}')
 
     def forward(self, root_volume: torch.Tensor, gt_roots: Optional[torch.Tensor] = None,
                 gt_counts: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -154,7 +160,7 @@ class ProposalLayer(nn.Module):
             (B, M, 5) float32: x, y, z (mm), flag (≥ 0 usable, −1 not), score.
         """
         scores, index = topk_peaks(root_volume.detach(), self.max_num, self.nms_kernel)
-        centers = index_to_world(index, self.space_size, self.space_center, self.space_shape)
+        centers = self.codec.decode(index)
         if gt_roots is not None:
             flag = match_to_gt(centers, gt_roots, gt_counts, self.match_distance).float()
         else:

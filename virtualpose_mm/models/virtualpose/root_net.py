@@ -23,7 +23,7 @@ from virtualpose_mm.models.layers.projection import voxel_grid
 from virtualpose_mm.models.layers.proposal import ProposalLayer
 from virtualpose_mm.models.utils.geometry_state import GeometryStateMixin
 from virtualpose_mm.registry import MODELS
-from virtualpose_mm.structures.targets import render_root_target
+from virtualpose_mm.codecs.voxel_root_codec import VoxelRootCodec
 from .decode import decode_root_detections
 from .projection import depth_gated_projection
 
@@ -96,9 +96,13 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         if any(int(s) < 2 for s in space_shape):
             raise ValueError(f'VirtualPoseRootNet: space_shape needs ≥ 2 voxels per axis, '
                              f'got {space_shape}')
+        # the space's codec: root targets (training fallback) and peak decoding
+        self.codec = VoxelRootCodec(space_size, space_center, space_shape,
+                                    sigma=float(target_sigma))
         self.proposal_layer = ProposalLayer(space_size, space_center, space_shape,
                                             max_num=max_people, nms_kernel=nms_kernel,
-                                            threshold=threshold, match_distance=match_distance)
+                                            threshold=threshold, match_distance=match_distance,
+                                            codec=self.codec)
         self.det_score_thr = float(det_score_thr)
         self.det_nms_kernel = int(det_nms_kernel)
         self.peak_offset = float(peak_offset)
@@ -189,6 +193,5 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
 
     def make_targets(self, roots: Sequence[torch.Tensor], device=None) -> torch.Tensor:
         """Per-sample (G_b, 3) GT roots (mm) → (B, X, Y, Z) Gaussian root targets."""
-        return torch.stack([
-            render_root_target(r, self.space_size, self.space_center, self.space_shape,
-                               sigma=self.target_sigma).to(device) for r in roots])
+        return torch.stack([self.codec.encode_roots(torch.as_tensor(r)).to(device)
+                            for r in roots])
