@@ -4,8 +4,9 @@ import pickle
 import numpy as np
 import pytest
 
-from virtualpose_mm.datasets.posebank import (BUILTIN_POSE_BANK, PoseBankError,
-                                              coco17_to_panoptic15, load_pose_bank)
+from virtualpose_mm.datasets.joint_sets import coco17_to_panoptic15, coco17_to_virtualpose17
+from virtualpose_mm.datasets.posebank import (BUILTIN_POSE_BANK, PoseBank, PoseBankError,
+                                              convert_bank, load_pose_bank)
 
 
 def test_builtin_bank():
@@ -23,6 +24,26 @@ def test_builtin_bank():
     np.testing.assert_array_equal(pan.poses[:, 8], bank.poses[:, 15])   # l-ankle
     info = str(np.load(BUILTIN_POSE_BANK)['info'])
     assert 'mocap.cs.cmu.edu' in info and 'NSF EIA-0196217' in info
+
+
+def test_banks_in_any_joint_set_a_conversion_reaches():
+    bank = load_pose_bank('builtin')
+    vp = load_pose_bank('builtin', joint_set='virtualpose17')
+    assert vp.joint_set == 'virtualpose17' and len(vp) == len(bank)
+    np.testing.assert_array_equal(vp.poses, coco17_to_virtualpose17(bank.poses))
+    np.testing.assert_array_equal(vp.clip_id, bank.clip_id)
+    conv = convert_bank(bank, 'virtualpose17')
+    np.testing.assert_array_equal(conv.poses, vp.poses)
+    assert conv.source.endswith('(COCO-17 → VirtualPose-17)')
+    assert convert_bank(vp, 'virtualpose17') is vp
+    small = PoseBank(bank.poses[:3], joint_set='coco17')
+    np.testing.assert_array_equal(convert_bank(small, 'panoptic15').poses,
+                                  coco17_to_panoptic15(small.poses))
+    with pytest.raises(PoseBankError, match="joint set 'virtualpose17' cannot be converted to "
+                                            "'coco17'"):
+        convert_bank(vp, 'coco17')
+    with pytest.raises(PoseBankError, match="cannot provide joint set 'mupots17'"):
+        load_pose_bank('builtin', joint_set='mupots17')
 
 
 def test_builtin_bank_is_the_train_split_of_the_cmu_bank(shared_data):

@@ -95,3 +95,66 @@ def test_coco_to_shelf14_shelf_head():
                                js.coco17_to_shelf14(batch))
     with pytest.raises(ValueError, match="'shelf' or 'campus'"):
         js.coco17_to_shelf14(c, head='panoptic')
+
+
+def test_coco17_conversions_with_visibility():
+    rng = np.random.default_rng(0)
+    coco = rng.normal(size=(3, 17, 3)) * 100
+    vis = np.ones((3, 17), bool)
+    vis[0, 6] = False                                  # right shoulder unseen → no neck
+    vis[1, 3] = False                                  # left ear unseen → no head
+    pan, pvis = js.coco17_to_panoptic15(coco, vis)
+    np.testing.assert_array_equal(pan, js.coco17_to_panoptic15(coco))
+    np.testing.assert_allclose(pan[:, 0], (coco[:, 5] + coco[:, 6]) / 2)
+    np.testing.assert_allclose(pan[:, 2], (coco[:, 11] + coco[:, 12]) / 2)
+    assert pvis.shape == (3, 15) and not pvis[0, 0] and not pvis[0, 9] and pvis[0, 3]
+    assert pvis[1].all()                               # Panoptic-15 has no ears
+    vp, vvis = js.coco17_to_virtualpose17(coco, vis)
+    assert not vvis[0, 0] and not vvis[0, 15] and not vvis[1, 16] and not vvis[1, 1]
+    np.testing.assert_allclose(js.root_of(vp, 'virtualpose17'), js.root_of(coco, 'coco17'))
+    np.testing.assert_allclose(js.root_of(pan, 'panoptic15'), js.root_of(coco, 'coco17'))
+    shelf = js.coco17_to_shelf14(coco)
+    np.testing.assert_allclose(js.root_of(shelf, 'shelf14'), js.root_of(coco, 'coco17'))
+    with pytest.raises(ValueError, match=r"coco17_to_virtualpose17: expected \(\.\.\., 17, 3\)"):
+        js.coco17_to_virtualpose17(coco[:, :15])
+
+
+def test_convert_joints_dispatches_every_known_conversion():
+    rng = np.random.default_rng(1)
+    coco = rng.normal(size=(2, 17, 3))
+    vis = rng.random((2, 17)) > 0.2
+    np.testing.assert_array_equal(js.convert_joints(coco, 'coco17', 'panoptic15'),
+                                  js.coco17_to_panoptic15(coco))
+    out, v = js.convert_joints(coco, 'coco17', 'virtualpose17', visible=vis)
+    ref, rv = js.coco17_to_virtualpose17(coco, vis)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(v, rv)
+    muco = rng.normal(size=(2, 21, 3))
+    np.testing.assert_array_equal(js.convert_joints(muco, 'muco21', 'virtualpose17'),
+                                  js.muco21_to_virtualpose17(muco))
+    _, mv = js.convert_joints(muco, 'muco21', 'mupots17', visible=np.ones((2, 21), bool))
+    assert mv.shape == (2, 17)
+    vp = rng.normal(size=(17, 2))
+    np.testing.assert_array_equal(
+        js.convert_joints(js.convert_joints(vp, 'virtualpose17', 'mupots17'), 'mupots17',
+                          'virtualpose17'), vp)
+    assert js.convert_joints(vp, 'virtualpose17', 'virtualpose17') is vp
+    assert js.can_convert('coco17', 'virtualpose17') and not js.can_convert('panoptic15',
+                                                                           'coco17')
+    with pytest.raises(ValueError, match="no conversion from joint set 'panoptic15' to "
+                                         "'coco17'"):
+        js.convert_joints(np.zeros((15, 3)), 'panoptic15', 'coco17')
+    with pytest.raises(ValueError, match=r'expected \(\.\.\., 17, C\)'):
+        js.convert_joints(np.zeros((15, 3)), 'coco17', 'panoptic15')
+    with pytest.raises(ValueError, match='has no root joint'):
+        js.root_of(np.zeros((17, 3)), js.JointSet('none', ('a', 'b'), (), ()))
+
+
+def test_conversions_live_in_joint_sets_and_the_old_paths_still_work():
+    from virtualpose_mm.datasets import posebank, virtual_agr
+    import virtualpose_mm.datasets as datasets
+    assert posebank.coco17_to_panoptic15 is js.coco17_to_panoptic15
+    assert posebank.root_of is js.root_of
+    assert virtual_agr.coco17_to_virtualpose17 is js.coco17_to_virtualpose17
+    assert datasets.coco17_to_virtualpose17 is js.coco17_to_virtualpose17
+    assert virtual_agr.HEADTOP_EXTENSION == js.HEADTOP_EXTENSION == 0.5

@@ -18,8 +18,14 @@ root joint. The sets:
   L_Hand, R_Toe, L_Toe.
 * ``SHELF14``: the 14-joint Shelf/Campus evaluation set (``actorsGT.mat`` order).
 
-Conversions work on arrays of any leading shape with the joint axis second to last
-(``(..., K, C)``), numpy or torch, and never modify their input.
+Every conversion between the sets lives here: ``coco17_to_panoptic15``,
+``coco17_to_virtualpose17`` (both make the joints COCO lacks and, given the visibility,
+their visibility), ``coco17_to_shelf14``, ``virtualpose17_to_mupots17`` /
+``mupots17_to_virtualpose17``, ``muco21_to_mupots17`` / ``muco21_to_virtualpose17``, plus
+``root_of`` (the mid-hip of any set) and :func:`convert_joints` (any known source → target
+by name, the table :data:`CONVERSIONS`). They work on arrays of any leading shape with the
+joint axis second to last (``(..., K, C)``) and never modify their input; the index
+selections and ``coco17_to_shelf14`` take numpy or torch, the COCO-17 constructions numpy.
 """
 from __future__ import annotations
 
@@ -36,6 +42,8 @@ __all__ = [
     'MUPOTS17_PCK_GROUPS', 'VIRTUALPOSE17_TO_MUPOTS17', 'MUPOTS17_TO_VIRTUALPOSE17',
     'coco17_to_shelf14', 'virtualpose17_to_mupots17', 'mupots17_to_virtualpose17',
     'muco21_to_mupots17', 'muco21_to_virtualpose17', 'take_joints',
+    'HEADTOP_EXTENSION', 'coco17_to_panoptic15', 'coco17_to_virtualpose17', 'root_of',
+    'CONVERSIONS', 'can_convert', 'convert_joints',
 ]
 
 
@@ -340,3 +348,150 @@ def muco21_to_mupots17(x):
 def muco21_to_virtualpose17(x):
     """(..., 21, C) MuCo-3DHP (PoseNet release) → (..., 17, C) internal VirtualPose order."""
     return mupots17_to_virtualpose17(muco21_to_mupots17(x))
+
+
+# ----------------------------------------------------------------------------- from COCO-17
+#: Head top = head centre + this × (head centre − neck) (:func:`coco17_to_virtualpose17`).
+HEADTOP_EXTENSION = 0.5
+
+
+def coco17_to_panoptic15(coco, visible=None):
+    """(..., 17, C) COCO-17 → (..., 15, C) Panoptic-15.
+
+    The neck is the mid-shoulder and the mid-hip the mean of the two hips (how the CMU bank
+    defines them); the other 13 joints are taken as they are.
+
+    Args:
+        coco: (..., 17, C) COCO-17 joints.
+        visible: optional (..., 17) bool; a made joint is visible when both its sources are.
+
+    Returns:
+        the (..., 15, C) joints, and the (..., 15) visibility when ``visible`` is given.
+    """
+    coco = np.asarray(coco)
+    if coco.shape[-2] != 17:
+        raise ValueError(f'coco17_to_panoptic15: expected (..., 17, C), got {coco.shape}')
+    neck = (coco[..., 5, :] + coco[..., 6, :]) / 2
+    midhip = (coco[..., 11, :] + coco[..., 12, :]) / 2
+    take = [0, 5, 7, 9, 11, 13, 15, 6, 8, 10, 12, 14, 16]  # nose, left arm/leg, right arm/leg
+    rest = coco[..., take, :]
+    out = np.concatenate([neck[..., None, :], rest[..., :1, :], midhip[..., None, :],
+                          rest[..., 1:, :]], axis=-2)
+    if visible is None:
+        return out
+    vis = np.asarray(visible, dtype=bool)
+    vneck = vis[..., 5] & vis[..., 6]
+    vhip = vis[..., 11] & vis[..., 12]
+    return out, np.concatenate([vneck[..., None], vis[..., :1], vhip[..., None],
+                                vis[..., take[1:]]], axis=-1)
+
+
+def coco17_to_virtualpose17(coco, visible=None, headtop_extension: float = HEADTOP_EXTENSION):
+    """(..., 17, 3) COCO-17 → (..., 17, 3) VirtualPose-17 (internal MuCo order).
+
+    COCO has no neck, pelvis, spine, head centre or head top; they are made from its joints
+    (the rule the golden VirtualPose test vectors were built with; the reference's own
+    ``coco.py`` leaves spine / head / head top undefined):
+
+    * neck = mean of the shoulders; mid-hip (root) = mean of the hips;
+    * spine = mean of neck and mid-hip;
+    * head = mean of nose, eyes and ears;
+    * head top = head + ``headtop_extension`` · (head − neck);
+    * shoulders, elbows, wrists, hips, knees and ankles are taken as they are.
+
+    Args:
+        coco: (..., 17, 3) COCO-17 joints.
+        visible: optional (..., 17) bool; a made joint is visible when all its sources are.
+
+    Returns:
+        the (..., 17, 3) joints, and the (..., 17) visibility when ``visible`` is given.
+    """
+    c = np.asarray(coco, dtype=np.float64)
+    if c.shape[-2:] != (17, 3):
+        raise ValueError(f'coco17_to_virtualpose17: expected (..., 17, 3), got {c.shape}')
+    neck = (c[..., 5, :] + c[..., 6, :]) / 2
+    hip = (c[..., 11, :] + c[..., 12, :]) / 2
+    head = c[..., 0:5, :].mean(-2)
+    top = head + headtop_extension * (head - neck)
+    spine = (neck + hip) / 2
+    # VirtualPose-17: neck, headtop, mid-hip, l-sho, l-elb, l-wri, l-hip, l-knee, l-ank,
+    # r-sho, r-elb, r-wri, r-hip, r-knee, r-ank, spine, head
+    order = [neck, top, hip] + [c[..., k, :] for k in (5, 7, 9, 11, 13, 15, 6, 8, 10, 12,
+                                                       14, 16)] + [spine, head]
+    out = np.stack(order, axis=-2)
+    if visible is None:
+        return out
+    v = np.asarray(visible, dtype=bool)
+    vneck = v[..., 5] & v[..., 6]
+    vhip = v[..., 11] & v[..., 12]
+    vhead = v[..., 0:5].all(-1)
+    vis = [vneck, vhead & vneck, vhip] + [v[..., k] for k in (5, 7, 9, 11, 13, 15, 6, 8,
+                                                              10, 12, 14, 16)] + \
+        [vneck & vhip, vhead]
+    return out, np.stack(vis, axis=-1)
+
+
+# ----------------------------------------------------------------------------- any → any
+def root_of(poses, joint_set):
+    """(..., K, 3) → (..., 3) root (mid-hip) of poses in ``joint_set`` (COCO-17 and
+    Shelf-14, which have no mid-hip joint: the mean of the two hips)."""
+    js = get_joint_set(joint_set)
+    if js.name == 'coco17':
+        return (poses[..., 11, :] + poses[..., 12, :]) / 2
+    if js.name == 'shelf14':
+        return (poses[..., 2, :] + poses[..., 3, :]) / 2
+    if js.root < 0:
+        raise ValueError(f'joint set {js.name!r} has no root joint')
+    return poses[..., js.root, :]
+
+
+def _select(index):
+    def conv(x, visible=None):
+        out = x[..., list(index), :]
+        if visible is None:
+            return out
+        return out, np.asarray(visible)[..., list(index)]
+    return conv
+
+
+#: ``(source, target) → f(joints, visible=None)`` for every conversion between the sets
+#: (:func:`convert_joints`). Shelf-14 is left out: its head joints depend on the dataset
+#: (:func:`coco17_to_shelf14` ``head=``) and it carries no visibility.
+CONVERSIONS = {
+    ('coco17', 'panoptic15'): coco17_to_panoptic15,
+    ('coco17', 'virtualpose17'): coco17_to_virtualpose17,
+    ('virtualpose17', 'mupots17'): _select(VIRTUALPOSE17_TO_MUPOTS17),
+    ('mupots17', 'virtualpose17'): _select(MUPOTS17_TO_VIRTUALPOSE17),
+    ('muco21', 'mupots17'): _select(tuple(range(17))),
+    ('muco21', 'virtualpose17'): _select(tuple(MUPOTS17_TO_VIRTUALPOSE17)),
+}
+
+
+def can_convert(src, dst) -> bool:
+    """Whether :func:`convert_joints` converts ``src`` joints to ``dst``."""
+    src, dst = get_joint_set(src).name, get_joint_set(dst).name
+    return src == dst or (src, dst) in CONVERSIONS
+
+
+def convert_joints(x, src, dst, visible=None):
+    """(..., K_src, C) joints in set ``src`` → (..., K_dst, C) in set ``dst`` (and the
+    (..., K_dst) visibility when ``visible`` (..., K_src) is given; a joint made from
+    several is visible when all of them are).
+
+    Raises:
+        ValueError naming both sets when no conversion is known, or when the joint axis
+        does not have ``K_src`` entries.
+    """
+    s, d = get_joint_set(src), get_joint_set(dst)
+    if x.ndim < 2 or x.shape[-2] != s.num_joints:
+        raise ValueError(f'convert_joints {s.name} → {d.name}: expected (..., '
+                         f'{s.num_joints}, C) joints, got shape {tuple(x.shape)}')
+    if s.name == d.name:
+        return x if visible is None else (x, visible)
+    try:
+        f = CONVERSIONS[(s.name, d.name)]
+    except KeyError:
+        known = sorted(f'{a} → {b}' for a, b in CONVERSIONS)
+        raise ValueError(f'no conversion from joint set {s.name!r} to {d.name!r}; known: '
+                         f'{known}') from None
+    return f(x) if visible is None else f(x, visible)

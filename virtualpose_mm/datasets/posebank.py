@@ -26,10 +26,12 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
-from .joint_sets import get_joint_set
+# the joint-set conversions live in joint_sets; imported here for the old import paths
+from .joint_sets import (can_convert, coco17_to_panoptic15, convert_joints,  # noqa: F401
+                         get_joint_set, root_of)
 
 __all__ = ['PoseBank', 'load_pose_bank', 'BUILTIN_POSE_BANK', 'coco17_to_panoptic15',
-           'PoseBankError']
+           'PoseBankError', 'root_of', 'convert_bank']
 
 #: The compact CMU mocap bank shipped with the package (train split, int16 mm).
 BUILTIN_POSE_BANK = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
@@ -40,32 +42,6 @@ _SPLITS = {'train': 0, 'test': 1}
 
 class PoseBankError(ValueError):
     """A pose-bank file is unusable; the message names the file and field."""
-
-
-def coco17_to_panoptic15(coco: np.ndarray) -> np.ndarray:
-    """(..., 17, C) COCO-17 → (..., 15, C) Panoptic-15.
-
-    The neck is the mid-shoulder and the mid-hip the mean of the two hips (how the CMU bank
-    defines them); the other 13 joints are taken as they are.
-    """
-    coco = np.asarray(coco)
-    if coco.shape[-2] != 17:
-        raise ValueError(f'coco17_to_panoptic15: expected (..., 17, C), got {coco.shape}')
-    neck = (coco[..., 5, :] + coco[..., 6, :]) / 2
-    midhip = (coco[..., 11, :] + coco[..., 12, :]) / 2
-    take = [0, 5, 7, 9, 11, 13, 15, 6, 8, 10, 12, 14, 16]  # nose, left arm/leg, right arm/leg
-    rest = coco[..., take, :]
-    return np.concatenate([neck[..., None, :], rest[..., :1, :], midhip[..., None, :],
-                           rest[..., 1:, :]], axis=-2)
-
-
-def _coco_vis_to_panoptic(vis: np.ndarray) -> np.ndarray:
-    """(..., 17) → (..., 15): a derived joint is visible if both of its sources are."""
-    neck = vis[..., 5] & vis[..., 6]
-    midhip = vis[..., 11] & vis[..., 12]
-    take = [5, 7, 9, 11, 13, 15, 6, 8, 10, 12, 14, 16]
-    return np.concatenate([neck[..., None], vis[..., :1], midhip[..., None], vis[..., take]],
-                          axis=-1)
 
 
 class PoseBank:
@@ -158,28 +134,36 @@ class PoseBank:
                 f'source={self.source!r})')
 
 
-def root_of(poses: np.ndarray, joint_set: str) -> np.ndarray:
-    """(..., K, 3) → (..., 3) root (mid-hip) of a pose in ``joint_set``."""
-    js = get_joint_set(joint_set)
-    if js.name == 'coco17':
-        return (poses[..., 11, :] + poses[..., 12, :]) / 2
-    if js.name == 'shelf14':
-        return (poses[..., 2, :] + poses[..., 3, :]) / 2
-    if js.root < 0:
-        raise ValueError(f'joint set {js.name!r} has no root joint')
-    return poses[..., js.root, :]
-
-
 def _select_joint_set(arr_by_set: dict, vis_by_set: dict, joint_set: str, source: str):
+    """The poses (and visibility or None) of ``joint_set``: stored in the file, or converted
+    (:func:`~virtualpose_mm.datasets.joint_sets.convert_joints`) from a set it holds."""
     js = get_joint_set(joint_set).name
     if js in arr_by_set:
         return arr_by_set[js], vis_by_set.get(js)
-    if js == 'panoptic15' and 'coco17' in arr_by_set:
-        vis = vis_by_set.get('coco17')
-        return (coco17_to_panoptic15(arr_by_set['coco17']),
-                None if vis is None else _coco_vis_to_panoptic(vis))
+    for have in arr_by_set:
+        if can_convert(have, js):
+            vis = vis_by_set.get(have)
+            if vis is None:
+                return convert_joints(arr_by_set[have], have, js), None
+            return convert_joints(arr_by_set[have], have, js, visible=vis)
     raise PoseBankError(f'{source}: the bank holds {sorted(arr_by_set)} poses and cannot '
                         f'provide joint set {js!r}')
+
+
+def convert_bank(bank: 'PoseBank', joint_set: str) -> 'PoseBank':
+    """``bank`` in another joint set (itself when it already is in it)."""
+    js = get_joint_set(joint_set).name
+    if bank.joint_set == js:
+        return bank
+    if not can_convert(bank.joint_set, js):
+        raise PoseBankError(f'{bank.source}: pose bank joint set {bank.joint_set!r} cannot be '
+                            f'converted to {js!r}')
+    poses, vis = convert_joints(bank.poses, bank.joint_set, js, visible=bank.visible)
+    name = {'coco17': 'COCO-17', 'panoptic15': 'Panoptic-15', 'virtualpose17':
+            'VirtualPose-17'}
+    return PoseBank(poses, vis, js, clip_id=bank.clip_id,
+                    source=f'{bank.source} ({name.get(bank.joint_set, bank.joint_set)} → '
+                           f'{name.get(js, js)})', check_units=False)
 
 
 def _load_pkl(path: str, joint_set: str, split: str, check_units: bool) -> PoseBank:

@@ -29,78 +29,38 @@ One frame (every number is an argument, every draw comes from
 
 Heights come from the bank (its floor is z = 0) plus ``floor_z``.
 
+Drawing the people, turning and placing them, and the per-frame generator are
+:mod:`~virtualpose_mm.datasets.virtual_core` (shared with the multi-view
+:class:`~virtualpose_mm.datasets.virtual_scene.VirtualMviewSceneDataset`), with its
+``'batch'`` candidate positions, people that fit nowhere left out, and the checks
+``RootInView`` (depth, image) then ``MinSpacing``; this class adds the camera of each frame.
+
 Pose sources (``pose_bank``): ``'builtin'`` (the CMU mocap bank shipped with the package,
-COCO-17, converted by :func:`coco17_to_virtualpose17` for ``joint_set='virtualpose17'``
-or to Panoptic-15), a pose-bank file (``.pkl`` / ``.npz``, see
-:func:`~virtualpose_mm.datasets.posebank.load_pose_bank`), a ``MuCo-3DHP.json`` (the
+COCO-17, converted by :func:`~virtualpose_mm.datasets.joint_sets.coco17_to_virtualpose17`
+for ``joint_set='virtualpose17'`` or to Panoptic-15), a pose-bank file (``.pkl`` /
+``.npz``, see :func:`~virtualpose_mm.datasets.posebank.load_pose_bank`), a ``MuCo-3DHP.json`` (the
 17-joint MuCo poses, :func:`~virtualpose_mm.datasets.muco.load_muco_pose_bank`) or a
 :class:`~virtualpose_mm.datasets.posebank.PoseBank`.
 """
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
 from ..geometry.camera import Camera
 from ..registry import DATASETS
-from .joint_sets import get_joint_set
+# the joint-set conversion lives in joint_sets; imported here for the old import path
+from .joint_sets import HEADTOP_EXTENSION, coco17_to_virtualpose17, get_joint_set  # noqa: F401
 from .mono_base import BaseMonoDataset, DatasetError
-from .posebank import PoseBank, load_pose_bank
+from .posebank import PoseBank, convert_bank, load_pose_bank
 from .virtual_cameras import build_camera_sampler
+from .virtual_core import (MinSpacing, PeoplePlacer, PlacementCheck, RootInView,
+                           VirtualSceneMixin, points_in_view)
 
 __all__ = ['VirtualPoseSceneDataset', 'coco17_to_virtualpose17', 'load_virtualpose_pose_bank',
            'HEADTOP_EXTENSION']
-
-#: Head top = head centre + this × (head centre − neck) (:func:`coco17_to_virtualpose17`).
-HEADTOP_EXTENSION = 0.5
-
-
-def coco17_to_virtualpose17(coco: np.ndarray, visible: Optional[np.ndarray] = None,
-                            headtop_extension: float = HEADTOP_EXTENSION):
-    """(..., 17, 3) COCO-17 → (..., 17, 3) VirtualPose-17 (internal MuCo order).
-
-    COCO has no neck, pelvis, spine, head centre or head top; they are made from its joints
-    (the rule the golden VirtualPose test vectors were built with; the reference's own
-    ``coco.py`` leaves spine / head / head top undefined):
-
-    * neck = mean of the shoulders; mid-hip (root) = mean of the hips;
-    * spine = mean of neck and mid-hip;
-    * head = mean of nose, eyes and ears;
-    * head top = head + ``headtop_extension`` · (head − neck);
-    * shoulders, elbows, wrists, hips, knees and ankles are taken as they are.
-
-    Args:
-        coco: (..., 17, 3) COCO-17 joints.
-        visible: optional (..., 17) bool; a made joint is visible when all its sources are.
-
-    Returns:
-        the (..., 17, 3) joints, and the (..., 17) visibility when ``visible`` is given.
-    """
-    c = np.asarray(coco, dtype=np.float64)
-    if c.shape[-2:] != (17, 3):
-        raise ValueError(f'coco17_to_virtualpose17: expected (..., 17, 3), got {c.shape}')
-    neck = (c[..., 5, :] + c[..., 6, :]) / 2
-    hip = (c[..., 11, :] + c[..., 12, :]) / 2
-    head = c[..., 0:5, :].mean(-2)
-    top = head + headtop_extension * (head - neck)
-    spine = (neck + hip) / 2
-    # VirtualPose-17: neck, headtop, mid-hip, l-sho, l-elb, l-wri, l-hip, l-knee, l-ank,
-    # r-sho, r-elb, r-wri, r-hip, r-knee, r-ank, spine, head
-    order = [neck, top, hip] + [c[..., k, :] for k in (5, 7, 9, 11, 13, 15, 6, 8, 10, 12,
-                                                       14, 16)] + [spine, head]
-    out = np.stack(order, axis=-2)
-    if visible is None:
-        return out
-    v = np.asarray(visible, dtype=bool)
-    vneck = v[..., 5] & v[..., 6]
-    vhip = v[..., 11] & v[..., 12]
-    vhead = v[..., 0:5].all(-1)
-    vis = [vneck, vhead & vneck, vhip] + [v[..., k] for k in (5, 7, 9, 11, 13, 15, 6, 8,
-                                                              10, 12, 14, 16)] + \
-        [vneck & vhip, vhead]
-    return out, np.stack(vis, axis=-1)
 
 
 def load_virtualpose_pose_bank(source: Union[str, PoseBank] = 'builtin',
@@ -119,32 +79,16 @@ def load_virtualpose_pose_bank(source: Union[str, PoseBank] = 'builtin',
     if js not in ('virtualpose17', 'panoptic15'):
         raise ValueError(f"joint_set must be 'virtualpose17' or 'panoptic15', got {js!r}")
     if isinstance(source, PoseBank):
-        bank = source
-    elif isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith('.json'):
+        return convert_bank(source, js)
+    if isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith('.json'):
         from .muco import load_muco_pose_bank
         return load_muco_pose_bank(os.fspath(source), joint_set=js, floor=muco_floor)
-    else:
-        bank = load_pose_bank(source, joint_set='coco17' if js == 'virtualpose17' else js,
-                              split=split)
-    if bank.joint_set == js:
-        return bank
-    if bank.joint_set == 'coco17' and js == 'virtualpose17':
-        poses, vis = coco17_to_virtualpose17(bank.poses, bank.visible)
-        return PoseBank(poses, vis, js, clip_id=bank.clip_id,
-                        source=f'{bank.source} (COCO-17 → VirtualPose-17)', check_units=False)
-    raise ValueError(f'{bank.source}: pose bank joint set {bank.joint_set!r} cannot be '
-                     f'converted to {js!r}')
-
-
-def _pair(name, v) -> Tuple[float, float]:
-    lo, hi = (float(x) for x in v)
-    if hi < lo:
-        raise ValueError(f'{name} must be (min, max) with min ≤ max, got {tuple(v)}')
-    return lo, hi
+    # a COCO-17 bank (the builtin one) is converted (joint_sets.convert_joints)
+    return load_pose_bank(source, joint_set=js, split=split)
 
 
 @DATASETS.register_module()
-class VirtualPoseSceneDataset(BaseMonoDataset):
+class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
     """Virtual frames for VirtualPose stage 2 (module docstring).
 
     Args:
@@ -162,6 +106,8 @@ class VirtualPoseSceneDataset(BaseMonoDataset):
         seed: frame ``i`` is a pure function of ``(seed, i)``.
         num_people: (min, max) people drawn per frame, both included.
         replace: draw poses with replacement.
+        bank_weighting: ``'pose'`` (every pose equally likely) or ``'clip'`` (every clip of
+            a bank with clip ids equally likely).
         yaw_range: (min, max) degrees of the random turn of each person.
         placement_area: ((x_min, x_max), (y_min, y_max)) mm, relative to ``scene_center``,
             where roots are placed. Keep it (plus a body) inside the root net's capture
@@ -193,6 +139,7 @@ class VirtualPoseSceneDataset(BaseMonoDataset):
                  seed: int = 0,
                  num_people: Sequence[int] = (1, 5),
                  replace: bool = True,
+                 bank_weighting: str = 'pose',
                  yaw_range: Sequence[float] = (-180.0, 180.0),
                  placement_area: Sequence[Sequence[float]] = ((-3000.0, 3000.0),
                                                               (-3000.0, 3000.0)),
@@ -209,17 +156,7 @@ class VirtualPoseSceneDataset(BaseMonoDataset):
         self.bank_split = bank_split
         self.muco_floor = muco_floor
         self.camera_sampler = build_camera_sampler(cameras)
-        self.num_samples = int(num_samples)
-        if self.num_samples < 1:
-            raise ValueError(f'num_samples must be ≥ 1, got {num_samples}')
-        self.seed = int(seed)
-        lo, hi = (int(v) for v in num_people)
-        if not 1 <= lo <= hi:
-            raise ValueError(f'num_people must be (min, max) with 1 ≤ min ≤ max, got '
-                             f'{tuple(num_people)}')
-        self.num_people = (lo, hi)
-        self.replace = bool(replace)
-        self.yaw_range = _pair('yaw_range', yaw_range)
+        self._init_scene(num_samples, seed, num_people, replace, yaw_range, bank_weighting)
         area = np.asarray(placement_area, dtype=np.float64)
         if area.shape != (2, 2) or (area[:, 1] < area[:, 0]).any():
             raise ValueError('placement_area must be ((x_min, x_max), (y_min, y_max)) with '
@@ -236,64 +173,27 @@ class VirtualPoseSceneDataset(BaseMonoDataset):
         if self.max_person_tries < 1 or self.max_camera_tries < 1:
             raise ValueError('max_person_tries and max_camera_tries must be ≥ 1')
         self.bank: Optional[PoseBank] = None
+        self.placer: Optional[PeoplePlacer] = None
         super().__init__(joint_set=joint_set, **kwargs)
 
     # ------------------------------------------------------------------ setup
     def load_data_list(self) -> List[dict]:
         self.bank = load_virtualpose_pose_bank(self.pose_bank_cfg, self.joint_set,
                                                self.bank_split, self.muco_floor)
-        if not self.replace and self.num_people[1] > len(self.bank):
-            raise ValueError(f'{self.bank.source}: up to {self.num_people[1]} people per frame '
-                             f'without replacement, but the bank holds {len(self.bank)} poses')
-        self._root = get_joint_set(self.joint_set).root
-        return [dict(scene_index=i) for i in range(self.num_samples)]
+        self.placer = PeoplePlacer(
+            self.bank, self.num_people, self.replace, self.bank_weighting, self.yaw_range,
+            area=self.placement_area, area_offset=self.scene_center, floor_z=self.floor_z,
+            draw='batch', max_tries=self.max_person_tries, on_unplaced='skip',
+            unplaced_key='no_position')
+        return self._scene_list()  # the frames are drawn on demand in get_data_info
 
     # ------------------------------------------------------------------ sampling
-    def _in_view(self, cam: Camera, roots: np.ndarray, in_image: bool) -> np.ndarray:
-        """(T, 3) roots → (T,) bool: in front (≥ min_root_depth) and, if ``in_image``,
-        inside the image by ``view_margin`` px."""
-        depth = cam.depth(roots)
-        ok = depth >= self.min_root_depth
-        if in_image:
-            uv = cam.project(roots, min_depth=1.0)
-            w, h = cam.image_size
-            m = self.view_margin
-            ok &= (uv[:, 0] >= m) & (uv[:, 1] >= m) & (uv[:, 0] < w - m) & (uv[:, 1] < h - m)
-        return ok
-
-    def _place_people(self, rng: np.random.Generator, cam: Camera, ids, fails: Dict):
-        bank, r = self.bank, self._root
-        a = self.placement_area
-        T = self.max_person_tries
-        poses, yaws, kept, roots_xy = [], [], [], []
-        for pid in ids:
-            pose = bank.poses[pid]
-            root = pose[r]
-            yaw = float(rng.uniform(*self.yaw_range))
-            th = np.deg2rad(yaw)
-            rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-            local = (pose[:, :2] - root[:2]) @ rot.T
-            xy = np.stack([rng.uniform(a[0, 0], a[0, 1], T), rng.uniform(a[1, 0], a[1, 1], T)],
-                          -1) + self.scene_center
-            cand = np.concatenate([xy, np.full((T, 1), root[2] + self.floor_z)], -1)
-            ok = self._in_view(cam, cand, self.person_in_view)
-            if roots_xy:
-                d = np.linalg.norm(xy[:, None] - np.asarray(roots_xy)[None], axis=-1)
-                spaced = (d >= self.min_spacing).all(1)
-                fails['spacing'] += int((ok & ~spaced).any() and not (ok & spaced).any())
-                ok &= spaced
-            if not ok.any():
-                fails['no_position'] += 1
-                continue
-            k = int(np.argmax(ok))
-            p = pose.copy()
-            p[:, :2] = local + xy[k]
-            p[:, 2] = pose[:, 2] + self.floor_z
-            poses.append(p)
-            yaws.append(yaw)
-            kept.append(int(pid))
-            roots_xy.append(xy[k])
-        return poses, yaws, kept
+    def _checks(self, cam: Camera) -> List[PlacementCheck]:
+        """A root in front of ``cam`` (and in its image with ``person_in_view``), then the
+        spacing to the people already placed."""
+        return [RootInView(cam, margin=self.view_margin, min_depth=self.min_root_depth,
+                           in_image=self.person_in_view, name=None),
+                MinSpacing(self.min_spacing)]
 
     def sample_scene(self, index: int) -> dict:
         """The camera and people of frame ``index`` (deterministic in ``(seed, index)``).
@@ -307,20 +207,17 @@ class VirtualPoseSceneDataset(BaseMonoDataset):
         """
         if self.bank is None:
             self.full_init()
-        rng = np.random.default_rng([self.seed, int(index)])
-        bank = self.bank
-        n_req = int(rng.integers(self.num_people[0], self.num_people[1] + 1))
-        ids = rng.choice(len(bank), size=n_req, replace=self.replace)
+        rng = self.scene_rng(index)
+        n_req, ids = self.placer.draw_ids(rng)
         fails = dict(spacing=0, no_position=0, cameras_rejected=0)
         for attempt in range(self.max_camera_tries):
             cam, params = self.camera_sampler.sample(rng, index)
             if cam.image_size is None:
                 raise DatasetError(f'{cam.source}: the camera has no image size')
-            poses, yaws, kept = self._place_people(rng, cam, ids, fails)
-            if poses:
-                roots = np.stack([p[self._root] for p in poses])
-                if self._in_view(cam, roots, True).any():
-                    break
+            people = self.placer.place(rng, ids, self._checks(cam), fails)
+            if len(people) and points_in_view(cam, np.stack(people.roots), self.view_margin,
+                                              self.min_root_depth).any():
+                break
             fails['cameras_rejected'] += 1
         else:
             raise DatasetError(
@@ -330,19 +227,11 @@ class VirtualPoseSceneDataset(BaseMonoDataset):
                 f'{self.scene_center.tolist()} (min_root_depth={self.min_root_depth} mm, '
                 f'view_margin={self.view_margin} px; failures: {fails}). Check that the '
                 'cameras look at the placement area.')
-        K = bank.num_joints
         return dict(
             camera=cam, camera_params=params,
             image_size=np.asarray(cam.image_size, dtype=np.float64).copy(),
-            gt_keypoints_3d=np.stack(poses) if poses else np.zeros((0, K, 3)),
-            gt_keypoints_3d_visible=np.stack([bank.visible[i] for i in kept]),
-            gt_ids=np.asarray(kept, dtype=np.int64), yaw_deg=np.asarray(yaws),
+            **people.as_dict(self.bank.num_joints),
             num_people_requested=n_req, camera_tries=attempt + 1, placement_failures=fails)
 
-    def get_data_info(self, idx: int) -> dict:
-        info = super().get_data_info(idx)
-        index = int(info['scene_index'])
-        info.update(self.sample_scene(index))
-        info.update(seq_name='virtual', frame_id=index, dataset_name=self.dataset_name,
-                    random_seed=(self.seed, index))
-        return info
+    def frame_info(self, index: int) -> dict:
+        return dict(seq_name='virtual', frame_id=index, dataset_name=self.dataset_name)

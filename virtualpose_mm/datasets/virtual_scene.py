@@ -34,6 +34,12 @@ Placement of one frame (every number is an argument):
 Determinism: frame ``i`` uses ``numpy.random.default_rng([seed, i])`` and hands
 ``random_seed = (seed, i)`` to the random transforms, so a frame is the same in every
 worker, epoch and run.
+
+Steps 1–4 are :mod:`~virtualpose_mm.datasets.virtual_core` (shared with the VirtualPose
+:class:`~virtualpose_mm.datasets.virtual_agr.VirtualPoseSceneDataset`): its
+:class:`~virtualpose_mm.datasets.virtual_core.PeoplePlacer` with ``'sequential'`` candidate
+positions and the checks ``FootprintOverlap`` → ``InsideSpace`` → ``RootInView``; this class
+adds the fixed rig and the capture space.
 """
 from __future__ import annotations
 
@@ -49,7 +55,9 @@ from ..geometry.camera import Camera, CameraError
 from ..geometry.camera_io import load_cameras, stack_cameras
 from ..registry import DATASETS
 from .mview_base import BaseMviewDataset, DatasetError
-from .posebank import PoseBank, load_pose_bank, root_of
+from .posebank import PoseBank, load_pose_bank
+from .virtual_core import (FootprintOverlap, InsideSpace, PeoplePlacer, PlacementCheck,
+                           RootInView, UnplaceableError, VirtualSceneMixin)
 
 __all__ = ['VirtualMviewSceneDataset', 'load_rig']
 
@@ -122,20 +130,8 @@ def load_rig(calibration, camera_kwargs: Optional[dict] = None,
     return rig, names
 
 
-def _iou_2d(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one (4,) x-y box (x0, y0, x1, y1) with (M, 4) boxes."""
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[2], boxes[:, 2])
-    y1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 @DATASETS.register_module()
-class VirtualMviewSceneDataset(BaseMviewDataset):
+class VirtualMviewSceneDataset(VirtualSceneMixin, BaseMviewDataset):
     """Virtual multi-person frames for a calibrated rig (see the module docstring).
 
     Args:
@@ -215,20 +211,11 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
             raise ValueError(f'space_size must be positive, got {self.space_size.tolist()}')
         self.pose_bank_cfg = pose_bank
         self.bank_split = bank_split
-        self.bank_weighting = bank_weighting
-        self.num_samples = int(num_samples)
-        self.seed = int(seed)
-        lo, hi = (int(v) for v in num_people)
-        if not 1 <= lo <= hi:
-            raise ValueError(f'num_people must be (min, max) with 1 ≤ min ≤ max, got '
-                             f'{tuple(num_people)}')
-        self.num_people = (lo, hi)
-        self.replace = bool(replace)
+        self._init_scene(num_samples, seed, num_people, replace, yaw_range, bank_weighting)
         self.camera_kwargs = camera_kwargs
         self.image_size_cfg = image_size
         self.camera_names_cfg = cameras
         self.floor_z = float(floor_z)
-        self.yaw_range = tuple(float(v) for v in yaw_range)
         half = self.space_size / 2
         if placement_area is None:
             placement_area = ((self.space_center[0] - half[0] + area_margin,
@@ -256,6 +243,7 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
         if self.max_tries < 1:
             raise ValueError('max_tries must be ≥ 1')
         self.bank: Optional[PoseBank] = None
+        self.placer: Optional[PeoplePlacer] = None
         self.rig: Optional[Camera] = None
         self.view_names: List[str] = []
         super().__init__(joint_set=joint_set, dataset_name=dataset_name, **kwargs)
@@ -271,6 +259,7 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
         if self.min_views > len(self.view_names):
             raise ValueError(f'min_views={self.min_views} but the rig has only '
                              f'{len(self.view_names)} cameras')
+        self._views_check = RootInView(self.rig, self.min_views, self.view_margin)
         self._check_placement_seen(calib)
         bank = self.pose_bank_cfg
         if not isinstance(bank, PoseBank):
@@ -279,9 +268,21 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
             raise ValueError(f'{bank.source}: pose bank joint set {bank.joint_set!r} differs '
                              f'from the dataset joint_set {self.joint_set!r}')
         self.bank = bank
-        self._weights = bank.sampling_weights(self.bank_weighting)
-        # the per-frame content is drawn on demand in get_data_info
-        return [dict(scene_index=i) for i in range(self.num_samples)]
+        self.placer = PeoplePlacer(
+            bank, self.num_people, self.replace, self.bank_weighting, self.yaw_range,
+            area=self.placement_area, floor_z=self.floor_z, draw='sequential',
+            max_tries=self.max_tries, near_prob=self.near_prob, near_offset=self.near_offset,
+            on_unplaced='stop', first_person_poses=FIRST_PERSON_POSES)
+        lo = self.space_center - self.space_size / 2
+        hi = self.space_center + self.space_size / 2
+        checks: List[PlacementCheck] = [FootprintOverlap(self.max_footprint_iou,
+                                                         self.footprint_margin)]
+        if self.inside_space is not None:
+            checks.append(InsideSpace(lo, hi, self.inside_space))
+        if self.min_views:
+            checks.append(self._views_check)
+        self.checks = checks
+        return self._scene_list()  # the frames are drawn on demand in get_data_info
 
     def _check_placement_seen(self, calib) -> None:
         """Fail fast when no root position can pass the placement tests: the placement
@@ -327,34 +328,7 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
     def _views_seeing(self, X: np.ndarray) -> np.ndarray:
         """(P, 3) world points → (P,) number of views that see each (in front, inside
         the image by ``view_margin`` px)."""
-        cam = self.rig
-        X = np.asarray(X, dtype=np.float64).reshape(1, -1, 3)
-        depth = cam.depth(X)
-        uv = cam.project(X, min_depth=1.0)
-        m = self.view_margin
-        wh = np.asarray(cam.image_size)[:, None]
-        ok = (depth > 0) & (uv[..., 0] >= m) & (uv[..., 1] >= m) & \
-            (uv[..., 0] < wh[..., 0] - m) & (uv[..., 1] < wh[..., 1] - m)
-        return ok.sum(0)
-
-    def _root_visible_views(self, root: np.ndarray) -> int:
-        return int(self._views_seeing(root.reshape(1, 3))[0])
-
-    def _inside(self, pose: np.ndarray, vis: np.ndarray, root: np.ndarray) -> bool:
-        if self.inside_space is None:
-            return True
-        lo = self.space_center - self.space_size / 2
-        hi = self.space_center + self.space_size / 2
-        pts = root[None] if self.inside_space == 'root' else pose[vis]
-        return bool(np.all((pts >= lo) & (pts <= hi)))
-
-    def _new_center(self, rng: np.random.Generator, centers: List[np.ndarray]) -> np.ndarray:
-        if not centers or rng.random() >= self.near_prob:
-            a = self.placement_area
-            return np.array([rng.uniform(a[0, 0], a[0, 1]), rng.uniform(a[1, 0], a[1, 1])])
-        base = centers[int(rng.integers(len(centers)))]
-        mean, std = self.near_offset
-        return base + rng.normal(mean, std, 2) * rng.choice([-1.0, 1.0], 2)
+        return self._views_check.views_seeing(X)
 
     def sample_scene(self, index: int) -> dict:
         """The people of frame ``index`` (deterministic in ``(seed, index)``).
@@ -367,106 +341,23 @@ class VirtualMviewSceneDataset(BaseMviewDataset):
         """
         if self.bank is None:
             self.full_init()
-        rng = np.random.default_rng([self.seed, int(index)])
-        bank = self.bank
-        n_req = int(rng.integers(self.num_people[0], self.num_people[1] + 1))
-        if not self.replace and n_req > len(bank):
-            raise ValueError(f'{bank.source}: {n_req} people requested without replacement '
-                             f'from a bank of {len(bank)} poses')
-        ids = rng.choice(len(bank), size=n_req, replace=self.replace, p=self._weights)
         fails = dict(overlap=0, outside_space=0, few_views=0)
-        poses, vis_list, boxes, centers, yaws, kept = [], [], [], [], [], []
-        for n, pid in enumerate(ids):
-            placed = None
-            # the first person gets up to FIRST_PERSON_POSES poses (a pose may not fit at
-            # all, e.g. a root too high for a flat space); later people get one, as the
-            # reference
-            for attempt in range(FIRST_PERSON_POSES if n == 0 else 1):
-                if attempt:
-                    pid = self._redraw(rng, ids)
-                placed, yaw = self._place(rng, bank, pid, boxes, centers, fails)
-                if placed is not None:
-                    break
-            if placed is None:
-                if n == 0:
-                    raise DatasetError(
-                        f'{self.dataset_name}: frame {index}: could not place even one '
-                        f'person ({FIRST_PERSON_POSES} poses × {self.max_tries} tries; '
-                        f'rejections: {fails}). Check that placement_area '
-                        f'{self.placement_area.tolist()} lies inside the capture space '
-                        f'(centre {self.space_center.tolist()}, size '
-                        f'{self.space_size.tolist()}, inside_space={self.inside_space!r}) '
-                        f'and is seen by at least min_views={self.min_views} of the cameras '
-                        f'{self.view_names}.')
-                break  # the reference ends the frame here too
-            cand, box, center = placed
-            poses.append(cand)
-            vis_list.append(bank.visible[pid].copy())
-            boxes.append(box)
-            centers.append(center)
-            yaws.append(yaw)
-            kept.append(int(pid))
-        K = bank.num_joints
-        return dict(
-            gt_keypoints_3d=np.stack(poses) if poses else np.zeros((0, K, 3)),
-            gt_keypoints_3d_visible=np.stack(vis_list) if vis_list else np.zeros((0, K), bool),
-            gt_ids=np.asarray(kept, dtype=np.int64),
-            yaw_deg=np.asarray(yaws, dtype=np.float64),
-            num_people_requested=n_req,
-            placement_failures=fails)
+        try:
+            n_req, people = self.placer.sample(self.scene_rng(index), self.checks, fails)
+        except UnplaceableError as e:
+            raise DatasetError(
+                f'{self.dataset_name}: frame {index}: could not place even one person '
+                f'({e.tries}; rejections: {e.fails}). Check that placement_area '
+                f'{self.placement_area.tolist()} lies inside the capture space (centre '
+                f'{self.space_center.tolist()}, size {self.space_size.tolist()}, '
+                f'inside_space={self.inside_space!r}) and is seen by at least '
+                f'min_views={self.min_views} of the cameras {self.view_names}.') from None
+        return dict(people.as_dict(self.bank.num_joints), num_people_requested=n_req,
+                    placement_failures=fails)
 
-    def _redraw(self, rng, ids) -> int:
-        """Another pose for a person that did not fit (not one of ``ids`` without
-        replacement, when the bank has one left)."""
-        if self.replace or len(ids) >= len(self.bank):
-            return int(rng.choice(len(self.bank), p=self._weights))
-        w = np.ones(len(self.bank)) if self._weights is None else self._weights.copy()
-        w[np.asarray(ids)] = 0
-        return int(rng.choice(len(self.bank), p=w / w.sum()))
-
-    def _place(self, rng, bank, pid, boxes, centers, fails):
-        """Turn pose ``pid`` by a random yaw and try up to ``max_tries`` floor positions.
-
-        Returns ``((pose (K, 3), footprint box (4,), root xy (2,)) or None, yaw)``.
-        """
-        pose = bank.poses[pid]
-        vis = bank.visible[pid]
-        root = root_of(pose, bank.joint_set)
-        yaw = rng.uniform(*self.yaw_range)
-        th = np.deg2rad(yaw)
-        rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-        local = (pose[:, :2] - root[:2]) @ rot.T
-        placed = None
-        for _ in range(self.max_tries):
-            center = self._new_center(rng, centers)
-            cand = pose.copy()
-            cand[:, :2] = local + center
-            cand[:, 2] = pose[:, 2] + self.floor_z
-            croot = root_of(cand, bank.joint_set)
-            pts = cand[vis] if vis.any() else cand
-            box = np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(),
-                            pts[:, 1].max()])
-            box = box + np.array([-1, -1, 1, 1]) * self.footprint_margin
-            if boxes and _iou_2d(box, np.asarray(boxes)).max() >= self.max_footprint_iou:
-                fails['overlap'] += 1
-                continue
-            if not self._inside(cand, vis, croot):
-                fails['outside_space'] += 1
-                continue
-            if self.min_views and self._root_visible_views(croot) < self.min_views:
-                fails['few_views'] += 1
-                continue
-            placed = (cand, box, center)
-            break
-        return placed, yaw
-
-    def get_data_info(self, idx: int) -> dict:
-        info = super().get_data_info(idx)
-        index = int(info['scene_index'])
-        info.update(self.sample_scene(index))
-        info.update(sequence='', frame_id=index, dataset_name=self.dataset_name,
+    def frame_info(self, index: int) -> dict:
+        """The rig and the capture space: the same for every frame."""
+        return dict(sequence='', frame_id=index, dataset_name=self.dataset_name,
                     num_views=len(self.view_names), view_names=list(self.view_names),
                     cameras=self.rig, image_sizes=np.asarray(self.rig.image_size).copy(),
-                    random_seed=(self.seed, index),
                     space_size=self.space_size.copy(), space_center=self.space_center.copy())
-        return info

@@ -2,15 +2,24 @@
 
 Reference layout (``MultiPersonPoseNet``) → ours:
 
-* ``REN.depth_net.{conv1, bn1, layer1..4, deconv_layers, depth}.*`` →
-  ``root_net.depth_net.*`` (same names: the DE is built from torchvision's ResNet);
+* ``REN.depth_net.{conv1, bn1, layer1..4}.*`` (torchvision's ResNet names) →
+  ``root_net.depth_net.backbone.{conv1, bn1, layer1..4}.*``: the DE's ResNet is MMPose's
+  registered ``ResNet``, whose parameter names are torchvision's (``conv1``, ``bn1``,
+  ``layerN.M.{conv1, bn1, conv2, bn2, conv3, bn3}``, ``layerN.0.downsample.{0, 1}``), one
+  level down (:func:`~virtualpose_mm.models.virtualpose.depth_net.legacy_depth_net_key`);
+* ``REN.depth_net.{deconv_layers, depth}.*`` → ``root_net.depth_net.*`` (same names);
 * ``REN.depth_net.{final_layer, bbox}.*`` — heads the reference computes but never uses —
   are dropped (reported in ``info['dropped']``);
 * ``REN.v2v_net.*`` → ``root_net.v2v_net.*`` and ``PEN.v2v_net.*`` → ``pose_net.v2v_net.*``,
   with the ``nn.Sequential`` → ``ConvModule`` renaming of MMPose's ``V2VNet``
   (:func:`~virtualpose_mm.models.utils.voxelpose_converter.reference_v2v_key`);
 * ``backbone.*`` (the stage-1 network of full checkpoints) is not part of the stage-2
-  model: pass ``ignore_prefixes=('backbone.',)`` to drop it deliberately.
+  model: pass ``ignore_prefixes=('backbone.',)`` to drop it deliberately;
+* keys already in our layout (``root_net.*``, ``pose_net.*``: our own checkpoints) are
+  kept, and those of our earlier DE layout (``root_net.depth_net.{conv1, bn1, layer1..4}``,
+  before the DE's ResNet became ``backbone``) are renamed the same way. (``model.
+  load_state_dict`` and mmengine's checkpoint loading rename them too, in
+  ``VirtualPoseDepthNet._load_from_state_dict``.)
 
 Anything else — unknown keys, model keys the checkpoint lacks, shape mismatches — is
 collected into ONE :class:`CheckpointError` that lists every problem.
@@ -22,12 +31,23 @@ from typing import Dict, Sequence, Tuple
 
 import torch
 
+from ..virtualpose.depth_net import legacy_depth_net_key
 from .voxelpose_converter import (CheckpointError, match_state_dict, reference_v2v_key,
                                   unwrap_checkpoint)
 
-__all__ = ['CheckpointError', 'convert_virtualpose_state_dict', 'load_virtualpose_checkpoint']
+__all__ = ['CheckpointError', 'convert_virtualpose_state_dict', 'load_virtualpose_checkpoint',
+           'depth_net_key']
 
 UNUSED_REFERENCE_HEADS = ('REN.depth_net.final_layer.', 'REN.depth_net.bbox.')
+_OUR_DE = 'root_net.depth_net.'
+
+
+def depth_net_key(name: str) -> str:
+    """A DE key after ``REN.depth_net.`` (reference) or ``root_net.depth_net.`` (ours, any
+    layout) → our key: ``conv1.weight`` → ``root_net.depth_net.backbone.conv1.weight``,
+    ``layer1.0.bn1.bias`` → ``root_net.depth_net.backbone.layer1.0.bn1.bias``,
+    ``depth.2.weight`` → ``root_net.depth_net.depth.2.weight``."""
+    return _OUR_DE + legacy_depth_net_key(name)
 
 
 def convert_virtualpose_state_dict(state_dict, ignore_prefixes: Sequence[str] = ()
@@ -51,7 +71,11 @@ def convert_virtualpose_state_dict(state_dict, ignore_prefixes: Sequence[str] = 
         if k.startswith(UNUSED_REFERENCE_HEADS) or (ignore and k.startswith(ignore)):
             dropped.append(k)
         elif k.startswith('REN.depth_net.'):
-            out['root_net.depth_net.' + k[len('REN.depth_net.'):]] = v
+            out[depth_net_key(k[len('REN.depth_net.'):])] = v
+        elif k.startswith(_OUR_DE):
+            out[depth_net_key(k[len(_OUR_DE):])] = v
+        elif k.startswith(('root_net.', 'pose_net.')):
+            out[k] = v
         elif k.startswith('REN.v2v_net.'):
             out['root_net.v2v_net.' + reference_v2v_key(k[len('REN.v2v_net.'):])] = v
         elif k.startswith('PEN.v2v_net.'):

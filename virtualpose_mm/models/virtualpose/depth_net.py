@@ -1,11 +1,19 @@
 """VirtualPose root depth estimator (DE): a full-resolution ResNet over AGR heatmaps.
 
 Architecture (wkom/VirtualPose ``posedet_resnet.PoseDetResNet`` with ``keep_scale``):
-ResNet (torchvision layer names: ``conv1``, ``bn1``, ``layer1..4``) with a **stride-1** 7×7
-stem and no max-pool, so the 3 stride-2 stages take the input to 1/8; then 3 deconvolutions
-(k4, s2, p1, no bias) + BN + ReLU bring it back to the input resolution; the ``depth`` head
-is Conv3×3(256→256, bias) → ReLU → Conv1×1(256→1, bias). The output is the root depth
-divided by the sample's ``depth_norm_factor`` (see :class:`VirtualPoseRootNet`).
+``backbone``, MMPose's registered ``ResNet`` (``mmpose.models.backbones.ResNet``, whose
+parameter names — ``conv1``, ``bn1``, ``layer1..4`` with ``layerN.M.conv1/bn1/...`` and
+``downsample.0/1`` — are torchvision's) with a **stride-1** 7×7 stem and no max-pool, so
+the 3 stride-2 stages take the input to 1/8; then 3 deconvolutions (k4, s2, p1, no bias) +
+BN + ReLU bring it back to the input resolution; the ``depth`` head is
+Conv3×3(256→256, bias) → ReLU → Conv1×1(256→1, bias). The output is the root depth divided
+by the sample's ``depth_norm_factor`` (see :class:`VirtualPoseRootNet`).
+
+State dicts: ``backbone.{conv1, bn1, layer1..4}.*``, ``deconv_layers.*``, ``depth.*``.
+State dicts of the earlier layout (the ResNet's modules directly on this module, as
+torchvision's ``conv1``, ``bn1``, ``layer1..4``, the reference's layout too) are renamed on
+loading (:meth:`VirtualPoseDepthNet._load_from_state_dict`,
+:func:`legacy_depth_net_key`), so old checkpoints still load.
 
 The reference also computes a ``bbox`` head and a joint ``final_layer`` that the stage-2
 model never uses; they are not built here (the checkpoint converter drops their weights),
@@ -25,13 +33,21 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torchvision
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, initialize
 
 from virtualpose_mm.registry import MODELS
 
-_RESNETS = {18: 'resnet18', 34: 'resnet34', 50: 'resnet50', 101: 'resnet101',
-            152: 'resnet152'}
+_DEPTHS = (18, 34, 50, 101, 152)
+
+#: The ResNet's top-level modules; in the earlier layout they sat on the DE itself.
+BACKBONE_MODULES = ('conv1', 'bn1', 'layer1', 'layer2', 'layer3', 'layer4')
+
+
+def legacy_depth_net_key(name: str) -> str:
+    """A DE parameter name of the earlier / torchvision layout (``conv1.weight``,
+    ``layer1.0.bn1.bias``, ...) → the current one (``backbone.conv1.weight``, ...); other
+    names are returned unchanged."""
+    return 'backbone.' + name if name.split('.', 1)[0] in BACKBONE_MODULES else name
 
 # left/right pairs among the DE's 9 input channels: the joints [0, 1, 2, 3, 6, 7, 9, 12, 13]
 # of the 17-joint order, i.e. (l-sho, r-sho), (l-hip, r-hip), (l-knee, r-knee)
@@ -52,9 +68,11 @@ class VirtualPoseDepthNet(BaseModule):
             in its configs; applied per batch with probability 0.5).
         flip_swap_channels: exchange ``flip_pairs`` when flipping (module docstring).
         flip_pairs: left/right channel index pairs of the input.
-        init_cfg: mmengine init config. By default the ResNet keeps torchvision's
-            initialisation, deconvolutions and the last head conv are N(0, 0.001) with zero
-            bias, BN is (1, 0) — the SimpleBaseline recipe.
+        init_cfg: mmengine init config. By default the ResNet is initialised when built
+            as torchvision's is (convs Kaiming-normal fan_out / ReLU, BN (1, 0), no
+            zero-initialised residual BN); ``init_weights`` makes the deconvolutions and
+            the last head conv N(0, 0.001) with zero bias and their BN (1, 0) — the
+            SimpleBaseline recipe.
 
     Shapes:
         input (B, C_in, H, W) → output (B, 1, H, W) (for H, W divisible by 8).
@@ -67,8 +85,8 @@ class VirtualPoseDepthNet(BaseModule):
                  flip_pairs: Sequence[Tuple[int, int]] = DEFAULT_FLIP_PAIRS,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if depth not in _RESNETS:
-            raise ValueError(f'VirtualPoseDepthNet: depth must be one of {sorted(_RESNETS)}, '
+        if depth not in _DEPTHS:
+            raise ValueError(f'VirtualPoseDepthNet: depth must be one of {list(_DEPTHS)}, '
                              f'got {depth}')
         if len(deconv_channels) != len(deconv_kernels):
             raise ValueError('VirtualPoseDepthNet: deconv_channels and deconv_kernels must have '
@@ -82,15 +100,19 @@ class VirtualPoseDepthNet(BaseModule):
                 raise ValueError(f'VirtualPoseDepthNet: flip pair {(a, b)} is outside the '
                                  f'{in_channels} input channels')
 
-        resnet = getattr(torchvision.models, _RESNETS[depth])(weights=None)
+        self.backbone = MODELS.build(dict(
+            type='ResNet', depth=depth, in_channels=in_channels, out_indices=(3, ),
+            zero_init_residual=False,
+            init_cfg=[dict(type='Kaiming', layer='Conv2d', mode='fan_out',
+                           nonlinearity='relu'),
+                      dict(type='Constant', val=1, bias=0, layer=['_BatchNorm'])]))
         # stride-1 stem, no max-pool: the output keeps the input resolution
-        self.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=1, padding=3, bias=False)
-        self.bn1 = resnet.bn1
-        self.relu = nn.ReLU(inplace=True)
-        self.layer1, self.layer2 = resnet.layer1, resnet.layer2
-        self.layer3, self.layer4 = resnet.layer3, resnet.layer4
-        inplanes = resnet.fc.in_features
-        del resnet
+        self.backbone.conv1.stride = (1, 1)
+        self.backbone.maxpool = nn.Identity()
+        # initialised when built, as torchvision's ResNet was (a DE used without
+        # init_weights() is the same kind of network as before); init_weights() redraws it
+        initialize(self.backbone, self.backbone.init_cfg)
+        inplanes = self.backbone.feat_dim
 
         layers = []
         for ch, k in zip(deconv_channels, deconv_kernels):
@@ -117,10 +139,24 @@ class VirtualPoseDepthNet(BaseModule):
         nn.init.normal_(self.depth[2].weight, std=0.001)
         nn.init.constant_(self.depth[2].bias, 0)
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs):
+        # the earlier layout (ResNet modules directly on the DE, torchvision names): rename
+        # ``prefix + conv1.*`` → ``prefix + backbone.conv1.*`` etc. before the children load
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            new = prefix + legacy_depth_net_key(key[len(prefix):])
+            if new != key:
+                if new in state_dict:
+                    error_msgs.append(f'{key} and {new} both in the state dict (the old and '
+                                      'the new layout of the VirtualPose depth net)')
+                    continue
+                state_dict[new] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
     def forward_once(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C_in, H, W) → (B, 1, H, W), no augmentation."""
-        x = self.relu(self.bn1(self.conv1(x)))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = self.backbone(x)[-1]
         return self.depth(self.deconv_layers(x))
 
     def flipped_forward(self, x: torch.Tensor) -> torch.Tensor:
