@@ -19,6 +19,7 @@ time / batched total time). The plain implementation uses the plain V2V modules;
 whatever the config enables (``fast_eval``: BatchNorm folded, channels-last V2V copy).
 """
 import argparse
+import os.path as osp
 import sys
 import time
 from collections import OrderedDict
@@ -26,6 +27,9 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 from mmengine.config import DictAction
+
+# the repository root (tools.analysis.voxelpose_synthetic, the synthetic scenes)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def _sync(device):
@@ -150,7 +154,7 @@ def build(config, device, views, people, num_proposals, seed, cfg_options=None):
     import virtualpose_mm  # noqa: F401
     from mmengine.config import Config
     from virtualpose_mm.registry import MODELS
-    from virtualpose_mm.testing.voxelpose_synthetic import make_batch
+    from tools.analysis.voxelpose_synthetic import make_batch
     cfg = Config.fromfile(config)
     from mmengine.registry import init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmpose'))

@@ -9,7 +9,7 @@ is within its bound.
 
 Bounds: discrete outputs (indices, flags, voxel positions, call orders) exactly; predicted
 joints 0.05 mm; metrics 1e-6. Every other floating-point quantity is bounded by rounding
-noise, by one rule (``virtualpose_mm/testing/golden/core.py``, ``f32_ulps``)::
+noise, by one rule (``tools/analysis/golden/core.py``, ``f32_ulps``)::
 
     rel = max |ours − ref| / scale  ≤  2^k · ε        (row: ``rel 3.1e-07 ≤ 7.6e-06``)
 
@@ -17,7 +17,7 @@ with ``scale = max |ref|`` (or the layer's gradient norm, the activations' std, 
 says), ε the float32 epsilon 1.19e-7 (ε64 = 2.2e-16 for float64 quantities), and 2^k the
 smallest power of two ≥ 4 × the worst value measured for that quantity over 1 and 2 threads
 and AVX-512 / AVX2 / SSE4.1 CPU kernels, at least 2^6. Re-measure with
-``python -m virtualpose_mm.testing.golden.noise FILE ...``.
+``python -m tools.analysis.golden.noise FILE ...`` (from the repository root).
 """
 import argparse
 import os.path as osp
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     args = parser.parse_args(argv)
 
-    from virtualpose_mm.testing.golden import check_golden_file
+    from tools.analysis.golden import check_golden_file
     ok = True
     for i, path in enumerate(args.files):
         if i:

@@ -21,7 +21,7 @@ from .core import GoldenReport, register_checker, tensor_scale
 #: (ε = float32 eps, scale = max |reference| unless the row says otherwise), over both
 #: model files; the bound is derived from it by the rule of :func:`.core.f32_ulps`.
 #: Measured over OMP threads 1 and 2 and CPU kernels of three vector widths (AVX-512,
-#: AVX2, SSE4.1); regenerate with ``python -m virtualpose_mm.testing.golden.noise``.
+#: AVX2, SSE4.1); regenerate with ``python -m tools.analysis.golden.noise``.
 NOISE = {
     # eval (shelf / campus worst). Bit-identical to the reference with AVX-512 kernels at
     # 2 threads (the reference machine's); the spread comes from other kernels.
@@ -115,7 +115,7 @@ def model_config_from_reference(cfg: dict, exclude_behind_camera: bool = False,
 
 def build_data_samples(d: dict) -> List:
     """Reference ``meta`` (one dict per view, collated over B) → our data samples."""
-    from mmengine.structures import InstanceData
+    from mmengine.structures import BaseDataElement, InstanceData
     from mmpose.structures import PoseDataSample
     meta = d['meta']
     V = len(meta)
@@ -132,11 +132,11 @@ def build_data_samples(d: dict) -> List:
                                           input_size=tuple(img_size)))
         n = int(meta[0]['num_person'][b])
         gi = InstanceData()
-        gi.keypoints_3d = meta[0]['joints_3d'][b, :n].float()
-        gi.keypoints_3d_visible = meta[0]['joints_3d_vis'][b, :n, :, 0].float()
+        gi.lifting_target = meta[0]['joints_3d'][b, :n].float()
+        gi.lifting_target_visible = meta[0]['joints_3d_vis'][b, :n, :, 0].float()
         gi.roots_3d = meta[0]['roots_3d'][b, :n].float()
         ds.gt_instances = gi
-        ds.gt_root_heatmap_3d = d['targets_3d'][b].float()
+        ds.gt_fields = BaseDataElement(root_heatmap_3d=d['targets_3d'][b].float())
         samples.append(ds)
     return samples
 
@@ -296,7 +296,7 @@ def check_voxelpose_model(d: dict, path: str, device: str = 'cpu') -> GoldenRepo
     for b, ds in enumerate(out):
         keep = ev['grid_centers'][b, :, 3] >= 0
         refp = ev['pred'][b, keep, :, :3]
-        ours = torch.as_tensor(ds.pred_instances.keypoints_3d)
+        ours = torch.as_tensor(ds.pred_instances.keypoints)
         api_err = max(api_err, float('inf') if ours.shape != refp.shape else
                       (ours - refp).abs().max().item() if ours.numel() else 0.0)
     rep.add('eval predict() pred_instances (mm)', api_err, POSE_TOL_MM, 'pose bound (mm)')

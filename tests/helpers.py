@@ -1,10 +1,10 @@
-"""Running the repository's command-line tools from tests."""
+"""Helpers shared by the tests: the repository root and running its command-line tools."""
 import os
 import os.path as osp
 import subprocess
 from typing import Dict, List, Optional
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))  # tests/helpers.py -> repo
 
 
 def run_tool(cmd: List[str], cwd: str = REPO_ROOT, env: Optional[Dict[str, str]] = None,

@@ -1,4 +1,4 @@
-"""Synthetic multi-view scenes for VoxelPose tests and benchmarks.
+"""Synthetic multi-view scenes for the VoxelPose tests and ``benchmark_voxelpose.py``.
 
 A ring of cameras looking at the capture space, standing COCO-17 people placed at random,
 and per-view 2D Gaussian heatmaps rendered at their projected joints, packed into the
@@ -135,8 +135,8 @@ def make_batch(num_frames: int = 1, num_views: int = 5, people: Sequence[int] = 
                                           image_sizes=sizes.copy(),
                                           input_size=tuple(float(v) for v in input_size)))
         gi = InstanceData()
-        gi.keypoints_3d = joints.astype(np.float32)
-        gi.keypoints_3d_visible = np.ones(joints.shape[:2], dtype=np.float32)
+        gi.lifting_target = joints.astype(np.float32)
+        gi.lifting_target_visible = np.ones(joints.shape[:2], dtype=np.float32)
         ds.gt_instances = gi
         samples.append(ds)
     return torch.stack(inputs), samples

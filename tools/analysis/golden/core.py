@@ -54,7 +54,7 @@ def f32_ulps(measured_ulps: float) -> int:
     smallest power of two ≥ ``NOISE_MARGIN`` × the worst noise measured for that quantity
     (in units of ``F32_EPS · scale``), and at least ``NOISE_FLOOR_ULPS``. The measured
     values live beside each checker (``NOISE`` tables) and are re-measured with
-    ``python -m virtualpose_mm.testing.golden.noise FILE ...`` (see that module).
+    ``python -m tools.analysis.golden.noise FILE ...`` (see that module).
     """
     need = max(NOISE_MARGIN * float(measured_ulps), NOISE_FLOOR_ULPS)
     return 2 ** math.ceil(math.log2(need))

@@ -35,7 +35,7 @@ from .core import (F32_EPS, F64_EPS, GoldenReport, load_golden, register_checker
 #: derived from it by the rule of :func:`.core.f32_ulps`. Measured over OMP threads 1 and 2
 #: and CPU kernels of three vector widths (AVX-512, AVX2, SSE4.1: an AMD EPYC Zen 4 with
 #: ``ATEN_CPU_CAPABILITY`` / ``ONEDNN_MAX_CPU_ISA`` limits); regenerate with
-#: ``python -m virtualpose_mm.testing.golden.noise``.
+#: ``python -m tools.analysis.golden.noise``.
 NOISE = {
     # eval forward (stage2_mupots_small.pt). The DE and V2V stages alone differ from a
     # float64 run by 4-17ε (on the reference's own stored inputs); the REN input volume
@@ -210,11 +210,12 @@ def data_samples_from_meta(meta: dict, config: dict, gt=None) -> List:
     metainfo: ``camera`` (from ``meta.camera`` through ``camera_from_reference_dict``),
     ``affine`` (the letterbox of ``center``/``scale`` onto ``IMAGE_SIZE``), ``image_size``
     (= 2·center, what the reference's bounding test uses), ``input_size`` and
-    ``depth_norm_factor``. ``gt_instances`` of the first ``num_person`` people
-    (keypoints_3d, keypoints_3d_visible, roots_3d and, where the meta has them, root_depth,
-    root_ind, root_mask) are added when ``gt`` is True, or, with ``gt=None``, whenever the
-    meta carries ``roots_3d`` and ``num_person`` — exactly when the reference flags
-    proposals by GT (quirk 1, reproduced by the model's ``gt_proposal_filter``).
+    ``depth_norm_factor``. The GT of the first ``num_person`` people (``gt_instances``:
+    lifting_target, roots_3d; ``gt_instance_labels``: keypoint_weights and, where the meta
+    has them, root_depth, root_ind, root_mask) is added when ``gt`` is True, or, with
+    ``gt=None``, whenever the meta carries ``roots_3d`` and ``num_person`` — exactly when
+    the reference flags proposals by GT (quirk 1, reproduced by the model's
+    ``gt_proposal_filter``).
     """
     from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample
@@ -244,16 +245,18 @@ def data_samples_from_meta(meta: dict, config: dict, gt=None) -> List:
             else:  # only the roots are known: the pose loss is not checked then
                 kp = torch.zeros(n, K, 3)
                 kp[:, root] = roots
-            inst.keypoints_3d = kp.numpy()
-            inst.keypoints_3d_visible = (meta['joints_3d_vis'][b, :n, :, 0].float().numpy()
-                                         if 'joints_3d_vis' in meta else np.ones((n, K),
-                                                                                 np.float32))
+            inst.lifting_target = kp.numpy()
             inst.roots_3d = roots.numpy()
+            labels = InstanceData()
+            labels.keypoint_weights = (meta['joints_3d_vis'][b, :n, :, 0].float().numpy()
+                                       if 'joints_3d_vis' in meta else np.ones((n, K),
+                                                                               np.float32))
             if all(k in meta for k in ('depth', 'ind', 'reg_mask')):
-                inst.root_depth = meta['depth'][b, :n, 0].double().numpy()
-                inst.root_ind = meta['ind'][b, :n].numpy()
-                inst.root_mask = meta['reg_mask'][b, :n].float().numpy()
+                labels.root_depth = meta['depth'][b, :n, 0].double().numpy()
+                labels.root_ind = meta['ind'][b, :n].numpy()
+                labels.root_mask = meta['reg_mask'][b, :n].float().numpy()
             ds.gt_instances = inst
+            ds.gt_instance_labels = labels
         out.append(ds)
     return out
 

@@ -17,12 +17,14 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from ...datasets.io.actors_gt import load_actors_gt
-from ...datasets.joint_sets import coco17_to_shelf14
-from ...evaluation.functional.mupots_io import load_mupots_predictions, load_mupots_sequence
-from ...evaluation.functional.mupots_pck import evaluate_mupots, mupots_frames_from_arrays
-from ...evaluation.functional.panoptic_ap import panoptic_ap_metrics
-from ...evaluation.functional.pcp import shelf_campus_pcp
+from virtualpose_mm.datasets.io.actors_gt import load_actors_gt
+from virtualpose_mm.datasets.joint_sets import coco17_to_shelf14
+from virtualpose_mm.evaluation.functional.mupots_io import (load_mupots_predictions,
+                                                             load_mupots_sequence)
+from virtualpose_mm.evaluation.functional.mupots_pck import (evaluate_mupots,
+                                                              mupots_frames_from_arrays)
+from virtualpose_mm.evaluation.functional.panoptic_ap import panoptic_ap_metrics
+from virtualpose_mm.evaluation.functional.pcp import shelf_campus_pcp
 from .core import GoldenReport, register_checker
 
 TOL = 1e-6

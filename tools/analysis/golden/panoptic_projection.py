@@ -29,7 +29,7 @@ from .core import F32_EPS, F64_EPS, GoldenReport, register_checker
 #: :func:`.core.f32_ulps`, in units of ``eps · scale`` (eps of the precision the row
 #: names; scale = max |reference|, pixels over the compared (camera, point) pairs).
 #: Measured over OMP threads 1 and 2 and CPU kernels of three vector widths (AVX-512,
-#: AVX2, SSE4.1); regenerate with ``python -m virtualpose_mm.testing.golden.noise``.
+#: AVX2, SSE4.1); regenerate with ``python -m tools.analysis.golden.noise``.
 #: The rows about the camera centre, depth and our loader's float64 pixels keep absolute
 #: bounds: their differences are not rounding noise but the calibration's R being
 #: orthonormal only to ~1e-10 (see below).

@@ -1,6 +1,9 @@
 """Measure the float32 rounding noise of every golden comparison (the ``NOISE`` tables).
 
-    python -m virtualpose_mm.testing.golden.noise FILE [FILE ...] [--configs NAME ...]
+    python -m tools.analysis.golden.noise FILE [FILE ...] [--configs NAME ...]
+
+(from the repository root; the workers are started the same way, with the repository root
+on ``PYTHONPATH``).
 
 Runs every golden check in a fresh process per *configuration* (thread count × CPU kernel
 vector width, set through the environment before torch starts) and prints, for each
@@ -41,6 +44,9 @@ ISA_ENV = {
                   MKL_ENABLE_INSTRUCTIONS='SSE4_2'),
 }
 DEFAULT_CONFIGS = [f'{isa}-t{n}' for isa in ISA_ENV for n in (1, 2)]
+# tools/analysis/golden/noise.py -> the repository root (the workers import this package)
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 def _config_env(name: str) -> Dict[str, str]:
@@ -59,8 +65,8 @@ def _worker(files: List[str], out: str) -> None:
     """Run the checks in this process; write every row as JSON."""
     import torch
     torch.set_num_threads(int(os.environ.get('GOLDEN_NOISE_THREADS', '1')))
-    from virtualpose_mm.testing.golden import check_golden_file
-    from virtualpose_mm.testing.golden.core import F64_EPS
+    from . import check_golden_file
+    from .core import F64_EPS
     rows = []
     for f in files:
         rep = check_golden_file(f)
@@ -83,9 +89,12 @@ def measure(files: List[str], configs: List[str]) -> Dict[str, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for c in configs:
             out = os.path.join(tmp, f'{c}.json')
-            cmd = [sys.executable, '-m', 'virtualpose_mm.testing.golden.noise', '--worker',
-                   '--json', out, *files]
-            proc = subprocess.run(cmd, env=_config_env(c), capture_output=True, text=True)
+            cmd = [sys.executable, '-m', __spec__.name, '--worker', '--json', out,
+                   *(os.path.abspath(f) for f in files)]
+            env = _config_env(c)
+            env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+            proc = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True,
+                                  text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f'{c}: {proc.stderr[-2000:]}')
             with open(out) as fh:

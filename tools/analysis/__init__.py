@@ -1,0 +1,1 @@
+"""Analysis tools; ``golden`` holds the checks against the reference-code golden files."""
