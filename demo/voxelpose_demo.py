@@ -4,8 +4,10 @@ and a picture of predictions against ground truth.
     python demo/voxelpose_demo.py CONFIG CHECKPOINT [--indices 0 1 2] [--out-dir DIR]
 
 Outputs, per frame ``i``:
-* ``DIR/frame<i>.json``: ``people`` = list of {``keypoints_3d`` (K, 3) world mm,
-  ``keypoint_scores`` (K,), ``score``}, plus the ground truth when the dataset has it;
+* ``DIR/frame<i>.json``: ``people`` = list of {``keypoints`` (K, 3) world mm,
+  ``keypoint_scores`` (K,), ``bbox_score``} (the ``pred_instances`` fields, one person
+  each), plus ``ground_truth`` = list of {``keypoints`` (K, 3) world mm} when the dataset
+  has it;
 * ``DIR/frame<i>.png``: top view and side view of predicted (solid) and GT (dashed)
   skeletons in the capture space.
 Both files are written completely or not at all.
@@ -116,17 +118,17 @@ def main(argv=None):
         with torch.no_grad():
             sample = model.test_step(data)[0]
         pi = sample.pred_instances
-        pred = _np(pi.keypoints_3d).reshape(-1, joint_set.num_joints, 3)
-        gt = (_np(sample.gt_instances.keypoints_3d)
-              if 'gt_instances' in sample and 'keypoints_3d' in sample.gt_instances
+        pred = _np(pi.keypoints).reshape(-1, joint_set.num_joints, 3)
+        gt = (_np(sample.gt_instances.lifting_target)
+              if 'gt_instances' in sample and 'lifting_target' in sample.gt_instances
               else np.zeros((0, joint_set.num_joints, 3)))
         errs = _mpjpe_matched(pred, gt)
         out = dict(config=args.config, checkpoint=args.checkpoint, frame_index=idx,
                    units='mm, world frame z-up', joint_names=list(joint_set.joint_names),
-                   people=[dict(keypoints_3d=p, keypoint_scores=s, score=float(c))
+                   people=[dict(keypoints=p, keypoint_scores=s, bbox_score=float(c))
                            for p, s, c in zip(pred, _np(pi.keypoint_scores),
-                                              _np(pi.scores))],
-                   ground_truth=[dict(keypoints_3d=g) for g in gt],
+                                              _np(pi.bbox_scores))],
+                   ground_truth=[dict(keypoints=g) for g in gt],
                    gt_mpjpe_to_closest_prediction_mm=errs)
         write_json_atomic(osp.join(args.out_dir, f'frame{idx}.json'), out)
         meta = sample.metainfo

@@ -41,7 +41,7 @@ SETUPTOOLS_SPEC='setuptools>=77,<81'   # mmcv 2.1.0's setup.py needs pkg_resourc
 # (mmpose's chumpy is never imported by the code paths we use and does not build)
 RUNTIME_DEPS=(
   'addict' 'pyyaml' 'rich' 'termcolor' 'yapf' 'packaging' 'Pillow'
-  'opencv-python-headless' 'matplotlib' 'scipy' 'json-tricks' 'munkres'
+  'opencv-python-headless' 'matplotlib>=3.5,<3.10' 'scipy' 'json-tricks' 'munkres'
   'pycocotools' 'shapely' 'six' 'terminaltables' 'tqdm'
 )
 TEST_DEPS=('pytest' 'pytest-timeout')

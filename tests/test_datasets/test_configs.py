@@ -41,7 +41,7 @@ def test_shelf_campus_configs(tmp_path, test_data, name, case, views, size):
     out = ds[0]
     assert tuple(out['inputs'].shape) == (views, 17, size[1], size[0])
     ds_ = out['data_samples']
-    assert tuple(ds_.gt_root_heatmap_3d.shape) == tuple(cfg.model.root_net.space_shape)
+    assert tuple(ds_.gt_fields.root_heatmap_3d.shape) == tuple(cfg.model.root_net.space_shape)
     assert tuple(ds_.metainfo['input_size']) == tuple(cfg.model.image_size)
     # test: the real test set (Shelf detections; no Campus detections in the fixtures)
     if case == 'shelf':
@@ -69,9 +69,9 @@ def test_panoptic_config(tmp_path, test_data, make_panoptic_tree):
     out = DATASETS.build(tr)[0]
     assert tuple(out['inputs'].shape) == (5, 3, 512, 960)
     d = out['data_samples']
-    assert tuple(d.gt_root_heatmap_3d.shape) == (80, 80, 20)
-    assert tuple(d.gt_heatmaps_2d.shape) == (5, 15, 128, 240)
-    assert d.gt_instances.keypoints_3d.shape[1:] == (15, 3)
+    assert tuple(d.gt_fields.root_heatmap_3d.shape) == (80, 80, 20)
+    assert tuple(d.gt_fields.heatmaps.shape) == (5, 15, 128, 240)
+    assert d.gt_instances.lifting_target.shape[1:] == (15, 3)
     # 1920×1080 → 960×512 is limited by the height: scale 512/1080, 24.9 px bars left/right
     k = 512 / 1080
     np.testing.assert_allclose(d.metainfo['affines'][0], [[k, 0, (960 - k * 1920) / 2],
@@ -94,5 +94,5 @@ def test_own_rig_config(test_data):
     ds = DATASETS.build(cfg.train_dataloader.dataset)
     out = ds[1]
     assert tuple(out['inputs'].shape) == (5, 17, 128, 240)
-    assert out['data_samples'].gt_instances.keypoints_3d.shape[0] >= 1
+    assert out['data_samples'].gt_instances.lifting_target.shape[0] >= 1
     assert cfg.val_evaluator.type == 'PanopticAPMetric'

@@ -109,7 +109,7 @@ def test_shelf_pack_contract_and_pcp_metric(shelf_root):
                                                       (1032, 776)))
     np.testing.assert_allclose(m['cameras']['t'], ref.t)
     gt = s.gt_instances
-    assert tuple(gt.keypoints_3d.shape) == (2, 14, 3) and gt.actor_ids.tolist() == [0, 2]
+    assert tuple(gt.lifting_target.shape) == (2, 14, 3) and gt.actor_ids.tolist() == [0, 2]
 
     from virtualpose_mm.evaluation.metrics.pcp_metric import ShelfCampusPCPMetric
     metric = ShelfCampusPCPMetric(dataset='shelf', num_actors=4)
@@ -118,8 +118,8 @@ def test_shelf_pack_contract_and_pcp_metric(shelf_root):
     samples = []
     for i in range(3):
         d = ds[i]['data_samples']
-        d.pred_instances = InstanceData(keypoints_3d=d.gt_instances.keypoints_3d.clone(),
-                                        scores=np.ones(len(d.gt_instances)))
+        d.pred_instances = InstanceData(keypoints=d.gt_instances.lifting_target.copy(),
+                                        bbox_scores=np.ones(len(d.gt_instances)))
         samples.append(d.to_dict())
     metric.process({}, samples)
     res = metric.evaluate(3)

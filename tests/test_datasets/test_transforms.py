@@ -185,8 +185,10 @@ def test_pack_and_preprocessor():
     np.testing.assert_allclose(ds.metainfo['affines'][0], [[0.5, 0, 0], [0, 0.5, 0]])
     assert ds.gt_instances.ids.tolist() == [4, 9] and 'actor_ids' not in ds.gt_instances
     assert tuple(ds.gt_instances.roots_3d.shape) == (2, 3)
-    assert tuple(ds.gt_root_heatmap_3d.shape) == (8, 8, 4)
-    assert ds.gt_instances.keypoints_3d_visible.dtype == torch.float32
+    assert tuple(ds.gt_fields.root_heatmap_3d.shape) == (8, 8, 4)
+    assert ds.gt_instances.lifting_target.dtype == np.float32
+    assert ds.gt_instances.lifting_target_visible.dtype == np.float32
+    assert ds.gt_instance_labels.keypoint_weights.dtype == torch.float32
 
     pre = MultiViewDataPreprocessor(mean=[10.0, 10.0, 10.0], std=[2.0, 2.0, 2.0],
                                     bgr_to_rgb=True)

@@ -8,7 +8,7 @@ import virtualpose_mm  # noqa: F401
 from virtualpose_mm.datasets import DatasetError, VirtualPoseSceneDataset
 from virtualpose_mm.datasets.transforms import (GenerateRootTarget3D, GenerateVirtualPoseAGR,
                                                 PackVirtualPoseInputs)
-from virtualpose_mm.datasets.virtual_agr import coco17_to_virtualpose17
+from virtualpose_mm.datasets.joint_sets import coco17_to_virtualpose17
 from virtualpose_mm.structures import render_agr
 
 SPACE = dict(space_size=(8000.0, 8000.0, 2400.0), space_center=(0.0, 0.0, 1100.0),
@@ -59,8 +59,8 @@ def test_frames_are_deterministic_under_seed_and_index():
     for i in (0, 5):
         pa, pb = a[i], b[i]
         torch.testing.assert_close(pa['inputs'], pb['inputs'], rtol=0, atol=0)
-        torch.testing.assert_close(pa['data_samples'].gt_instances.keypoints_3d,
-                                   pb['data_samples'].gt_instances.keypoints_3d)
+        np.testing.assert_array_equal(pa['data_samples'].gt_instances.lifting_target,
+                                      pb['data_samples'].gt_instances.lifting_target)
         # the same index again (another epoch / worker) gives the same frame
         torch.testing.assert_close(a[i]['inputs'], pa['inputs'], rtol=0, atol=0)
     assert not torch.equal(a[0]['inputs'], c[0]['inputs'])
@@ -73,7 +73,7 @@ def test_agr_peaks_at_the_projections_in_sound_mode():
         out = ds[i]
         agr = out['inputs'].numpy()
         gt = out['data_samples'].gt_instances
-        kp = gt.keypoints_2d.numpy()[0] / 4.0      # canvas px → heatmap px
+        kp = gt.transformed_keypoints[0] / 4.0      # canvas px → heatmap px
         for k in range(17):
             x, y = kp[k]
             if not (3 <= x <= 236 and 3 <= y <= 124):
@@ -97,7 +97,7 @@ def test_noise_off_is_exactly_render_agr_and_noise_changes_only_the_heatmaps():
     noisy = _dataset(num_samples=3, pipeline=_pipeline(noise=True))
     for i in range(3):
         e, n = exact[i], noisy[i]
-        kp = e['data_samples'].gt_instances.keypoints_2d.numpy().astype(np.float64)
+        kp = e['data_samples'].gt_instances.transformed_keypoints.astype(np.float64)
         # the packed 2D joints are float32; re-render from the unrounded projection
         info = exact.get_data_info(i)
         r = GenerateVirtualPoseAGR()(info)
@@ -107,9 +107,9 @@ def test_noise_off_is_exactly_render_agr_and_noise_changes_only_the_heatmaps():
         diff = np.abs(n['inputs'].numpy() - e['inputs'].numpy())
         assert diff[:17].max() > 0.05          # heatmaps are noisy
         assert diff[17:].max() == 0            # the box map is not
-        for key in ('root_ind', 'root_depth', 'root_mask', 'keypoints_3d_visible'):
-            torch.testing.assert_close(getattr(n['data_samples'].gt_instances, key),
-                                       getattr(e['data_samples'].gt_instances, key))
+        for key in ('root_ind', 'root_depth', 'root_mask', 'keypoint_weights'):
+            torch.testing.assert_close(getattr(n['data_samples'].gt_instance_labels, key),
+                                       getattr(e['data_samples'].gt_instance_labels, key))
 
 
 def test_amplitude_drop_knob_scales_the_peaks():
@@ -141,7 +141,7 @@ def test_targets_and_packed_contract():
     info = ds.get_data_info(1)
     out = ds[1]
     s = out['data_samples']
-    meta, gt = s.metainfo, s.gt_instances
+    meta, gt, labels = s.metainfo, s.gt_instances, s.gt_instance_labels
     assert out['inputs'].shape == (21, 128, 240) and out['inputs'].dtype == torch.float32
     for k in ('camera', 'affine', 'image_size', 'input_size', 'heatmap_size',
               'depth_norm_factor', 'seq_name', 'frame_id', 'sample_idx', 'random_seed'):
@@ -154,16 +154,16 @@ def test_targets_and_packed_contract():
     np.testing.assert_allclose(A, [[k, 0, (960 - k * w) / 2], [0, k, (512 - k * h) / 2]])
     assert meta['depth_norm_factor'] == pytest.approx(np.sqrt(cam.f[0] * cam.f[1]) * k)
     X = info['gt_keypoints_3d']
-    np.testing.assert_allclose(gt.keypoints_3d.numpy(), X, atol=1e-3)
-    np.testing.assert_allclose(gt.roots_3d.numpy(), X[:, 2], atol=1e-3)
-    np.testing.assert_allclose(gt.root_depth.numpy(), cam.depth(X[:, 2]), rtol=1e-12)
+    np.testing.assert_allclose(gt.lifting_target, X, atol=1e-3)
+    np.testing.assert_allclose(gt.roots_3d, X[:, 2], atol=1e-3)
+    np.testing.assert_allclose(labels.root_depth.numpy(), cam.depth(X[:, 2]), rtol=1e-12)
     canvas = (cam.project(X[:, 2]) @ A[:, :2].T + A[:, 2]) / 4
     pix = np.floor(canvas + 0.5).astype(int)
-    np.testing.assert_array_equal(gt.root_ind.numpy(), pix[:, 1] * 240 + pix[:, 0])
-    assert gt.root_mask.numpy().tolist() == [1.0] * len(X)
-    assert gt.root_depth.dtype == torch.float64 and gt.root_ind.dtype == torch.int64
+    np.testing.assert_array_equal(labels.root_ind.numpy(), pix[:, 1] * 240 + pix[:, 0])
+    assert labels.root_mask.numpy().tolist() == [1.0] * len(X)
+    assert labels.root_depth.dtype == torch.float64 and labels.root_ind.dtype == torch.int64
     # the 3D root target peaks at the voxel nearest each root
-    tgt = s.gt_root_heatmap_3d.numpy()
+    tgt = s.gt_fields.root_heatmap_3d.numpy()
     assert tgt.shape == (40, 40, 12)
     axes = [np.linspace(-4000, 4000, 40), np.linspace(-4000, 4000, 40),
             np.linspace(-100, 2300, 12)]
@@ -189,7 +189,7 @@ def test_packed_targets_agree_with_the_estimator_convention():
     for s in samples:
         s2 = s.clone()
         for key in ('root_depth', 'root_ind', 'root_mask'):
-            del s2.gt_instances[key]
+            del s2.gt_instance_labels[key]
         stripped.append(s2)
     theirs = model.parse_gt(stripped, meta, (240, 128), torch.device('cpu'))
     torch.testing.assert_close(ours['root_ind'], theirs['root_ind'])
@@ -234,7 +234,7 @@ def test_panoptic15_scenes_from_the_builtin_bank():
                   pipeline=_pipeline(noise=True, joint_set='panoptic15'))
     out = ds[0]
     assert out['inputs'].shape == (19, 128, 240)
-    assert out['data_samples'].gt_instances.keypoints_3d.shape[1:] == (15, 3)
+    assert out['data_samples'].gt_instances.lifting_target.shape[1:] == (15, 3)
 
 
 def test_golden_reference_agr_is_reproduced_with_the_legacy_options(shared_data):

@@ -255,8 +255,8 @@ def test_mupots_samples_feed_the_mupots_metric(tmp_path, test_data):
         s = ds[i]['data_samples']
         from mmengine.structures import InstanceData
         pred = InstanceData()
-        pred.keypoints_3d = s.gt_instances.keypoints_3d.numpy().astype(np.float64)
-        pred.scores = np.ones(len(pred.keypoints_3d))
+        pred.keypoints = s.gt_instances.lifting_target.astype(np.float64)
+        pred.bbox_scores = np.ones(len(pred.keypoints))
         s.pred_instances = pred
         valid = [a for a in data['annotations'] if a['image_id'] == i and a['is_valid']]
         s.gt_instances.mupots_annot2 = np.array([a['keypoints_img'] for a in valid])

@@ -38,4 +38,4 @@ def test_virtual_batch_trains_and_predicts(test_data):
     model.eval()
     with torch.no_grad():
         out = model(**model.data_preprocessor(batch), mode='predict')
-    assert len(out) == 2 and out[0].pred_instances.keypoints_3d.shape[1:] == (17, 3)
+    assert len(out) == 2 and out[0].pred_instances.keypoints.shape[1:] == (17, 3)

@@ -49,7 +49,7 @@ def test_each_file_reproduced(golden_run, index):
 
 # ------------------------------------------------------------------ the checkers catch errors
 def _check(data, path):
-    from virtualpose_mm.testing.golden import find_checker
+    from tools.analysis.golden import find_checker
     found = find_checker(data, str(path))
     assert found is not None
     return found[1](data, str(path), 'cpu')

@@ -28,12 +28,12 @@ def _pose(rng, x, y):
 def _sample(idx, seq, gt, pred, scores, vis=None):
     ds = PoseDataSample(metainfo=dict(sample_idx=idx, seq_name=seq, camera=CAM.to_dict()))
     g = InstanceData()
-    g.keypoints_3d = np.asarray(gt, np.float64).reshape(-1, 15, 3)
-    g.keypoints_3d_eval_visible = np.ones(g.keypoints_3d.shape[:2]) if vis is None else vis
+    g.lifting_target = np.asarray(gt, np.float64).reshape(-1, 15, 3)
+    g.lifting_target_visible = np.ones(g.lifting_target.shape[:2]) if vis is None else vis
     ds.gt_instances = g
     p = InstanceData()
-    p.keypoints_3d = np.asarray(pred, np.float64).reshape(-1, 15, 3)
-    p.scores = np.asarray(scores, np.float64).reshape(-1)
+    p.keypoints = np.asarray(pred, np.float64).reshape(-1, 15, 3)
+    p.bbox_scores = np.asarray(scores, np.float64).reshape(-1)
     ds.pred_instances = p
     return ds.to_dict()
 
@@ -147,8 +147,8 @@ def test_visibility_and_results_are_order_independent():
 def test_missing_inputs_are_named():
     s, g = _frames()[0]
     d = _sample(0, s, g, g, [0.9, 0.8])
-    del d['pred_instances']['scores']
-    with pytest.raises(KeyError, match='scores'):
+    del d['pred_instances']['bbox_scores']
+    with pytest.raises(KeyError, match='bbox_scores'):
         PanopticMonoMetric().process({}, [d])
     d = _sample(0, s, g, g, [0.9, 0.8])
     del d['camera']

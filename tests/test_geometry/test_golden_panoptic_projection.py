@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from virtualpose_mm.testing.golden import check_golden_file
+from tools.analysis.golden import check_golden_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

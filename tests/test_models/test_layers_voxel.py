@@ -10,8 +10,8 @@ from virtualpose_mm.models.layers import (VoxelProjector, compute_sampling_grid,
                                           index_to_world, match_to_gt, nms_3d,
                                           soft_argmax_3d,
                                           topk_peaks, voxel_grid)
-from virtualpose_mm.testing.voxelpose_synthetic import (letterbox_affine, look_at,
-                                                         render_heatmaps, ring_rig)
+from tools.analysis.voxelpose_synthetic import (letterbox_affine, look_at,
+                                                render_heatmaps, ring_rig)
 
 IMG = (640, 480)
 INP = (320, 256)

@@ -75,8 +75,8 @@ def test_loss_file_without_its_stage2_file_is_a_clear_error(shared_data, tmp_pat
 def test_noise_rule():
     """One rule: the smallest power of two ≥ 4× the measured noise, at least 2^6, in units
     of ε · max|ref|; the row fails above it."""
-    from virtualpose_mm.testing.golden.core import (F32_EPS, NOISE_FLOOR_ULPS, GoldenReport,
-                                                    f32_ulps)
+    from tools.analysis.golden.core import (F32_EPS, NOISE_FLOOR_ULPS, GoldenReport,
+                                            f32_ulps)
     assert F32_EPS == 2.0 ** -23
     assert f32_ulps(0) == NOISE_FLOOR_ULPS == 64
     assert f32_ulps(16) == 64 and f32_ulps(16.1) == 128 and f32_ulps(37) == 256
@@ -95,8 +95,8 @@ def test_checker_catches_a_small_weight_change(shared_data):
     """A 1e-3 relative change of ONE weight (of 23 M) fails the intermediate bounds with a
     clear margin, though the predicted joints stay well within the 0.05 mm pose bound (the
     pose check alone would not see it)."""
-    from virtualpose_mm.testing.golden import find_checker
-    from virtualpose_mm.testing.golden.core import load_golden
+    from tools.analysis.golden import find_checker
+    from tools.analysis.golden.core import load_golden
     path = shared_data / 'golden' / 'virtualpose' / 'stage2_mupots_small.pt'
     if not path.is_file():
         pytest.skip(f'{path} is not available')

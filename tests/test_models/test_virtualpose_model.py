@@ -135,6 +135,8 @@ def _to_reference(sd):
                 if 'v2v' in prefix:
                     for a, b in inv:
                         rest = re.sub(a, b, rest)
+                else:  # the reference's DE has torchvision's ResNet modules on itself
+                    rest = re.sub(r'^backbone\.', '', rest)
                 out[ref + rest] = v.clone()
     return out
 
@@ -168,6 +170,79 @@ def test_converter_round_trip_and_errors(model):
         dict(ref, **{'backbone.conv1.weight': torch.zeros(1)}), ignore_prefixes=('backbone.', ))
     assert 'backbone.conv1.weight' in info['dropped'] and not info['unknown']
     assert 'root_net.v2v_net.encoder_decoder.skip_res1.res_branch.1.bn.running_var' in conv
+
+
+def test_converter_maps_torchvision_resnet_names_onto_mmpose_resnet():
+    """Reference DE keys (torchvision ResNet names) → MMPose ``ResNet`` under ``backbone``;
+    the same names for every depth, including the Bottleneck's conv3/bn3 and downsample."""
+    from mmpose.models.backbones import ResNet
+    from virtualpose_mm.models.utils.virtualpose_converter import depth_net_key
+    for k, ours in [('conv1.weight', 'backbone.conv1.weight'),
+                    ('bn1.running_mean', 'backbone.bn1.running_mean'),
+                    ('layer1.0.conv1.weight', 'backbone.layer1.0.conv1.weight'),
+                    ('layer2.0.downsample.1.num_batches_tracked',
+                     'backbone.layer2.0.downsample.1.num_batches_tracked'),
+                    ('layer4.1.bn2.bias', 'backbone.layer4.1.bn2.bias'),
+                    ('deconv_layers.0.weight', 'deconv_layers.0.weight'),
+                    ('depth.2.bias', 'depth.2.bias')]:
+        assert depth_net_key(k) == 'root_net.depth_net.' + ours
+        conv, info = convert_virtualpose_state_dict({'REN.depth_net.' + k: torch.zeros(1)})
+        assert list(conv) == ['root_net.depth_net.' + ours] and not info['unknown']
+    for depth in (18, 50):
+        import torchvision
+        tv = getattr(torchvision.models, f'resnet{depth}')(weights=None).state_dict()
+        de = VirtualPoseDepthNet(depth=depth, deconv_channels=(8, ), deconv_kernels=(4, ),
+                                 head_channels=8)
+        assert isinstance(de.backbone, ResNet)
+        ours = {k: v.shape for k, v in de.state_dict().items()}
+        for k, v in tv.items():
+            if k.startswith('fc.') or k.startswith('conv1.'):   # no fc; a 9-channel stem
+                continue
+            name = depth_net_key(k)[len('root_net.depth_net.'):]
+            assert ours[name] == v.shape, k
+
+
+def _to_old_layout(sd):
+    """Our state dict in the DE layout before its ResNet became ``backbone`` (torchvision's
+    modules directly on the DE)."""
+    return {k.replace('root_net.depth_net.backbone.', 'root_net.depth_net.'): v.clone()
+            for k, v in sd.items()}
+
+
+def test_checkpoints_of_the_old_depth_net_layout_still_load(model, tmp_path):
+    from mmengine.runner import load_checkpoint
+    old = _to_old_layout(model.state_dict())
+    assert 'root_net.depth_net.layer1.0.bn1.running_var' in old
+    assert not any('depth_net.backbone' in k for k in old)
+    expected = model.state_dict()
+
+    def same(m):
+        got = m.state_dict()
+        return all(torch.equal(got[k], v) for k, v in expected.items()
+                   if isinstance(v, torch.Tensor))
+
+    # plain load_state_dict (strict), the runner's load_checkpoint, and the converter
+    m = MODELS.build(T.model_config())
+    m.load_state_dict(old, strict=True)
+    assert same(m)
+    torch.save({'state_dict': old, 'meta': {}}, tmp_path / 'old.pth')
+    m = MODELS.build(T.model_config())
+    load_checkpoint(m, str(tmp_path / 'old.pth'), map_location='cpu', strict=True)
+    assert same(m)
+    m = MODELS.build(T.model_config())
+    info = load_virtualpose_checkpoint(m, str(tmp_path / 'old.pth'))
+    assert same(m) and not info['unknown'] and not info['dropped']
+    # the DE alone, old keys at its top level
+    de = VirtualPoseDepthNet(in_channels=model.root_net.depth_net.in_channels)
+    sub = {k[len('root_net.depth_net.'):]: v for k, v in old.items()
+           if k.startswith('root_net.depth_net.')}
+    de.load_state_dict(sub, strict=True)
+    assert torch.equal(de.backbone.conv1.weight, model.root_net.depth_net.backbone.conv1.weight)
+    # both layouts at once is an error, not a silent pick
+    both = dict(old, **{'root_net.depth_net.backbone.conv1.weight':
+                        old['root_net.depth_net.conv1.weight']})
+    with pytest.raises(RuntimeError, match='both in the state dict'):
+        MODELS.build(T.model_config()).load_state_dict(both, strict=True)
 
 
 # ----------------------------------------------------------------------------- proposals
@@ -213,15 +288,15 @@ def test_gt_proposal_filter_is_off_by_default(model):
         m.gt_proposal_filter = True
         filtered = m.predict(x, [T.data_sample(people)])[0].pred_instances
         without_gt = m.predict(x, [T.data_sample(people, with_gt=False)])[0].pred_instances
-    assert default.keypoints_3d.shape == (2, 17, 3)
-    assert np.allclose(sorted(default.scores.tolist()), [0.8, 0.9])
+    assert default.keypoints.shape == (2, 17, 3)
+    assert np.allclose(sorted(default.bbox_scores.tolist()), [0.8, 0.9])
     far_xyz = voxel_grid(m.root_net.space_size, m.root_net.space_center,
                          m.root_net.space_shape).view(*m.root_net.space_shape, 3)[far]
     assert any(np.allclose(c, far_xyz.numpy()) for c in default.centers_3d)
-    assert filtered.keypoints_3d.shape == (1, 17, 3)          # the false positive is gone
-    assert filtered.scores.tolist() == pytest.approx([0.9])
+    assert filtered.keypoints.shape == (1, 17, 3)          # the false positive is gone
+    assert filtered.bbox_scores.tolist() == pytest.approx([0.9])
     assert np.linalg.norm(filtered.centers_3d[0] - people[0, 2]) < 500
-    assert without_gt.keypoints_3d.shape == (2, 17, 3)        # no GT: score threshold
+    assert without_gt.keypoints.shape == (2, 17, 3)        # no GT: score threshold
 
 
 # ----------------------------------------------------------------------------- training
@@ -262,8 +337,8 @@ def test_loss_and_backward_smoke(model):
     m.eval()
     with torch.no_grad():
         out = m.predict(x, ds)
-    assert [o.pred_instances.keypoints_3d.shape[0] for o in out] == [1, 1]
-    assert np.isfinite(out[0].pred_instances.keypoints_3d).all()
+    assert [o.pred_instances.keypoints.shape[0] for o in out] == [1, 1]
+    assert np.isfinite(out[0].pred_instances.keypoints).all()
 
 
 def test_input_checks(model):

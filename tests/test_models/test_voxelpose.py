@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.structures import InstanceData
+from mmengine.structures import BaseDataElement, InstanceData
 
 import virtualpose_mm  # noqa: F401
 from virtualpose_mm.models.utils.voxelpose_converter import (CheckpointError,
@@ -19,7 +19,7 @@ from virtualpose_mm.models.utils.voxelpose_converter import (CheckpointError,
                                                              load_voxelpose_checkpoint,
                                                              reference_v2v_key)
 from virtualpose_mm.registry import MODELS
-from virtualpose_mm.testing.voxelpose_synthetic import make_batch
+from tools.analysis.voxelpose_synthetic import make_batch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(REPO, 'configs', 'voxelpose', 'voxelpose_tiny_heatmap_cpu.py')
@@ -64,12 +64,14 @@ def test_predict_outputs(camera_format):
     for b, d in enumerate(out):
         n = int((r['proposals'][b, :, 3] >= 0).sum())
         p = d.pred_instances
-        assert p.keypoints_3d.shape == (n, 17, 3) and p.keypoint_scores.shape == (n, 17)
-        assert p.scores.shape == (n, ) and p.centers_3d.shape == (n, 3)
-        assert (p.scores > model.root_net.proposal_layer.threshold).all()
-        np.testing.assert_allclose(p.keypoints_3d, r['poses'][b][r['proposals'][b, :, 3] >= 0])
+        assert p.keypoints.shape == (n, 17, 3) and p.keypoint_scores.shape == (n, 17)
+        assert p.keypoints.dtype == np.float32 and 'keypoints_3d' not in p
+        assert p.bbox_scores.shape == (n, ) and p.centers_3d.shape == (n, 3)
+        assert 'scores' not in p
+        assert (p.bbox_scores > model.root_net.proposal_layer.threshold).all()
+        np.testing.assert_allclose(p.keypoints, r['poses'][b][r['proposals'][b, :, 3] >= 0])
         # the joints lie in their proposal's 2000 mm cube
-        assert (np.abs(p.keypoints_3d - p.centers_3d[:, None]) <= 1000 + 1e-3).all()
+        assert (np.abs(p.keypoints - p.centers_3d[:, None]) <= 1000 + 1e-3).all()
     assert len(out[0].pred_instances) == 2
     poses, props, root = model(x, ds, mode='tensor')
     assert poses.shape == (2, 10, 17, 3) and props.shape == (2, 10, 5)
@@ -105,11 +107,17 @@ def test_loss_backward_and_values():
     t = model.root_targets(ds, gt, x.device)
     assert t.shape == (2, 16, 16, 8) and t.max() > 0.5
     # ... and the given one otherwise
-    ds[0].gt_root_heatmap_3d = torch.zeros(16, 16, 8)
+    ds[0].gt_fields = BaseDataElement(root_heatmap_3d=torch.zeros(16, 16, 8))
     assert model.root_targets(ds, gt, x.device)[0].abs().sum() == 0
-    ds[0].gt_root_heatmap_3d = torch.zeros(8, 8, 8)
-    with pytest.raises(ValueError, match='gt_root_heatmap_3d'):
+    ds[0].gt_fields.root_heatmap_3d = torch.zeros(8, 8, 8)
+    with pytest.raises(ValueError, match=r'gt_fields\.root_heatmap_3d'):
         model.root_targets(ds, gt, x.device)
+    # a field under its pre-MMPose-convention name is an error, not silently ignored
+    del ds[0].gt_fields
+    ds[0].gt_root_heatmap_3d = torch.zeros(16, 16, 8)
+    with pytest.raises(ValueError, match='gt_fields.root_heatmap_3d'):
+        model.parse_gt(ds, x.device)
+    del ds[0].gt_root_heatmap_3d
 
 
 def test_two_training_iterations_through_train_step():
@@ -138,7 +146,7 @@ def test_no_valid_proposal_is_ddp_safe():
     model = tiny_model()
     x, ds = batch()
     for d in ds:
-        d.gt_instances = InstanceData(keypoints_3d=np.zeros((0, 17, 3), np.float32))
+        d.gt_instances = InstanceData(lifting_target=np.zeros((0, 17, 3), np.float32))
     model.train()
     losses = model.loss(x, ds)
     assert losses['loss_pose'].item() == 0.0 and losses['loss_pose'].requires_grad
@@ -210,7 +218,7 @@ def test_image_input_with_2d_network():
     # unfrozen 2D net with 2D targets: a 2D loss and gradients into the backbone
     cfg.update(freeze_2d=False)
     model = MODELS.build(cfg)
-    ds[0].gt_heatmaps_2d = torch.rand(5, 17, 16, 16)
+    ds[0].gt_fields = BaseDataElement(heatmaps=torch.rand(5, 17, 16, 16))
     model.train()
     losses = model.loss(img, ds)
     assert 'loss_2d' in losses
@@ -248,8 +256,8 @@ def test_bad_inputs_are_reported():
         with pytest.raises(ValueError, match='same number of views'):
             model.run([x[0], x[1, :4]], ds)
     ds3 = copy.deepcopy(ds)
-    ds3[0].gt_instances = InstanceData(keypoints_3d=np.zeros((2, 15, 3), np.float32))
-    with pytest.raises(ValueError, match=r'keypoints_3d: shape \(2, 15, 3\)'):
+    ds3[0].gt_instances = InstanceData(lifting_target=np.zeros((2, 15, 3), np.float32))
+    with pytest.raises(ValueError, match=r'lifting_target: shape \(2, 15, 3\)'):
         model.loss(x, ds3)
 
 
@@ -286,7 +294,7 @@ def test_empty_frame_gives_no_people():
     with torch.no_grad():
         out = model.predict(x, ds)
     p = out[0].pred_instances
-    assert p.keypoints_3d.shape == (0, 17, 3) and p.scores.shape == (0, )
+    assert p.keypoints.shape == (0, 17, 3) and p.bbox_scores.shape == (0, )
     assert p.keypoint_scores.shape == (0, 17)
     # training on it: no GT person, no match, a zero (but connected) pose loss
     model.train()
@@ -430,7 +438,7 @@ def test_convert_golden_reference_state_dict(shared_data):
     files = sorted(glob.glob(str(shared_data / 'golden' / 'voxelpose' / '*_cpn*_prn*.pt')))
     if not files:
         pytest.skip('no VoxelPose model golden files')
-    from virtualpose_mm.testing.golden.voxelpose_model import model_config_from_reference
+    from tools.analysis.golden.voxelpose_model import model_config_from_reference
     d = torch.load(files[0], weights_only=True)
     model = MODELS.build(model_config_from_reference(d['config']))
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in d['state_dict'].items()}
@@ -478,8 +486,8 @@ def test_golden_voxelpose_model_files(shared_data, name):
 def test_golden_checker_catches_a_small_weight_change(shared_data):
     """A 1e-3 relative change of ONE root-net weight fails the float32-noise bounds of the
     root volume (relative to its scale), while no discrete output changes."""
-    from virtualpose_mm.testing.golden import find_checker
-    from virtualpose_mm.testing.golden.core import load_golden
+    from tools.analysis.golden import find_checker
+    from tools.analysis.golden.core import load_golden
     path = shared_data / 'golden' / 'voxelpose' / 'shelf_cpn40_prn32.pt'
     if not path.is_file():
         pytest.skip(f'{path} is not available')

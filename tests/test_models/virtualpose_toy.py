@@ -60,7 +60,7 @@ def model_config(**overrides) -> dict:
 
 
 def data_sample(people_3d: np.ndarray, with_gt: bool = True, cam: Camera = None):
-    """A PoseDataSample with the metainfo contract (and GT keypoints_3d)."""
+    """A PoseDataSample with the metainfo contract (and GT lifting_target)."""
     from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample
     cam = cam or camera()
@@ -68,8 +68,8 @@ def data_sample(people_3d: np.ndarray, with_gt: bool = True, cam: Camera = None)
                                       input_size=INPUT_SIZE))
     if with_gt:
         inst = InstanceData()
-        inst.keypoints_3d = people_3d.astype(np.float32)
-        inst.keypoints_3d_visible = np.ones(people_3d.shape[:2], np.float32)
+        inst.lifting_target = people_3d.astype(np.float32)
+        inst.lifting_target_visible = np.ones(people_3d.shape[:2], np.float32)
         ds.gt_instances = inst
     return ds
 

@@ -23,7 +23,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from virtualpose_mm.registry import MODELS
-from virtualpose_mm.testing.tools import REPO_ROOT as REPO
+from tests.helpers import REPO_ROOT as REPO
 
 DEMO_CFG = osp.join(REPO, 'configs', 'voxelpose', 'voxelpose_demo_shelf_virtual_cpu.py')
 TINY_CFG = osp.join(REPO, 'configs', 'voxelpose', 'voxelpose_tiny_heatmap_cpu.py')

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-from virtualpose_mm.testing.tools import REPO_ROOT as REPO
-from virtualpose_mm.testing.tools import run_tool as _run
+from tests.helpers import REPO_ROOT as REPO
+from tests.helpers import run_tool as _run
 
 CFG = osp.join(REPO, 'configs', 'voxelpose', 'voxelpose_demo_shelf_virtual_cpu.py')
 SMALL = ['--cfg-options', 'train_dataloader.dataset.num_samples=4',
@@ -39,8 +39,9 @@ def test_own_rig_demo_pipeline(tmp_path):
         res = json.load(open(out / f'frame{i}.json'))
         assert res['units'].startswith('mm')
         assert len(res['joint_names']) == 17
-        gt = np.asarray([g['keypoints_3d'] for g in res['ground_truth']])
+        gt = np.asarray([g['keypoints'] for g in res['ground_truth']])
         assert gt.ndim == 3 and gt.shape[1:] == (17, 3) and len(gt) >= 1
         for person in res['people']:
-            assert np.asarray(person['keypoints_3d']).shape == (17, 3)
+            assert np.asarray(person['keypoints']).shape == (17, 3)
+            assert isinstance(person['bbox_score'], float)
         assert (out / f'frame{i}.png').stat().st_size > 10000

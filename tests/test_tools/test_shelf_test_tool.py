@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from virtualpose_mm.registry import MODELS
-from virtualpose_mm.testing.tools import REPO_ROOT, run_tool
+from tests.helpers import REPO_ROOT, run_tool
 
 CFG = f'{REPO_ROOT}/configs/voxelpose/voxelpose_prn32x32x32_cpn80x80x20_shelf_cam5.py'
 SMALL_MODEL = {

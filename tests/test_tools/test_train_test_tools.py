@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from virtualpose_mm.testing.tools import REPO_ROOT as REPO
-from virtualpose_mm.testing.tools import run_tool as _run
+from tests.helpers import REPO_ROOT as REPO
+from tests.helpers import run_tool as _run
 
 TOY_CFG = osp.join(REPO, 'tests', 'data', 'configs', 'toy_iter_train.py')
 
@@ -99,7 +99,7 @@ def test_test_tool_writes_metrics_and_dump(tmp_path):
 
 def test_safe_loading_still_refuses_unknown_classes(tmp_path):
     import virtualpose_mm  # noqa: F401  (installs the allow-list)
-    from virtualpose_mm.testing.toy import ToyPoseDataset
+    from tests.fixtures.toy import ToyPoseDataset
     path = tmp_path / 'evil.pth'
     torch.save({'obj': ToyPoseDataset}, path)
     with pytest.raises(pickle.UnpicklingError):

@@ -81,9 +81,9 @@ def render(dataset, indices, out: str, dpi: int = 100):
         K = js.num_joints
         meta = ds.metainfo
         cam = Camera.from_dict(meta['camera'], validate=False)
-        gt = ds.gt_instances
-        X = gt.keypoints_3d.numpy()
-        kp2 = gt.keypoints_2d.numpy() if 'keypoints_2d' in gt else None
+        gt, labels = ds.gt_instances, ds.gt_instance_labels
+        X = np.asarray(gt.lifting_target)
+        kp2 = np.asarray(gt.transformed_keypoints) if 'transformed_keypoints' in gt else None
         W, H = agr.shape[-1], agr.shape[-2]
         stride = float(meta['input_size'][0]) / W
 
@@ -127,8 +127,8 @@ def render(dataset, indices, out: str, dpi: int = 100):
 
         ax = axes[row, 2]
         im = ax.imshow(agr[K] + agr[K + 2], cmap='viridis', origin='upper')
-        if 'root_ind' in gt:
-            ind, msk = gt.root_ind.numpy(), gt.root_mask.numpy()
+        if 'root_ind' in labels:
+            ind, msk = labels.root_ind.numpy(), labels.root_mask.numpy()
             ax.scatter(ind[msk > 0] % W, ind[msk > 0] // W, s=12, c='r', marker='x')
         ax.set_title('box map: box width l + r (heatmap px), roots ×', fontsize=8)
         ax.axis('off')

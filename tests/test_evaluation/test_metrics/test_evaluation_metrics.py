@@ -43,9 +43,10 @@ def _panoptic_samples(perfect=True):
         pred = gt[::-1].copy() if perfect else gt[:1] + 80.0
         samples.append(_sample(
             dict(sample_idx=i),
-            pred=dict(keypoints_3d=torch.from_numpy(pred), scores=torch.rand(len(pred)),
+            pred=dict(keypoints=torch.from_numpy(pred), bbox_scores=torch.rand(len(pred)),
                       keypoint_scores=torch.ones(len(pred), 15)),
-            gt=dict(keypoints_3d=torch.from_numpy(gt), keypoints_3d_visible=np.ones((2, 15))),
+            gt=dict(lifting_target=torch.from_numpy(gt),
+                    lifting_target_visible=np.ones((2, 15))),
             as_dict=bool(i % 2)))  # both PoseDataSample and to_dict() forms
     return samples
 
@@ -68,10 +69,10 @@ def test_panoptic_metric_perfect_and_degraded():
     assert out['panoptic/AP@150'] == pytest.approx(0.5, abs=1e-4)
 
 
-def test_panoptic_metric_needs_scores():
+def test_panoptic_metric_needs_bbox_scores():
     s = _panoptic_samples()[0]
-    del s.pred_instances.scores
-    with pytest.raises(KeyError, match='scores'):
+    del s.pred_instances.bbox_scores
+    with pytest.raises(KeyError, match='bbox_scores'):
         PanopticAPMetric().process({}, [s])
 
 
@@ -105,8 +106,8 @@ def test_pcp_metric_gt_from_samples_with_empty_frame():
         preds = np.stack([_coco_from_shelf14(p) for p in poses]) if f < 2 else \
             np.zeros((0, 17, 3))  # frame 2: nothing detected (the reference crashes)
         samples.append(_sample(
-            dict(frame_id=f), pred=dict(keypoints_3d=preds, scores=np.ones(len(preds))),
-            gt=dict(keypoints_3d=np.stack(poses), actor_ids=np.array([0, 2])),
+            dict(frame_id=f), pred=dict(keypoints=preds, bbox_scores=np.ones(len(preds))),
+            gt=dict(lifting_target=np.stack(poses), actor_ids=np.array([0, 2])),
             as_dict=f == 1))
     m = ShelfCampusPCPMetric(dataset='campus', num_actors=3)
     m.process({}, samples)
@@ -126,7 +127,7 @@ def test_pcp_metric_reads_actors_gt_file():
     for f in range(gt.num_frames):
         poses, _ = gt.frame(f)
         samples.append(_sample(dict(frame_id=f),
-                               pred=dict(keypoints_3d=poses, scores=np.ones(len(poses)))))
+                               pred=dict(keypoints=poses, bbox_scores=np.ones(len(poses)))))
     m = ShelfCampusPCPMetric(dataset='shelf', actors_gt_file=path)
     m.process({}, samples[::-1])  # any order: frames are sorted by frame_id
     out = m.evaluate(len(samples))
@@ -136,7 +137,7 @@ def test_pcp_metric_reads_actors_gt_file():
         assert out[f'shelf/PCP_actor{a + 1}'] == pytest.approx(want, abs=1e-7)
     assert out['shelf/Recall@500'] == pytest.approx(1.0, abs=1e-7)
     with pytest.raises(KeyError, match='frame_id'):
-        m.process({}, [_sample({}, pred=dict(keypoints_3d=np.zeros((0, 14, 3))))])
+        m.process({}, [_sample({}, pred=dict(keypoints=np.zeros((0, 14, 3))))])
 
 
 # ----------------------------------------------------------------------------- MuPoTS
@@ -166,8 +167,8 @@ def test_mupots_metric_world_predictions(mupots_person, mupots_project):
         pred_world = mupots17_to_virtualpose17(_to_world(cam, preds_cam))
         samples.append(_sample(
             dict(img_path=f'/data/MultiPersonTestSet/TS2/img_{f:06d}.jpg', camera=cam),
-            pred=dict(keypoints_3d=torch.from_numpy(pred_world),
-                      scores=torch.ones(len(pred_world))),
+            pred=dict(keypoints=torch.from_numpy(pred_world),
+                      bbox_scores=torch.ones(len(pred_world))),
             gt=dict(mupots_annot2=mupots_project(gts), mupots_univ_annot3=gts),
             as_dict=f == 1))
     m = MuPoTSPCKMetric(per_sequence=True)
@@ -186,7 +187,7 @@ def test_mupots_metric_world_predictions(mupots_person, mupots_project):
 
 def test_mupots_metric_needs_camera_for_world_frame(mupots_person):
     s = _sample(dict(seq_name='TS1', frame_id=0),
-                pred=dict(keypoints_3d=np.zeros((1, 17, 3)), scores=np.ones(1)))
+                pred=dict(keypoints=np.zeros((1, 17, 3)), bbox_scores=np.ones(1)))
     with pytest.raises(KeyError, match='camera'):
         MuPoTSPCKMetric().process({}, [s])
 
@@ -203,8 +204,9 @@ def test_mupots_metric_on_official_files_matches_golden(shared_data, tmp_path):
         seq, frame = k.split('_img_')
         samples.append(_sample(
             dict(seq_name=seq, frame_id=int(frame)),
-            pred=dict(keypoints_3d=mupots17_to_virtualpose17(p3),
-                      keypoints=mupots17_to_virtualpose17(p2), scores=np.ones(len(p3)))))
+            pred=dict(keypoints=mupots17_to_virtualpose17(p3),
+                      keypoints_2d=mupots17_to_virtualpose17(p2),
+                      bbox_scores=np.ones(len(p3)))))
     m = MuPoTSPCKMetric(ann_root=str(root / 'MultiPersonTestSet'), pred_frame='camera',
                         outfile_prefix=str(tmp_path), per_sequence=True)
     m.process({}, samples)

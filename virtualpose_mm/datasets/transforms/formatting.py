@@ -1,23 +1,158 @@
-"""Packing a multi-view frame into model inputs and a :class:`PoseDataSample`."""
+"""Packing frames into model inputs and a :class:`PoseDataSample`; the data-sample fields.
+
+Data-sample fields
+------------------
+
+This table is the one place the fields are defined. A field MMPose 1.3.2 names means what
+it means in MMPose (marked *MMPose*); the others are this package's (*package*). N = people
+(one row each), K = joints, V = views; world frame z-up, millimetres (``DESIGN.md`` §2).
+Both pack transforms (:class:`PackMultiViewPoseInputs` for VoxelPose,
+:class:`~virtualpose_mm.datasets.transforms.PackVirtualPoseInputs` for VirtualPose) use
+these names with these meanings.
+
+``pred_instances`` — written by the estimators
+(``VolumetricPoseEstimator.add_pred_to_datasample``), numpy, one row per person found (no
+padding rows; N may be 0):
+
+======================  ==========  =========================================================
+``keypoints``           (N, K, 3)   float32 3D joints, world mm. *MMPose* (what ``MPJPE`` and
+                                    ``Pose3dLocalVisualizer`` read as the 3D prediction)
+``keypoint_scores``     (N, K)      float32 per-joint confidence: the person's detection
+                                    score for every joint (as the reference). *MMPose*
+``bbox_scores``         (N,)        float32 detection confidence (the root proposal's
+                                    score; the Panoptic AP ranking score). *MMPose*
+``centers_3d``          (N, 3)      float32 the root proposal (the pose cube's centre),
+                                    world mm. *package*
+``keypoints_2d``        (N, K, 2)   optional, not written by the estimators: predicted
+                                    image px, which ``MuPoTSPCKMetric`` uses for its
+                                    identity matching when given. *package*
+======================  ==========  =========================================================
+
+``gt_instances`` — numpy, as MMPose packs them, one row per GT person (N may be 0):
+
+==========================  ==========  =====================================================
+``lifting_target``          (N, K, 3)   float32 GT joints, world mm. *MMPose* (the 3D GT that
+                                        ``MPJPE`` and ``Pose3dLocalVisualizer`` read)
+``lifting_target_visible``  (N, K)      float32 1 where the joint is annotated in 3D (the
+                                        visibility metrics use). *MMPose*
+``roots_3d``                (N, 3)      float32 GT roots, world mm (proposal matching and
+                                        root targets). *package*
+``ids``                     (N,) int64  the dataset's person id: Panoptic body id,
+                                        Shelf/Campus actor index, MuCo/MuPoTS annotation id,
+                                        pose-bank index for virtual scenes. *package*
+``actor_ids``               (N,) int64  Shelf/Campus only: the index in the dataset's actor
+                                        list (what ``ShelfCampusPCPMetric`` reads). *package*
+``transformed_keypoints``   (N, K, 2)   float32 VirtualPose, when the AGR was rendered: the
+                                        projected joints in network-input (canvas) px.
+                                        *MMPose* (keypoints in input space)
+``keypoints_visible``       (N, K)      float32 with ``transformed_keypoints``: 1 where the
+                                        projected joint is in front of the camera and inside
+                                        the canvas. *MMPose*
+==========================  ==========  =====================================================
+
+``gt_instance_labels`` — torch, the per-person loss targets, one row per GT person:
+
+====================  ==========  ===========================================================
+``keypoint_weights``  (N, K)      float32 weight of each joint in the pose loss. *MMPose*.
+                                  VoxelPose: ``lifting_target_visible``; VirtualPose: 3D-
+                                  visible AND projected into the canvas (the reference)
+``root_depth``        (N,)        float64 VirtualPose: camera depth of the root, mm *package*
+``root_ind``          (N,) int64  VirtualPose: flat AGR index (row·W + col) of the root
+                                  pixel. *package*
+``root_mask``         (N,)        float32 VirtualPose: 1 where the root is on the canvas (the
+                                  depth loss uses only those). *package*
+====================  ==========  ===========================================================
+
+``gt_fields`` — torch, the dense targets (present only when a transform made one). It is an
+mmengine ``BaseDataElement``: MMPose's ``PixelData`` holds only 2- or 3-dim arrays sharing
+one height × width, which a (X, Y, Z) volume next to (V, K, h, w) heatmaps are not.
+
+=========================  ============  ====================================================
+``root_heatmap_3d``        (X, Y, Z)     float32 root-net target on the capture-space grid
+                                         (``GenerateRootTarget3D``). *package*
+``heatmaps``               (V, K, h, w)  float32 2D heatmap targets of each view. *MMPose*
+                                         (the heatmap target, with a view axis in front)
+``keypoint_weights_2d``    (V, K)        float32 per-view joint weights of the 2D heatmap
+                                         loss. *package*
+=========================  ============  ====================================================
+
+MMPose's ``MPJPE`` metric reads ``pred_instances.keypoints`` and
+``gt_instances.lifting_target`` / ``lifting_target_visible`` and pairs prediction row i
+with GT row i, pooled over samples: it scores our outputs only when every sample has as
+many predictions as GT people, in the same order (it does no matching), and it also needs
+metainfo ``target_img_path`` named like Human3.6M's files (``S1_Walking.54138969_000001.jpg``:
+it derives an action name from it). Multi-person evaluation with matching is what this
+package's metrics do (Panoptic AP / MPJPE, Shelf/Campus PCP, MuPoTS PCK).
+"""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
-from mmengine.structures import InstanceData
+from mmengine.structures import BaseDataElement, InstanceData
 from mmpose.structures import PoseDataSample
 
 from ...geometry.camera import Camera
 from ...registry import TRANSFORMS
 
-__all__ = ['PackMultiViewPoseInputs']
+__all__ = ['PackMultiViewPoseInputs', 'pack_gt_people', 'pack_gt_fields']
 
 DEFAULT_META_KEYS = ('sample_idx', 'frame_id', 'sequence', 'dataset_name', 'num_views',
                      'view_names', 'img_paths', 'cameras', 'affines', 'image_sizes',
                      'input_size', 'heatmap_size', 'num_actors', 'space_size', 'space_center',
                      'random_seed', 'num_people_requested')
+
+
+def _people_array(results: dict, key: str, shape, dtype) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(results[key], dtype).reshape(shape))
+
+
+def pack_gt_people(results: dict, weights: Optional[np.ndarray] = None,
+                   default_root_index: Optional[int] = None):
+    """The GT people of a frame → ``(gt_instances, gt_instance_labels)`` with the fields of
+    the module table: ``lifting_target`` / ``lifting_target_visible`` from
+    ``gt_keypoints_3d`` / ``gt_keypoints_3d_visible`` (default all visible), ``roots_3d``
+    from ``gt_roots_3d`` (else joint ``default_root_index`` if given), ``ids`` from
+    ``gt_ids``, and ``keypoint_weights`` = ``weights`` (default the visibility)."""
+    X = np.asarray(results.get('gt_keypoints_3d', np.zeros((0, 0, 3))), np.float32)
+    N = X.shape[0]
+    K = X.shape[1] if X.ndim == 3 else 0
+    X = np.ascontiguousarray(X.reshape(N, K, 3))
+    vis = results.get('gt_keypoints_3d_visible')
+    if vis is None or np.size(vis) == 0:
+        vis = np.ones((N, K), np.float32)
+    else:
+        vis = np.ascontiguousarray(np.asarray(vis, np.float32).reshape(N, K, -1)[..., 0])
+    gt = InstanceData()
+    gt.lifting_target = X
+    gt.lifting_target_visible = vis
+    if 'gt_roots_3d' in results:
+        gt.roots_3d = _people_array(results, 'gt_roots_3d', (N, 3), np.float32)
+    elif default_root_index is not None and K:
+        gt.roots_3d = np.ascontiguousarray(X[:, default_root_index])
+    elif default_root_index is not None:
+        gt.roots_3d = np.zeros((N, 3), np.float32)
+    if 'gt_ids' in results:
+        gt.ids = _people_array(results, 'gt_ids', (N, ), np.int64)
+    labels = InstanceData()
+    w = vis if weights is None else np.asarray(weights, np.float32).reshape(N, K)
+    labels.keypoint_weights = torch.from_numpy(np.ascontiguousarray(w, np.float32))
+    return gt, labels
+
+
+def pack_gt_fields(results: dict) -> Optional[BaseDataElement]:
+    """The dense targets of the frame → ``gt_fields`` (module table), or None if it has
+    none: ``root_heatmap_3d`` from ``root_target_3d``, ``heatmaps`` from
+    ``target_heatmaps`` and ``keypoint_weights_2d`` from ``target_heatmaps_weights``."""
+    fields: Dict[str, torch.Tensor] = {}
+    for key, name in (('root_target_3d', 'root_heatmap_3d'), ('target_heatmaps', 'heatmaps'),
+                      ('target_heatmaps_weights', 'keypoint_weights_2d')):
+        if results.get(key) is not None:
+            fields[name] = torch.from_numpy(np.ascontiguousarray(
+                np.asarray(results[key], np.float32)))
+    return BaseDataElement(**fields) if fields else None
 
 
 @TRANSFORMS.register_module()
@@ -37,13 +172,15 @@ class PackMultiViewPoseInputs(BaseTransform):
       ``frame_id``, ``sequence``, ``dataset_name``, ``num_views``, ``view_names``,
       ``img_paths``, ``num_actors`` (Shelf/Campus), ``space_size``/``space_center``/
       ``random_seed``/``num_people_requested`` (virtual scenes).
-    * ``data_sample.gt_instances`` (N people, N may be 0): ``keypoints_3d`` (N, K, 3)
-      float32 world mm, ``keypoints_3d_visible`` (N, K) float32, ``roots_3d`` (N, 3)
-      float32 (with :class:`GenerateRootTarget3D`), ``ids`` (N,) int64 (``gt_ids``), and
-      for Shelf/Campus ``actor_ids`` (N,) int64 (what ``ShelfCampusPCPMetric`` reads).
-    * data fields: ``gt_root_heatmap_3d`` (X, Y, Z) float32 (from ``root_target_3d``),
-      ``gt_heatmaps_2d`` (V, K, H, W) float32 and ``gt_heatmap_weights_2d`` (V, K)
-      (from ``target_heatmaps`` / ``target_heatmaps_weights``).
+    * ``data_sample.gt_instances`` (N people, N may be 0): ``lifting_target``,
+      ``lifting_target_visible``, ``roots_3d`` (with :class:`GenerateRootTarget3D`),
+      ``ids`` (from ``gt_ids``) and, for Shelf/Campus (``num_actors`` in the frame),
+      ``actor_ids``; ``gt_instance_labels.keypoint_weights`` = the visibility.
+    * ``data_sample.gt_fields`` (when a target transform ran): ``root_heatmap_3d`` (from
+      ``root_target_3d``), ``heatmaps`` and ``keypoint_weights_2d`` (from
+      ``target_heatmaps`` / ``target_heatmaps_weights``).
+
+    Shapes, units and meanings: the table of :mod:`.formatting` (this module).
 
     Required Keys:
 
@@ -100,35 +237,14 @@ class PackMultiViewPoseInputs(BaseTransform):
                              f'{V} affines')
         ds = PoseDataSample(metainfo=meta)
 
-        X = np.asarray(results.get('gt_keypoints_3d', np.zeros((0, 0, 3))), dtype=np.float32)
-        N = X.shape[0]
-        vis = results.get('gt_keypoints_3d_visible')
-        vis = np.ones(X.shape[:2], np.float32) if vis is None else \
-            np.asarray(vis, dtype=np.float32)
-        if vis.ndim == 3:
-            vis = vis[..., 0]
-        gt = InstanceData()
-        gt.keypoints_3d = torch.from_numpy(X)
-        gt.keypoints_3d_visible = torch.from_numpy(np.ascontiguousarray(vis))
-        if 'gt_roots_3d' in results:
-            gt.roots_3d = torch.from_numpy(np.asarray(results['gt_roots_3d'], np.float32)
-                                           .reshape(N, 3))
-        if 'gt_ids' in results:
-            ids = torch.from_numpy(np.asarray(results['gt_ids'], np.int64).reshape(N))
-            gt.ids = ids
-            if 'num_actors' in results:
-                gt.actor_ids = ids.clone()
+        gt, labels = pack_gt_people(results)
+        if 'num_actors' in results and 'ids' in gt:
+            gt.actor_ids = gt.ids.copy()
         ds.gt_instances = gt
-        if 'root_target_3d' in results:
-            ds.set_field(torch.from_numpy(np.asarray(results['root_target_3d'], np.float32)),
-                         'gt_root_heatmap_3d')
-        if 'target_heatmaps' in results:
-            ds.set_field(torch.from_numpy(np.asarray(results['target_heatmaps'], np.float32)),
-                         'gt_heatmaps_2d')
-            w = results.get('target_heatmaps_weights')
-            if w is not None:
-                ds.set_field(torch.from_numpy(np.asarray(w, np.float32)),
-                             'gt_heatmap_weights_2d')
+        ds.gt_instance_labels = labels
+        fields = pack_gt_fields(results)
+        if fields is not None:
+            ds.gt_fields = fields
         return dict(inputs=inputs, data_samples=ds)
 
     def __repr__(self):

@@ -14,7 +14,6 @@ from typing import Dict, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
-from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 
 from ...geometry.camera import Camera
@@ -22,6 +21,7 @@ from ...registry import TRANSFORMS
 from ...structures.heatmaps import render_gaussian_heatmaps
 from ...structures.targets import render_agr
 from ..joint_sets import get_joint_set
+from .formatting import pack_gt_fields, pack_gt_people
 from .multiview import apply_affine, frame_rng, letterbox_affine
 
 __all__ = ['GenerateVirtualPoseAGR', 'PackVirtualPoseInputs', 'reference_agr_noise',
@@ -296,21 +296,19 @@ class PackVirtualPoseInputs(BaseTransform):
       frames), ``random_seed`` / ``num_people_requested`` / ``camera_params`` /
       ``camera_tries`` (virtual scenes), ``camera_name`` (Panoptic), ``num_invalid_people``
       / ``ground_center_shift`` (MuPoTS).
-    * ``gt_instances`` (G people, G may be 0):
+    * ``gt_instances`` (G people, G may be 0): ``lifting_target``,
+      ``lifting_target_visible`` (the 3D annotation visibility), ``roots_3d``
+      (``gt_roots_3d`` of ``GenerateRootTarget3D``, else joint ``root_index``), ``ids``
+      (``gt_ids``) and, when the AGR transform ran, ``transformed_keypoints`` (canvas px)
+      and ``keypoints_visible`` (in front of the camera and inside the canvas).
+    * ``gt_instance_labels``: ``keypoint_weights`` (the pose-loss weights: 3D-visible AND
+      in the canvas, ``gt_keypoints_3d_weights``; the visibility when the AGR transform did
+      not run) and, when the AGR transform ran, the depth-loss targets ``root_depth``,
+      ``root_ind``, ``root_mask``.
+    * ``gt_fields.root_heatmap_3d`` (from ``root_target_3d``).
 
-      - ``keypoints_3d`` (G, K, 3) float32 world mm;
-      - ``keypoints_3d_visible`` (G, K) float32: the pose-loss weights (3D-visible AND in
-        the canvas, ``gt_keypoints_3d_weights``; the annotation visibility when the AGR
-        transform did not run);
-      - ``keypoints_3d_eval_visible`` (G, K) float32: the 3D annotation visibility (what
-        metrics use);
-      - ``roots_3d`` (G, 3) float32 mm (``gt_roots_3d`` of ``GenerateRootTarget3D``, else
-        joint ``root_index``);
-      - ``root_depth`` (G,) float64 mm, ``root_ind`` (G,) int64, ``root_mask`` (G,)
-        float32: the depth-loss targets (when the AGR transform ran);
-      - ``keypoints_2d`` (G, K, 2) float32 canvas px and ``keypoints_2d_visible`` (G, K)
-        (when the AGR transform ran); ``ids`` (G,) int64 (``gt_ids``).
-    * ``gt_root_heatmap_3d`` (X, Y, Z) float32 (from ``root_target_3d``).
+    Shapes, units and meanings: the table of
+    :mod:`virtualpose_mm.datasets.transforms.formatting`, the same for both pack transforms.
 
     Required Keys:
 
@@ -342,39 +340,24 @@ class PackVirtualPoseInputs(BaseTransform):
             meta[k] = v
         ds = PoseDataSample(metainfo=meta)
 
-        X = np.asarray(results.get('gt_keypoints_3d', np.zeros((0, 0, 3))), np.float32)
-        N = X.shape[0]
-        K = X.shape[1] if X.ndim == 3 else 0
-        X = X.reshape(N, K, 3)
-        vis = results.get('gt_keypoints_3d_visible')
-        vis = np.ones((N, K), np.float32) if vis is None else \
-            np.asarray(vis, np.float32).reshape(N, K, -1)[..., 0]
-        weights = results.get('gt_keypoints_3d_weights', vis)
-        gt = InstanceData()
-        gt.keypoints_3d = torch.from_numpy(X)
-        gt.keypoints_3d_visible = torch.from_numpy(np.asarray(weights, np.float32).reshape(N, K))
-        gt.keypoints_3d_eval_visible = torch.from_numpy(np.ascontiguousarray(vis))
-        roots = results.get('gt_roots_3d')
-        roots = X[:, self.root_index] if roots is None or K == 0 else roots
-        gt.roots_3d = torch.from_numpy(np.asarray(roots, np.float32).reshape(N, 3))
+        gt, labels = pack_gt_people(results, weights=results.get('gt_keypoints_3d_weights'),
+                                    default_root_index=self.root_index)
+        N, K = gt.lifting_target.shape[:2]
         if all(k in results for k in ('gt_root_depth', 'gt_root_ind', 'gt_root_mask')):
-            gt.root_depth = torch.from_numpy(np.asarray(results['gt_root_depth'],
-                                                        np.float64).reshape(N))
-            gt.root_ind = torch.from_numpy(np.asarray(results['gt_root_ind'],
-                                                      np.int64).reshape(N))
-            gt.root_mask = torch.from_numpy(np.asarray(results['gt_root_mask'],
-                                                       np.float32).reshape(N))
+            for key, dtype in (('root_depth', torch.float64), ('root_ind', torch.int64),
+                               ('root_mask', torch.float32)):
+                labels.set_field(torch.as_tensor(np.asarray(results['gt_' + key]),
+                                                 dtype=dtype).reshape(N), key)
         if 'gt_keypoints_2d' in results:
-            gt.keypoints_2d = torch.from_numpy(np.asarray(results['gt_keypoints_2d'],
-                                                          np.float32).reshape(N, K, 2))
-            gt.keypoints_2d_visible = torch.from_numpy(np.asarray(
+            gt.transformed_keypoints = np.ascontiguousarray(np.asarray(
+                results['gt_keypoints_2d'], np.float32).reshape(N, K, 2))
+            gt.keypoints_visible = np.ascontiguousarray(np.asarray(
                 results['gt_keypoints_2d_in_canvas'], np.float32).reshape(N, K))
-        if 'gt_ids' in results:
-            gt.ids = torch.from_numpy(np.asarray(results['gt_ids'], np.int64).reshape(N))
         ds.gt_instances = gt
-        if 'root_target_3d' in results:
-            ds.set_field(torch.from_numpy(np.asarray(results['root_target_3d'], np.float32)),
-                         'gt_root_heatmap_3d')
+        ds.gt_instance_labels = labels
+        fields = pack_gt_fields(results)
+        if fields is not None:
+            ds.gt_fields = fields
         return dict(inputs=inputs, data_samples=ds)
 
     def __repr__(self):

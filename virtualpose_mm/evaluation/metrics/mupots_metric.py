@@ -43,17 +43,18 @@ class MuPoTSPCKMetric(BaseMetric):
 
     **Data contract** (one data sample per image, ``PoseDataSample`` or its ``to_dict()``):
 
-    * ``pred_instances.keypoints_3d``: (N, 17, 3) mm, only real detections (N may be 0);
+    * ``pred_instances.keypoints``: (N, 17, 3) mm, only real detections (N may be 0);
       joint order ``pred_joint_set`` (``'virtualpose17'``, the model's own order, or
       ``'mupots17'``, the official order); frame ``pred_frame``: ``'world'`` (the package
       convention; turned into the camera frame with metainfo ``camera``) or ``'camera'``.
-    * ``pred_instances.keypoints`` (optional): (N, 17, 2) predicted pixels in the same
+    * ``pred_instances.keypoints_2d`` (optional): (N, 17, 2) predicted pixels in the same
       joint order, used for the identity matching. When absent, the camera-frame 3D
-      prediction is projected with metainfo ``camera``.
+      prediction is projected with metainfo ``camera``. (The other fields: the table of
+      :mod:`virtualpose_mm.datasets.transforms.formatting`.)
     * metainfo ``camera``: a dict in the package convention (``R``, ``t`` with
       ``X_cam = R·X_world + t`` in mm, ``f``, ``c``, optional ``dist``; see
       :class:`~virtualpose_mm.geometry.Camera`) or a ``Camera``; needed unless
-      ``pred_frame='camera'`` and ``keypoints`` are given.
+      ``pred_frame='camera'`` and ``keypoints_2d`` are given.
     * metainfo ``seq_name`` (``'TS1'`` … ``'TS20'``; an int k means ``'TS<k>'``) and
       ``frame_id`` (0-based image number); when missing, both are parsed from
       ``img_path`` (``.../TS<k>/img_<frame>.jpg``).
@@ -143,11 +144,11 @@ class MuPoTSPCKMetric(BaseMetric):
             name = sample_name(ds, i)
             seq, frame = self._seq_frame(ds, name)
             pred = require(ds, 'pred_instances', i)
-            kp3 = joints_array(require(pred, 'keypoints_3d', i), 17, 3,
-                               f'{name}: pred_instances.keypoints_3d')
-            kp2 = get_field(pred, 'keypoints', None)
+            kp3 = joints_array(require(pred, 'keypoints', i), 17, 3,
+                               f'{name}: pred_instances.keypoints')
+            kp2 = get_field(pred, 'keypoints_2d', None)
             kp2 = None if kp2 is None else joints_array(kp2, 17, 2,
-                                                        f'{name}: pred_instances.keypoints')
+                                                        f'{name}: pred_instances.keypoints_2d')
             cam = self._camera(ds, name)
             if self.pred_frame == 'world':
                 if cam is None:
@@ -156,7 +157,7 @@ class MuPoTSPCKMetric(BaseMetric):
                 kp3 = cam.world_to_camera(kp3) if len(kp3) else kp3
             if kp2 is None:
                 if cam is None:
-                    raise KeyError(f'{name}: pred_instances has no keypoints (2D) and metainfo '
+                    raise KeyError(f'{name}: pred_instances has no keypoints_2d and metainfo '
                                    'has no camera to project the 3D prediction')
                 kp2 = cam.camera_to_pixel(kp3) if len(kp3) else np.zeros((0, 17, 2))
             if kp2.shape[0] != kp3.shape[0]:

@@ -23,13 +23,15 @@ class PanopticAPMetric(BaseMetric):
 
     **Data contract** (one data sample per frame, ``PoseDataSample`` or its ``to_dict()``):
 
-    * ``pred_instances.keypoints_3d``: (N, K, 3) predicted joints, world frame, mm; only
+    * ``pred_instances.keypoints``: (N, K, 3) predicted joints, world frame, mm; only
       real detections (N may be 0, no padding rows).
-    * ``pred_instances.scores``: (N,) detection confidence (the AP ranking score).
-    * ``gt_instances.keypoints_3d``: (n, K, 3) GT joints, world frame, mm (same K and joint
-      order as the prediction, e.g. Panoptic-15).
-    * ``gt_instances.keypoints_3d_visible`` (optional): (n, K) or (n, K, C) visibility; a
+    * ``pred_instances.bbox_scores``: (N,) detection confidence (the AP ranking score).
+    * ``gt_instances.lifting_target``: (n, K, 3) GT joints, world frame, mm (same K and
+      joint order as the prediction, e.g. Panoptic-15).
+    * ``gt_instances.lifting_target_visible`` (optional): (n, K) or (n, K, C) visibility; a
       joint counts in the MPJPE if the value is > 0. All joints count when absent.
+
+    (The fields of :mod:`virtualpose_mm.datasets.transforms.formatting`.)
     * metainfo ``sample_idx`` (optional): frames are put back in this order before the
       evaluation (ties in score are broken by frame order, as in the reference).
 
@@ -57,26 +59,26 @@ class PanopticAPMetric(BaseMetric):
             name = sample_name(ds, i)
             pred = require(ds, 'pred_instances', i)
             gt_inst = require(ds, 'gt_instances', i,
-                              'the Panoptic metric needs gt_instances.keypoints_3d')
-            kpts = joints_array(require(pred, 'keypoints_3d', i), None, 3,
-                                f'{name}: pred_instances.keypoints_3d')
-            scores = get_field(pred, 'scores', None)
+                              'the Panoptic metric needs gt_instances.lifting_target')
+            kpts = joints_array(require(pred, 'keypoints', i), None, 3,
+                                f'{name}: pred_instances.keypoints')
+            scores = get_field(pred, 'bbox_scores', None)
             if scores is None:
-                raise KeyError(f'{name}: pred_instances has no scores (the detection '
+                raise KeyError(f'{name}: pred_instances has no bbox_scores (the detection '
                                'confidence used to rank predictions)')
             scores = to_numpy(scores).reshape(-1)
-            gt = joints_array(require(gt_inst, 'keypoints_3d', i), None, 3,
-                              f'{name}: gt_instances.keypoints_3d')
-            vis = get_field(gt_inst, 'keypoints_3d_visible', None)
+            gt = joints_array(require(gt_inst, 'lifting_target', i), None, 3,
+                              f'{name}: gt_instances.lifting_target')
+            vis = get_field(gt_inst, 'lifting_target_visible', None)
             vis = np.ones(gt.shape[:2]) if vis is None else to_numpy(vis)
             if vis.ndim == 3:
                 vis = vis[..., 0]
             if vis.shape != gt.shape[:2]:
-                raise ValueError(f'{name}: gt_instances.keypoints_3d_visible has shape '
+                raise ValueError(f'{name}: gt_instances.lifting_target_visible has shape '
                                  f'{vis.shape}, expected {gt.shape[:2]}')
             if scores.shape[0] != kpts.shape[0]:
                 raise ValueError(f'{name}: {kpts.shape[0]} predicted poses but '
-                                 f'{scores.shape[0]} scores')
+                                 f'{scores.shape[0]} bbox_scores')
             if len(kpts) and len(gt) and kpts.shape[1] != gt.shape[1]:
                 raise ValueError(f'{name}: predictions have {kpts.shape[1]} joints, GT has '
                                  f'{gt.shape[1]}')

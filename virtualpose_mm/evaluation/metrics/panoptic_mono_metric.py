@@ -65,12 +65,12 @@ class PanopticMonoMetric(BaseMetric):
 
     **Data contract** (one data sample per frame, ``PoseDataSample`` or its ``to_dict()``):
 
-    * ``pred_instances.keypoints_3d`` (N, K, 3) world mm (N may be 0) and
-      ``pred_instances.scores`` (N,);
-    * ``gt_instances.keypoints_3d`` (G, K, 3) world mm; the visibility from
-      ``gt_instances.<gt_visible_key>`` (default ``keypoints_3d_eval_visible``, the
-      annotation visibility :class:`~virtualpose_mm.datasets.transforms.
-      PackVirtualPoseInputs` packs), else ``keypoints_3d_visible``, else all joints;
+    * ``pred_instances.keypoints`` (N, K, 3) world mm (N may be 0) and
+      ``pred_instances.bbox_scores`` (N,);
+    * ``gt_instances.lifting_target`` (G, K, 3) world mm; the visibility from
+      ``gt_instances.<gt_visible_key>`` (default ``lifting_target_visible``, the 3D
+      annotation visibility), else all joints (the fields of
+      :mod:`virtualpose_mm.datasets.transforms.formatting`);
     * metainfo ``camera`` (package convention, ``Camera.to_dict()`` or a ``Camera``): the
       frame in which the MRPE axes are measured;
     * metainfo ``seq_name`` (the group comes from it) and ``sample_idx`` (results are put
@@ -91,7 +91,7 @@ class PanopticMonoMetric(BaseMetric):
     def __init__(self, match_threshold: float = 500.0,
                  ap_thresholds: Sequence[float] = (50, 100, 150, 200, 250, 300),
                  root_index: int = 2, group_by: Optional[str] = 'activity',
-                 gt_visible_key: str = 'keypoints_3d_eval_visible',
+                 gt_visible_key: str = 'lifting_target_visible',
                  count_empty_frames: bool = True, collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -123,22 +123,20 @@ class PanopticMonoMetric(BaseMetric):
             name = sample_name(ds, i)
             pred = require(ds, 'pred_instances', i)
             gt_inst = require(ds, 'gt_instances', i, 'the metric needs gt_instances.'
-                              'keypoints_3d')
-            kp = joints_array(require(pred, 'keypoints_3d', i), None, 3,
-                              f'{name}: pred_instances.keypoints_3d')
-            scores = get_field(pred, 'scores', None)
+                              'lifting_target')
+            kp = joints_array(require(pred, 'keypoints', i), None, 3,
+                              f'{name}: pred_instances.keypoints')
+            scores = get_field(pred, 'bbox_scores', None)
             if scores is None:
-                raise KeyError(f'{name}: pred_instances has no scores (the detection '
+                raise KeyError(f'{name}: pred_instances has no bbox_scores (the detection '
                                'confidence that ranks predictions)')
             scores = to_numpy(scores).reshape(-1)
             if scores.shape[0] != kp.shape[0]:
                 raise ValueError(f'{name}: {kp.shape[0]} predicted poses but '
-                                 f'{scores.shape[0]} scores')
-            gt = joints_array(require(gt_inst, 'keypoints_3d', i), None, 3,
-                              f'{name}: gt_instances.keypoints_3d')
+                                 f'{scores.shape[0]} bbox_scores')
+            gt = joints_array(require(gt_inst, 'lifting_target', i), None, 3,
+                              f'{name}: gt_instances.lifting_target')
             vis = get_field(gt_inst, self.gt_visible_key, None)
-            if vis is None:
-                vis = get_field(gt_inst, 'keypoints_3d_visible', None)
             vis = np.ones(gt.shape[:2]) if vis is None else to_numpy(vis)
             if vis.ndim == 3:
                 vis = vis[..., 0]

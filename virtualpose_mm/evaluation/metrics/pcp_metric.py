@@ -24,7 +24,7 @@ class ShelfCampusPCPMetric(BaseMetric):
 
     **Data contract** (one data sample per frame, ``PoseDataSample`` or its ``to_dict()``):
 
-    * ``pred_instances.keypoints_3d``: (N, K, 3) world mm, only real detections (N may be
+    * ``pred_instances.keypoints``: (N, K, 3) world mm, only real detections (N may be
       0). K = 17 is COCO-17 (converted to Shelf-14 with the ``dataset``'s head heuristic);
       K = 14 is taken as Shelf-14 already.
     * Ground truth, one of:
@@ -33,10 +33,11 @@ class ShelfCampusPCPMetric(BaseMetric):
         takes the frame from metainfo ``frame_id`` (int, the image number, i.e. the index
         into each actor's cell). This reproduces the reference exactly, absent actors
         included.
-      - otherwise from the sample: ``gt_instances.keypoints_3d`` (n, 14, 3) Shelf-14 world
+      - otherwise from the sample: ``gt_instances.lifting_target`` (n, 14, 3) Shelf-14 world
         mm of the actors present in the frame and ``gt_instances.actor_ids`` (n,) int,
         0-based actor index (the column of ``actor3D``). ``num_actors`` (or the largest id
-        + 1) sets the number of actors reported.
+        + 1) sets the number of actors reported. (The fields of
+        :mod:`virtualpose_mm.datasets.transforms.formatting`.)
 
     Metrics (prefixed ``shelf/`` or ``campus/``): ``PCP_actor1`` … ``PCP_actorA``,
     ``PCP_avg`` (mean over the first ``num_avg_actors`` actors), ``PCP_<group>`` for the
@@ -79,14 +80,14 @@ class ShelfCampusPCPMetric(BaseMetric):
         for i, ds in enumerate(data_samples):
             name = sample_name(ds, i)
             pred = require(ds, 'pred_instances', i)
-            kpts = joints_array(require(pred, 'keypoints_3d', i), None, 3,
-                                f'{name}: pred_instances.keypoints_3d')
+            kpts = joints_array(require(pred, 'keypoints', i), None, 3,
+                                f'{name}: pred_instances.keypoints')
             if kpts.shape[0] == 0:
                 kpts = np.zeros((0, 14, 3))
             elif kpts.shape[1] == 17:
                 kpts = coco17_to_shelf14(kpts, head=self.dataset)
             elif kpts.shape[1] != 14:
-                raise ValueError(f'{name}: pred_instances.keypoints_3d has {kpts.shape[1]} '
+                raise ValueError(f'{name}: pred_instances.keypoints has {kpts.shape[1]} '
                                  'joints; expected 17 (COCO) or 14 (Shelf order)')
             frame_id = get_field(ds, 'frame_id', None)
             res = dict(pred=kpts, frame_id=None if frame_id is None else int(frame_id))
@@ -96,10 +97,10 @@ class ShelfCampusPCPMetric(BaseMetric):
                                    f'to find the frame in {self.actors_gt_file}')
             else:
                 gt_inst = require(ds, 'gt_instances', i,
-                                  'give actors_gt_file or gt_instances with keypoints_3d '
+                                  'give actors_gt_file or gt_instances with lifting_target '
                                   'and actor_ids')
-                gt = joints_array(require(gt_inst, 'keypoints_3d', i), 14, 3,
-                                  f'{name}: gt_instances.keypoints_3d (Shelf-14 order)')
+                gt = joints_array(require(gt_inst, 'lifting_target', i), 14, 3,
+                                  f'{name}: gt_instances.lifting_target (Shelf-14 order)')
                 ids = to_numpy(require(gt_inst, 'actor_ids', i,
                                        '0-based actor index of each GT pose'),
                                np.int64).reshape(-1)

@@ -18,6 +18,33 @@ def as_tensor(x, device=None, dtype=torch.float32) -> Tensor:
     return torch.as_tensor(np.asarray(x), device=device, dtype=dtype)
 
 
+#: Data-sample fields under their names before the MMPose field convention → where they
+#: live now (the table of :mod:`virtualpose_mm.datasets.transforms.formatting`).
+RENAMED_FIELDS = {
+    'gt_instances.keypoints_3d': 'gt_instances.lifting_target',
+    'gt_instances.keypoints_3d_visible': 'gt_instances.lifting_target_visible (visibility) '
+                                         'or gt_instance_labels.keypoint_weights (loss '
+                                         'weights)',
+    'gt_instances.keypoints_3d_eval_visible': 'gt_instances.lifting_target_visible',
+    'gt_instances.root_depth': 'gt_instance_labels.root_depth',
+    'gt_instances.root_ind': 'gt_instance_labels.root_ind',
+    'gt_instances.root_mask': 'gt_instance_labels.root_mask',
+    'gt_root_heatmap_3d': 'gt_fields.root_heatmap_3d',
+    'gt_heatmaps_2d': 'gt_fields.heatmaps',
+    'gt_heatmap_weights_2d': 'gt_fields.keypoint_weights_2d',
+}
+
+
+def reject_renamed_fields(ds, b: int) -> None:
+    """Raise if data sample ``b`` carries a field under its old name (it would otherwise be
+    ignored without a word)."""
+    for old, new in RENAMED_FIELDS.items():
+        parent, _, name = old.rpartition('.')
+        holder = ds.get(parent, None) if parent else ds
+        if holder is not None and name in holder:
+            raise ValueError(f'data_samples[{b}].{old} is no longer read: it is now {new}')
+
+
 class VolumetricPoseEstimator(BaseModel):
     """Base of the voxel-space estimators.
 
@@ -29,40 +56,56 @@ class VolumetricPoseEstimator(BaseModel):
     """
 
     def default_roots(self, joints: Tensor) -> Tensor:
-        """(G, K, 3) GT joints → (G, 3) GT roots when ``roots_3d`` is not given."""
+        """(G, K, 3) GT joints → (G, 3) GT roots when ``gt_instances.roots_3d`` is not
+        given."""
         raise NotImplementedError
 
     def read_gt_instance(self, ds, b: int, device) -> Optional[Tuple[Tensor, Tensor, Tensor]]:
         """One sample's GT for training: roots (G, 3) mm, joints (G, K, 3) mm and joint
-        weights (G, K) (``keypoints_3d_visible``, default 1); None if the sample has no
-        ``gt_instances.keypoints_3d``. Bad shapes and non-finite values raise."""
+        weights (G, K) — ``gt_instances.roots_3d`` (default :meth:`default_roots`),
+        ``gt_instances.lifting_target`` and ``gt_instance_labels.keypoint_weights``
+        (default ``gt_instances.lifting_target_visible``, else 1); fields as in the table
+        of :mod:`virtualpose_mm.datasets.transforms.formatting`. None if the sample has no
+        ``gt_instances.lifting_target``. Bad shapes, non-finite values and fields under
+        their pre-MMPose-convention names raise."""
         K = self.num_joints
         src = f'data_samples[{b}].gt_instances'
+        reject_renamed_fields(ds, b)
         gi = ds.get('gt_instances', None)
-        if gi is None or 'keypoints_3d' not in gi:
+        if gi is None or 'lifting_target' not in gi:
             return None
-        kp = as_tensor(gi.keypoints_3d, device)
+        kp = as_tensor(gi.lifting_target, device)
         kp = kp.reshape(0, K, 3) if kp.numel() == 0 else kp
         if kp.dim() != 3 or tuple(kp.shape[1:]) != (K, 3):
-            raise ValueError(f'{src}.keypoints_3d: shape {tuple(kp.shape)}, expected '
+            raise ValueError(f'{src}.lifting_target: shape {tuple(kp.shape)}, expected '
                              f'(G, {K}, 3)')
         G = kp.shape[0]
-        if 'keypoints_3d_visible' in gi:
-            w = as_tensor(gi.keypoints_3d_visible, device)
-            w = w.reshape(G, K, -1)[..., 0] if w.numel() else w.reshape(G, K)
+        labels = ds.get('gt_instance_labels', None)
+        if labels is not None and 'keypoint_weights' in labels:
+            w, name = labels.keypoint_weights, 'gt_instance_labels.keypoint_weights'
+        elif 'lifting_target_visible' in gi:
+            w, name = gi.lifting_target_visible, 'gt_instances.lifting_target_visible'
         else:
+            w, name = None, ''
+        if w is None:
             w = torch.ones(G, K, device=device)
+        else:
+            w = as_tensor(w, device)
+            if w.numel() != G * K:
+                raise ValueError(f'data_samples[{b}].{name}: shape '
+                                 f'{tuple(w.shape)}, expected ({G}, {K})')
+            w = w.reshape(G, K)
         if 'roots_3d' in gi:
             r = as_tensor(gi.roots_3d, device).reshape(G, 3)
         else:
             r = self.default_roots(kp) if G else kp.new_zeros(0, 3)
         if not (torch.isfinite(kp).all() and torch.isfinite(r).all()):
-            raise ValueError(f'{src}: keypoints_3d / roots_3d contain NaN or Inf')
+            raise ValueError(f'{src}: lifting_target / roots_3d contain NaN or Inf')
         return r, kp, w
 
     def missing_gt_error(self, b: int) -> ValueError:
-        return ValueError(f'data_samples[{b}].gt_instances: training needs keypoints_3d '
-                          f'(G, {self.num_joints}, 3) in mm')
+        return ValueError(f'data_samples[{b}].gt_instances: training needs lifting_target '
+                          f'(G, {self.num_joints}, 3) in world mm')
 
     def pad_gt(self, roots: List[Tensor], joints: List[Tensor], weights: List[Tensor],
                device) -> Dict:
@@ -91,26 +134,29 @@ class VolumetricPoseEstimator(BaseModel):
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor')
 
     def root_targets(self, data_samples, gt: Dict, device) -> Tensor:
-        """(B, X, Y, Z) root targets: each sample's ``gt_root_heatmap_3d`` if given, else
-        rendered from ``gt['roots_list'][b]`` (G_b, 3) mm by the root net."""
+        """(B, X, Y, Z) root targets: each sample's ``gt_fields.root_heatmap_3d`` if given,
+        else rendered from ``gt['roots_list'][b]`` (G_b, 3) mm by the root net."""
         shape = tuple(self.root_net.space_shape)
         out = []
         for b, ds in enumerate(data_samples):
-            t = ds.get('gt_root_heatmap_3d', None)
+            fields = ds.get('gt_fields', None)
+            t = None if fields is None else fields.get('root_heatmap_3d', None)
             if t is None:
                 out.append(self.root_net.make_targets([gt['roots_list'][b]], device)[0])
             else:
                 t = as_tensor(t, device)
                 if tuple(t.shape) != shape:
-                    raise ValueError(f'data_samples[{b}].gt_root_heatmap_3d: shape '
+                    raise ValueError(f'data_samples[{b}].gt_fields.root_heatmap_3d: shape '
                                      f'{tuple(t.shape)}, the root volume is {shape}')
                 out.append(t)
         return torch.stack(out)
 
     def add_pred_to_datasample(self, result: Dict, data_samples):
-        """Valid proposals (flag ≥ 0) become ``pred_instances``: ``keypoints_3d`` (N, K, 3)
-        world mm, ``scores`` (N,), ``keypoint_scores`` (N, K) (the proposal score per
-        joint) and ``centers_3d`` (N, 3) mm; N = people found, no padding rows."""
+        """Valid proposals (flag ≥ 0) become ``pred_instances`` (numpy; N = people found,
+        no padding rows): ``keypoints`` (N, K, 3) float32 world mm, ``keypoint_scores``
+        (N, K) (the proposal score for every joint, as the reference), ``bbox_scores`` (N,)
+        (the proposal score: detection confidence) and ``centers_3d`` (N, 3) mm (the
+        proposal); the table of :mod:`virtualpose_mm.datasets.transforms.formatting`."""
         poses = result['poses'].detach().cpu().numpy().astype(np.float32)
         props = result['proposals'].detach().cpu().numpy().astype(np.float32)
         K = self.num_joints
@@ -118,9 +164,10 @@ class VolumetricPoseEstimator(BaseModel):
             keep = props[b, :, 3] >= 0
             n = int(keep.sum())
             inst = InstanceData()
-            inst.keypoints_3d = poses[b, keep].reshape(n, K, 3)
-            inst.scores = props[b, keep, 4].reshape(n)
-            inst.keypoint_scores = np.repeat(inst.scores[:, None], K, axis=1).reshape(n, K)
-            inst.centers_3d = props[b, keep, :3].reshape(n, 3)
+            inst.keypoints = np.ascontiguousarray(poses[b, keep].reshape(n, K, 3))
+            score = np.ascontiguousarray(props[b, keep, 4].reshape(n))
+            inst.bbox_scores = score
+            inst.keypoint_scores = np.repeat(score[:, None], K, axis=1).reshape(n, K)
+            inst.centers_3d = np.ascontiguousarray(props[b, keep, :3].reshape(n, 3))
             ds.pred_instances = inst
         return data_samples

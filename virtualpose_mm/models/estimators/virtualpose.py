@@ -16,7 +16,7 @@ from virtualpose_mm.registry import MODELS
 from ..utils.multiview import ViewMeta, parse_view_meta
 from .base import VolumetricPoseEstimator
 from .base import as_tensor as _t
-from ..virtualpose.losses import joint_l1, root_depth_l1, root_volume_mse
+from ..virtualpose.losses import root_depth_l1, root_volume_mse
 
 
 
@@ -58,23 +58,27 @@ class VirtualPose(VolumetricPoseEstimator):
         default ``sqrt(fx · fy · |det A|)`` with A the 2×2 part of ``affine`` (the focal
         length in canvas px; the reference's ``sqrt(fx·fy/(200 s_x · 200 s_y) · W·H)``).
 
-      For ``mode='loss'`` (and for ``gt_proposal_filter``) ``gt_instances`` holds, per GT
-      person (G may be 0):
+      For ``mode='loss'`` (and for ``gt_proposal_filter``), per GT person (G may be 0;
+      fields as in the table of :mod:`virtualpose_mm.datasets.transforms.formatting`):
 
-      - ``keypoints_3d`` (G, K, 3) world mm; ``keypoints_3d_visible`` (optional) (G, K)
-        joint weights of the pose loss (reference: 3D visible and inside the canvas);
-      - ``roots_3d`` (optional) (G, 3) mm, default joint ``root_index``;
-      - ``root_depth`` (G,) mm camera depth of the root, ``root_ind`` (G,) flat AGR index
-        (row·W + col) of the root pixel and ``root_mask`` (G,) (1 where the root is on the
-        canvas), as :func:`~virtualpose_mm.structures.render_agr` returns them (``ind``,
+      - ``gt_instances.lifting_target`` (G, K, 3) world mm;
+      - ``gt_instance_labels.keypoint_weights`` (optional) (G, K) joint weights of the
+        pose loss (reference: 3D visible and inside the canvas); default
+        ``gt_instances.lifting_target_visible``, else 1;
+      - ``gt_instances.roots_3d`` (optional) (G, 3) mm, default joint ``root_index``;
+      - ``gt_instance_labels.root_depth`` (G,) mm camera depth of the root, ``root_ind``
+        (G,) flat AGR index (row·W + col) of the root pixel and ``root_mask`` (G,) (1
+        where the root is on the canvas), as
+        :func:`~virtualpose_mm.structures.render_agr` returns them (``ind``,
         ``reg_mask``); if absent they are computed from the roots, the camera and the
         affine (nearest AGR pixel);
-      - ``gt_root_heatmap_3d`` (optional, on the data sample): (X, Y, Z) root target;
-        default a 3D Gaussian (σ ``root_net.target_sigma``) at the roots.
+      - ``gt_fields.root_heatmap_3d`` (optional): (X, Y, Z) root target; default a 3D
+        Gaussian (σ ``root_net.target_sigma``) at the roots.
 
-    **Outputs.** ``predict`` fills ``pred_instances``: ``keypoints_3d`` (N, K, 3) world mm,
-    ``keypoint_scores`` (N, K) (the proposal score per joint), ``scores`` (N,),
-    ``centers_3d`` (N, 3) proposal centres; N = people found, no padding rows. ``loss``
+    **Outputs.** ``predict`` fills ``pred_instances`` (numpy): ``keypoints`` (N, K, 3)
+    float32 world mm, ``keypoint_scores`` (N, K) (the proposal score per joint),
+    ``bbox_scores`` (N,) (detection confidence), ``centers_3d`` (N, 3) proposal centres;
+    N = people found, no padding rows. ``loss``
     returns ``loss_depth`` (DE, L1 mm), ``loss_root`` (root volume MSE) and ``loss_pose``
     (joint L1 mm over proposals matched to a GT root), weighted by ``loss_weights``.
     ``tensor`` returns ``(poses (B, M, K, 3), proposals (B, M, 5), root_volume)``,
@@ -119,8 +123,7 @@ class VirtualPose(VolumetricPoseEstimator):
                  root_index: int = 2, input_size: Sequence[float] = (960, 512),
                  loss_weights: Optional[dict] = None, gt_proposal_filter: bool = False,
                  pen_train_per_slot: bool = False, check_inputs: bool = True,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None,
-                 train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None):
+                 data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.num_joints = int(num_joints)
         self.root_index = int(root_index)
@@ -143,8 +146,6 @@ class VirtualPose(VolumetricPoseEstimator):
         self.gt_proposal_filter = bool(gt_proposal_filter)
         self.pen_train_per_slot = bool(pen_train_per_slot)
         self.check_inputs = bool(check_inputs)
-        self.train_cfg = train_cfg or {}
-        self.test_cfg = test_cfg or {}
 
     # ------------------------------------------------------------------ inputs
     def _stack_inputs(self, inputs) -> Tensor:
@@ -223,23 +224,24 @@ class VirtualPose(VolumetricPoseEstimator):
         """Padded GT of the batch: ``roots`` (B, G, 3), ``counts`` (B,), ``joints``
         (B, G, K, 3), ``weights`` (B, G, K), ``roots_list``, and the depth-loss targets
         ``root_depth`` (B, G) mm, ``root_ind`` (B, G) long, ``root_mask`` (B, G). Returns
-        None when ``require`` is False and a sample has no ``keypoints_3d``."""
+        None when ``require`` is False and a sample has no ``gt_instances.lifting_target``."""
         W, H = heatmap_size
         per = []
         for b, ds in enumerate(data_samples):
-            src = f'data_samples[{b}].gt_instances'
             read = self.read_gt_instance(ds, b, device)
             if read is None:
                 if not require:
                     return None
                 raise self.missing_gt_error(b)
             r, kp, w = read
-            gi, G = ds.gt_instances, kp.shape[0]
-            have = [k in gi for k in ('root_depth', 'root_ind', 'root_mask')]
+            gl, G = ds.get('gt_instance_labels', None), kp.shape[0]
+            src = f'data_samples[{b}].gt_instance_labels'
+            have = [gl is not None and k in gl for k in ('root_depth', 'root_ind',
+                                                        'root_mask')]
             if all(have):
-                dep = _t(gi.root_depth, device, torch.float64).reshape(G)
-                ind = _t(gi.root_ind, device, torch.long).reshape(G)
-                msk = _t(gi.root_mask, device).reshape(G)
+                dep = _t(gl.root_depth, device, torch.float64).reshape(G)
+                ind = _t(gl.root_ind, device, torch.long).reshape(G)
+                msk = _t(gl.root_mask, device).reshape(G)
             elif any(have):
                 raise ValueError(f'{src}: give all of root_depth, root_ind and root_mask, or '
                                  'none (then they are computed from the roots)')
@@ -359,7 +361,7 @@ class VirtualPose(VolumetricPoseEstimator):
         b_idx, m_idx = result['pair_index'].unbind(-1)
         if b_idx.numel():
             g_idx = result['proposals'][b_idx, m_idx, 3].long()
-            raw['pose'] = joint_l1(result['pair_poses'], gt['joints'][b_idx, g_idx],
+            raw['pose'] = self.pose_net.loss(result['pair_poses'], gt['joints'][b_idx, g_idx],
                                    gt['weights'][b_idx, g_idx])
         else:  # keep every pose-net parameter in the graph (DDP), with a zero value
             params = [p for p in self.pose_net.parameters() if p.requires_grad]

@@ -40,23 +40,27 @@ class VoxelPose(VolumetricPoseEstimator):
         defaults to ``image_size`` of the model. The heatmaps are the input scaled by
         ``heatmap size / input size`` per axis.
 
-      For ``mode='loss'`` also
+      For ``mode='loss'`` also (fields as in the table of
+      :mod:`virtualpose_mm.datasets.transforms.formatting`)
 
-      - ``gt_instances.keypoints_3d``: (G, K, 3) world mm;
-      - ``gt_instances.keypoints_3d_visible`` (optional): (G, K) (or (G, K, ≥1), first
-        channel used) joint weights; default 1;
+      - ``gt_instances.lifting_target``: (G, K, 3) world mm;
+      - ``gt_instance_labels.keypoint_weights`` (optional): (G, K) joint weights of the
+        pose loss; default ``gt_instances.lifting_target_visible``, else 1;
       - ``gt_instances.roots_3d`` (optional): (G, 3) mm; default the mean of
         ``root_joints``;
-      - ``gt_root_heatmap_3d`` (optional): (X, Y, Z) root target; default a Gaussian
-        (σ = ``root_net.target_sigma`` mm) at the roots;
-      - with ``freeze_2d=False`` and a 2D net, optionally ``gt_heatmaps_2d`` (V, K, h, w)
-        and ``gt_heatmap_weights_2d`` (V, K) for a 2D heatmap loss (``loss_2d``).
+      - ``gt_fields.root_heatmap_3d`` (optional): (X, Y, Z) root target; default a
+        Gaussian (σ = ``root_net.target_sigma`` mm) at the roots;
+      - with ``freeze_2d=False`` and a 2D net, optionally ``gt_fields.heatmaps``
+        (V, K, h, w) and ``gt_fields.keypoint_weights_2d`` (V, K) for a 2D heatmap loss
+        (``loss_2d``).
 
-    **Outputs.** ``predict`` sets ``data_sample.pred_instances`` with ``keypoints_3d``
-    (N, K, 3) world mm, ``keypoint_scores`` (N, K) (the proposal score per joint, as the
-    reference), ``scores`` (N,) and ``centers_3d`` (N, 3) (the proposal centre), N = people
-    found, no padding rows. ``loss`` returns ``loss_center`` (root volume vs target) and
-    ``loss_pose`` (visibility-weighted L1 over proposals matched to a GT root within
+    **Outputs.** ``predict`` sets ``data_sample.pred_instances`` (numpy) with
+    ``keypoints`` (N, K, 3) float32 world mm, ``keypoint_scores`` (N, K) (the proposal
+    score per joint, as the reference), ``bbox_scores`` (N,) (the proposal score:
+    detection confidence) and ``centers_3d`` (N, 3) (the proposal centre), N = people
+    found, no padding rows — MMPose's 3D names, so its ``Pose3dLocalVisualizer`` draws
+    them. ``loss`` returns ``loss_center`` (root volume vs target) and
+    ``loss_pose`` (weighted L1 over proposals matched to a GT root within
     ``root_net.match_distance`` mm). ``tensor`` returns ``(poses (B, M, K, 3),
     proposals (B, M, 5), root_volume (B, X, Y, Z))`` with proposals
     ``x, y, z, flag (≥ 0 person), score``.
@@ -98,7 +102,8 @@ class VoxelPose(VolumetricPoseEstimator):
         image_size: (w, h) network input size; required for heatmap inputs unless the
             metainfo has ``input_size``.
         num_views: if set, every frame must have this many views.
-        root_joints: joints whose mean is the GT root when ``roots_3d`` is not given
+        root_joints: joints whose mean is the GT root when ``gt_instances.roots_3d`` is
+            not given
             (COCO: 11, 12 = hips; Panoptic-15: 2 = mid-hip).
         prn_train_per_slot: reference slot-by-slot pose-net training (see above).
         check_inputs: reject NaN/Inf inputs and wrong channel counts with clear errors.
@@ -111,8 +116,7 @@ class VoxelPose(VolumetricPoseEstimator):
                  freeze_2d: bool = True, image_size: Optional[Sequence[int]] = None,
                  num_views: Optional[int] = None, root_joints: Sequence[int] = (11, 12),
                  prn_train_per_slot: bool = False, check_inputs: bool = True,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None,
-                 train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None):
+                 data_preprocessor: Optional[dict] = None, init_cfg=None):
         reject_unresolved(type(self).__name__, locals())
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if (backbone is None) != (head_2d is None):
@@ -129,8 +133,6 @@ class VoxelPose(VolumetricPoseEstimator):
         self.root_joints = tuple(int(j) for j in root_joints)
         self.prn_train_per_slot = bool(prn_train_per_slot)
         self.check_inputs = bool(check_inputs)
-        self.train_cfg = train_cfg or {}
-        self.test_cfg = test_cfg or {}
         if self.freeze_2d and self.backbone is not None:
             for p in list(self.backbone.parameters()) + list(self.head_2d.parameters()):
                 p.requires_grad_(False)
@@ -316,12 +318,13 @@ class VoxelPose(VolumetricPoseEstimator):
         return losses
 
     def _loss_2d(self, heatmaps: Tensor, data_samples) -> Optional[Tensor]:
-        targets = [ds.get('gt_heatmaps_2d', None) for ds in data_samples]
+        fields = [ds.get('gt_fields', None) for ds in data_samples]
+        targets = [None if f is None else f.get('heatmaps', None) for f in fields]
         if any(t is None for t in targets):
             return None
         B, V, K, h, w = heatmaps.shape
         tgt = torch.stack([_t(t, heatmaps.device) for t in targets]).reshape(B * V, K, h, w)
-        wts = [ds.get('gt_heatmap_weights_2d', None) for ds in data_samples]
+        wts = [f.get('keypoint_weights_2d', None) for f in fields]
         wt = None if any(x is None for x in wts) else \
             torch.stack([_t(x, heatmaps.device) for x in wts]).reshape(B * V, K)
         return self.head_2d.loss_module(heatmaps.reshape(B * V, K, h, w), tgt, wt)

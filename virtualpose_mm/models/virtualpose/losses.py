@@ -4,9 +4,9 @@
   and the GT root depth, averaged over the people whose root is on the canvas;
 * :func:`root_volume_mse` — the REN: mean squared error between the root volume and the
   3D Gaussian target (:func:`virtualpose_mm.structures.render_root_target`);
-* :func:`joint_l1` — the PEN: per matched (sample, proposal) pair the mean over K×3 of
-  ``|pred·w − gt·w|`` (w = joint visibility), averaged over the pairs. Masked joints count
-  in the denominator (as the reference).
+* the PEN loss is the pose net's own built loss (``pose_net.loss``, MMPose ``L1Loss`` with
+  ``use_target_weight``: the mean over pairs × K × 3 of ``|pred·w − gt·w|``, masked joints
+  counting in the denominator as the reference), shared with VoxelPose.
 
 The reference weights (``LOSS.DEPTH_WEIGHT``, ``PROP_WEIGHT``, ``CORD_WEIGHT``) are 0.1,
 1000 and 1; the estimator applies them.
@@ -42,20 +42,3 @@ def root_depth_l1(depth_map: torch.Tensor, depth_norm_factor: torch.Tensor,
 def root_volume_mse(root_volume: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """REN loss: ``mean((root_volume − target)²)`` over B·X·Y·Z."""
     return torch.mean((root_volume - target.to(root_volume)) ** 2)
-
-
-def joint_l1(pred: torch.Tensor, gt: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """PEN loss.
-
-    Args:
-        pred: (M, K, 3) predicted joints (mm) of the M matched pairs.
-        gt: (M, K, 3) their matched GT joints (mm).
-        weight: (M, K) joint weights (visibility).
-
-    Returns:
-        scalar: mean over pairs of ``mean_{K×3} |pred·w − gt·w|`` (0 for M = 0).
-    """
-    if pred.shape[0] == 0:
-        return pred.sum() * 0
-    w = weight.to(pred)[..., None]
-    return (pred * w - gt.to(pred) * w).abs().mean()
