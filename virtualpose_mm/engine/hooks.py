@@ -17,7 +17,7 @@ class AdaptiveLogIntervalHook(Hook):
 
     The config's ``default_hooks.logger.interval`` stays the most iterations between two
     log lines; this hook lowers it so that a line appears about every ``target_seconds``
-    (estimated from the first iteration, then re-estimated at every line) and never later
+    (estimated from the first iteration, then once more at the first line) and never later
     than the end of an epoch. On a GPU with fast iterations the interval stays as
     configured; on a CPU where an iteration takes seconds the first line appears within
     about a minute instead of after ``interval`` iterations. Training, validation and
@@ -37,6 +37,7 @@ class AdaptiveLogIntervalHook(Hook):
         self._t_last = None
         self._n_since = 0
         self._train_interval = None
+        self._tunes_left = 0
 
     def _find_logger(self, runner) -> Optional[LoggerHook]:
         if self._logger is None:
@@ -54,10 +55,13 @@ class AdaptiveLogIntervalHook(Hook):
             n = None
         self._cap = self._max if n is None else max(1, min(self._max, n))
         self._logger.interval = self._cap
-        self._t_last, self._n_since = time.perf_counter(), 0
+        self._t_last, self._n_since, self._tunes_left = time.perf_counter(), 0, 2
 
     def _tick(self, logged: bool) -> None:
-        if self._logger is None or self._t_last is None:
+        """Re-tune twice per loop: after its first iteration (a rough estimate) and at its
+        first log line (the mean over the iterations so far); then the interval stays, so
+        the lines come at regular multiples (LoggerHook logs when iter % interval == 0)."""
+        if self._logger is None or self._t_last is None or self._tunes_left <= 0:
             return
         self._n_since += 1
         if not (logged or self._n_since == 1):
@@ -65,16 +69,14 @@ class AdaptiveLogIntervalHook(Hook):
         per_iter = (time.perf_counter() - self._t_last) / self._n_since
         want = int(self.target_seconds / max(per_iter, 1e-6))
         self._logger.interval = max(1, min(self._cap, want))
-        if logged:
-            self._t_last, self._n_since = time.perf_counter(), 0
+        self._tunes_left -= 1
 
     # training
     def before_train_epoch(self, runner) -> None:
         if self._train_interval is None:
             self._start(runner, runner.train_dataloader)
-        else:  # later epochs: keep the tuned interval, fresh timer
+        else:  # later epochs: keep the tuned interval
             self._logger.interval = self._train_interval
-            self._t_last, self._n_since = time.perf_counter(), 0
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         lg = self._logger
@@ -96,7 +98,7 @@ class AdaptiveLogIntervalHook(Hook):
     def after_val_epoch(self, runner, metrics=None) -> None:
         if self._logger is not None and self._train_interval is not None:
             self._logger.interval = self._train_interval
-            self._t_last, self._n_since = time.perf_counter(), 0
+            self._tunes_left = 0
 
     def before_test_epoch(self, runner) -> None:
         self._start(runner, runner.test_dataloader)
