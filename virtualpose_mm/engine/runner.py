@@ -53,7 +53,7 @@ def read_checkpoint(filename: str, map_location='cpu') -> dict:
             glob = ''
             for line in text.splitlines():
                 if 'GLOBAL' in line or 'Unsupported global' in line:
-                    glob = ' (' + line.strip().lstrip('WeightsUnpickler error: ') + ')'
+                    glob = ' (' + line.strip().removeprefix('WeightsUnpickler error: ') + ')'
                     break
             hint = (f'{glob}. It holds Python objects that a weights-only load refuses. '
                     'An MMPose-0.x or voxelpose-pytorch checkpoint can be converted with '
