@@ -1,12 +1,13 @@
 """Pose banks: the shipped compact CMU bank, the VoxelPose pkl, the full CMU npz, errors."""
+import json
 import pickle
 
 import numpy as np
 import pytest
 
 from virtualpose_mm.datasets.joint_sets import coco17_to_panoptic15, coco17_to_virtualpose17
-from virtualpose_mm.datasets.posebank import (BUILTIN_POSE_BANK, PoseBank, PoseBankError,
-                                              convert_bank, load_pose_bank)
+from virtualpose_mm.datasets.posebank import (BUILTIN_POSE_BANK, BUILTIN_POSE_BANKS, PoseBank,
+                                              PoseBankError, convert_bank, load_pose_bank)
 
 
 def test_builtin_bank():
@@ -24,6 +25,27 @@ def test_builtin_bank():
     np.testing.assert_array_equal(pan.poses[:, 8], bank.poses[:, 15])   # l-ankle
     info = str(np.load(BUILTIN_POSE_BANK)['info'])
     assert 'mocap.cs.cmu.edu' in info and 'NSF EIA-0196217' in info
+
+
+def test_builtin_test_split_is_held_out():
+    train = load_pose_bank('builtin', split='train')
+    test = load_pose_bank('builtin', split='test')
+    assert len(test) == 2675 and test.visible.all()
+    # whole takes are held out: no clip of the test split is in the train split
+    info_tr = json.loads(str(np.load(BUILTIN_POSE_BANKS['train'])['info']))
+    info_te = json.loads(str(np.load(BUILTIN_POSE_BANKS['test'])['info']))
+    takes_tr = {c['path'] for c in info_tr['clips']}
+    takes_te = {c['path'] for c in info_te['clips']}
+    assert len(takes_te) == 34 and not takes_tr & takes_te
+    assert info_te['split'] == 'test' and 'NSF EIA-0196217' in info_te['attribution']
+    # no pose of the test split appears in the train split
+    tr = {p.tobytes() for p in np.round(train.poses).astype(np.int16)}
+    assert not any(p.tobytes() in tr for p in np.round(test.poses).astype(np.int16))
+    both = load_pose_bank('builtin', split='all')
+    assert len(both) == len(train) + len(test)
+    np.testing.assert_array_equal(both.poses[len(train):], test.poses)
+    with pytest.raises(ValueError, match='split'):
+        load_pose_bank('builtin', split='val')
 
 
 def test_banks_in_any_joint_set_a_conversion_reaches():

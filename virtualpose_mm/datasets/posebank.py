@@ -30,12 +30,17 @@ from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
 from .joint_sets import (can_convert, coco17_to_panoptic15, convert_joints,  # noqa: F401
                          get_joint_set, root_of)
 
-__all__ = ['PoseBank', 'load_pose_bank', 'BUILTIN_POSE_BANK', 'coco17_to_panoptic15',
+__all__ = ['PoseBank', 'load_pose_bank', 'BUILTIN_POSE_BANK', 'BUILTIN_POSE_BANKS', 'coco17_to_panoptic15',
            'PoseBankError', 'root_of', 'convert_bank']
 
 #: The compact CMU mocap bank shipped with the package (train split, int16 mm).
 BUILTIN_POSE_BANK = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
                              'cmu_mocap_train_poses.npz')
+#: The compact banks shipped with the package per split (``'builtin'``): the train split and
+#: the held-out test split (whole CMU takes no training pose comes from), for validation.
+BUILTIN_POSE_BANKS = dict(
+    train=BUILTIN_POSE_BANK,
+    test=osp.join(osp.dirname(BUILTIN_POSE_BANK), 'cmu_mocap_test_poses.npz'))
 
 _SPLITS = {'train': 0, 'test': 1}
 
@@ -260,7 +265,9 @@ def load_pose_bank(path: str = 'builtin', joint_set: str = 'coco17', split: str 
 
     Args:
         path: a ``.pkl`` (VoxelPose ``panoptic_training_pose.pkl``), a ``.npz`` (the CMU mocap
-            bank or the compact shipped one) or ``'builtin'`` (:data:`BUILTIN_POSE_BANK`).
+            bank or the compact shipped one) or ``'builtin'`` (the compact banks shipped
+            with the package, :data:`BUILTIN_POSE_BANKS`: the CMU train split, 14,183
+            poses, and the held-out test split, 2,675 poses of other takes).
         joint_set: ``'coco17'`` or ``'panoptic15'`` (Panoptic-15 is derived from COCO-17 when
             a file holds only COCO-17: neck = mid-shoulder, mid-hip = mean of the hips).
         split: ``'train'``, ``'test'`` or ``'all'`` (for ``.npz`` banks with a ``split``
@@ -271,7 +278,12 @@ def load_pose_bank(path: str = 'builtin', joint_set: str = 'coco17', split: str 
         :class:`PoseBank`.
     """
     if path == 'builtin':
-        path = BUILTIN_POSE_BANK
+        if split == 'all':
+            return concat_banks([load_pose_bank('builtin', joint_set, s, check_units)
+                                 for s in ('train', 'test')])
+        if split not in BUILTIN_POSE_BANKS:
+            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+        path = BUILTIN_POSE_BANKS[split]
     path = os.fspath(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: pose bank not found')
