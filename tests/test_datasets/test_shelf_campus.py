@@ -101,7 +101,8 @@ def test_shelf_pack_contract_and_pcp_metric(shelf_root):
     assert tuple(x.shape) == (5, 17, 152, 200) and str(x.dtype) == 'torch.float32'
     m = s.metainfo
     assert m['cameras']['R'].shape == (5, 3, 3) and m['cameras']['t'].shape == (5, 3)
-    assert m['affines'].shape == (5, 2, 3) and m['image_sizes'].shape == (5, 2)
+    assert m['affines'].shape == (5, 2, 3) and m['cameras']['image_size'].shape == (5, 2)
+    assert 'image_sizes' not in m  # one layout: the image sizes are the cameras'
     assert tuple(m['input_size']) == (800, 608) and tuple(m['heatmap_size']) == (200, 152)
     assert m['frame_id'] == 0 and m['dataset_name'] == 'shelf'
     # the cameras of the metainfo are the calibration's (t = −R·T for Shelf)

@@ -181,8 +181,20 @@ def test_pack_and_preprocessor():
     out = PackMultiViewPoseInputs(inputs_key='img')(frame)
     x, ds = out['inputs'], out['data_samples']
     assert tuple(x.shape) == (2, 3, 240, 320) and x.dtype == torch.uint8
-    np.testing.assert_allclose(ds.metainfo['cameras']['t'], cams.t)
-    np.testing.assert_allclose(ds.metainfo['affines'][0], [[0.5, 0, 0], [0, 0.5, 0]])
+    # the views in the one canonical layout (float64 arrays with a leading view axis)
+    meta = ds.metainfo
+    for key, shape in (('R', (2, 3, 3)), ('t', (2, 3)), ('f', (2, 2)), ('c', (2, 2)),
+                       ('dist', (2, 5)), ('image_size', (2, 2))):
+        assert meta['cameras'][key].shape == shape and meta['cameras'][key].dtype == np.float64
+    assert 'image_sizes' not in meta and tuple(meta['input_size']) == (320, 240)
+    np.testing.assert_allclose(meta['cameras']['t'], cams.t)
+    np.testing.assert_allclose(meta['cameras']['image_size'], [[640, 480]] * 2)
+    np.testing.assert_allclose(meta['affines'][0], [[0.5, 0, 0], [0, 0.5, 0]])
+    # any camera form of the frame (here: per-view dicts) gives the same arrays
+    listed = PackMultiViewPoseInputs(inputs_key='img')(
+        dict(frame, cameras=[cams[v].to_dict() for v in range(2)]))['data_samples']
+    for key, v in meta['cameras'].items():
+        np.testing.assert_array_equal(listed.metainfo['cameras'][key], v)
     assert ds.gt_instances.ids.tolist() == [4, 9] and 'actor_ids' not in ds.gt_instances
     assert tuple(ds.gt_instances.roots_3d.shape) == (2, 3)
     assert tuple(ds.gt_fields.root_heatmap_3d.shape) == (8, 8, 4)
@@ -196,6 +208,18 @@ def test_pack_and_preprocessor():
     y = data['inputs']
     assert tuple(y.shape) == (2, 2, 3, 240, 320) and y.dtype == torch.float32
     assert float(y[0, 0].mean()) == 0.0 and float(y[1, 1].mean()) == 5.0
+    # the views stacked once: one ViewMeta shared by the samples of the batch
+    vm = data['data_samples'][0].metainfo['view_meta']
+    assert vm is data['data_samples'][1].metainfo['view_meta']
+    assert vm.cameras.batch_shape == (2, 2) and vm.cameras.R.dtype == torch.float64
+    assert tuple(vm.affines.shape) == (2, 2, 2, 3) and tuple(vm.image_sizes.shape) == (2, 2, 2)
+    assert vm.input_size == (320.0, 240.0) and vm.depth_norm_factor is None
+    np.testing.assert_array_equal(vm.cameras.t[1].numpy(), cams.t)
+    # a static rig: the next batch with the same arrays reuses the stacked tensors
+    again = pre(dict(inputs=[x, x], data_samples=[ds, ds]))['data_samples'][0]
+    assert again.metainfo['view_meta'] is vm and pre.view_cache.hits == 1
+    with pytest.raises(ValueError, match='1 data samples for 2 frames'):
+        pre(dict(inputs=[x, x], data_samples=[ds]))
     # per-view mean/std
     pre = MultiViewDataPreprocessor(mean=[[10.0] * 3, [20.0] * 3], std=[[1.0] * 3] * 2)
     assert float(pre(dict(inputs=[x], data_samples=[ds]))['inputs'].abs().max()) == 0.0

@@ -71,7 +71,7 @@ def test_agr_peaks_at_the_projections_in_sound_mode():
     checked = 0
     for i in range(len(ds)):
         out = ds[i]
-        agr = out['inputs'].numpy()
+        agr = out['inputs'][0].numpy()               # (1, K + 4, H, W): one view
         gt = out['data_samples'].gt_instances
         kp = gt.transformed_keypoints[0] / 4.0      # canvas px → heatmap px
         for k in range(17):
@@ -103,8 +103,8 @@ def test_noise_off_is_exactly_render_agr_and_noise_changes_only_the_heatmaps():
         r = GenerateVirtualPoseAGR()(info)
         np.testing.assert_allclose(r['gt_keypoints_2d'], kp, atol=1e-3)
         ref = render_agr(r['gt_keypoints_2d'])
-        np.testing.assert_array_equal(e['inputs'].numpy(), ref['agr'])
-        diff = np.abs(n['inputs'].numpy() - e['inputs'].numpy())
+        np.testing.assert_array_equal(e['inputs'][0].numpy(), ref['agr'])
+        diff = np.abs(n['inputs'][0].numpy() - e['inputs'][0].numpy())
         assert diff[:17].max() > 0.05          # heatmaps are noisy
         assert diff[17:].max() == 0            # the box map is not
         for key in ('root_ind', 'root_depth', 'root_mask', 'keypoint_weights'):
@@ -118,14 +118,14 @@ def test_amplitude_drop_knob_scales_the_peaks():
     exact = _dataset(num_samples=2)
     half = _dataset(num_samples=2, pipeline=_pipeline(noise=noise))
     for i in range(2):
-        e, h = exact[i]['inputs'].numpy(), half[i]['inputs'].numpy()
+        e, h = exact[i]['inputs'][0].numpy(), half[i]['inputs'][0].numpy()
         np.testing.assert_allclose(h[:17], 0.5 * e[:17], atol=1e-6)
         np.testing.assert_array_equal(h[17:], e[17:])
     wrists_only = dict(noise, drops=[dict(joints=('l-wrist', 'r-wrist'), prob=1.0,
                                           factor=0.0)],
                        default_drop=dict(prob=0.0, factor=1.0))
-    w = _dataset(num_samples=1, pipeline=_pipeline(noise=wrists_only))[0]['inputs'].numpy()
-    e = exact[0]['inputs'].numpy()
+    w = _dataset(num_samples=1, pipeline=_pipeline(noise=wrists_only))[0]['inputs'][0].numpy()
+    e = exact[0]['inputs'][0].numpy()
     assert w[[5, 11]].max() == 0
     np.testing.assert_allclose(np.delete(w[:17], [5, 11], 0), np.delete(e[:17], [5, 11], 0),
                                atol=1e-6)
@@ -142,13 +142,20 @@ def test_targets_and_packed_contract():
     out = ds[1]
     s = out['data_samples']
     meta, gt, labels = s.metainfo, s.gt_instances, s.gt_instance_labels
-    assert out['inputs'].shape == (21, 128, 240) and out['inputs'].dtype == torch.float32
-    for k in ('camera', 'affine', 'image_size', 'input_size', 'heatmap_size',
-              'depth_norm_factor', 'seq_name', 'frame_id', 'sample_idx', 'random_seed'):
+    assert out['inputs'].shape == (1, 21, 128, 240) and out['inputs'].dtype == torch.float32
+    for k in ('cameras', 'affines', 'input_size', 'heatmap_size', 'depth_norm_factor',
+              'camera', 'seq_name', 'frame_id', 'sample_idx', 'random_seed'):
         assert k in meta, k
+    assert 'affine' not in meta and 'image_size' not in meta     # one layout: V = 1
     cam = info['camera']
-    np.testing.assert_allclose(meta['camera']['R'], cam.R)
-    A = np.asarray(meta['affine'])
+    np.testing.assert_allclose(meta['camera']['R'], cam.R)       # kept for the metrics
+    for key, shape in (('R', (1, 3, 3)), ('t', (1, 3)), ('f', (1, 2)), ('c', (1, 2)),
+                       ('dist', (1, 5)), ('image_size', (1, 2))):
+        assert meta['cameras'][key].shape == shape and meta['cameras'][key].dtype == np.float64
+    np.testing.assert_allclose(meta['cameras']['R'][0], cam.R)
+    np.testing.assert_allclose(meta['cameras']['image_size'][0], cam.image_size)
+    assert meta['affines'].shape == (1, 2, 3)
+    A = np.asarray(meta['affines'][0])
     w, h = cam.image_size
     k = min(960 / w, 512 / h)
     np.testing.assert_allclose(A, [[k, 0, (960 - k * w) / 2], [0, k, (512 - k * h) / 2]])
@@ -172,32 +179,44 @@ def test_targets_and_packed_contract():
         assert tgt[idx] > 0.5
 
 
-def test_packed_targets_agree_with_the_estimator_convention():
-    """The estimator recomputes root_depth / root_ind / root_mask from the camera and the
-    affine when they are absent; ours must be the same numbers."""
+def test_the_estimator_reads_what_the_transforms_packed():
+    """The batch goes through the model's data preprocessor (MultiViewDataPreprocessor,
+    V = 1) and the estimator reads the packed views and depth-loss targets as they are (no
+    second producer); without ``depth_norm_factor`` in the metainfo its default is the
+    transform's formula."""
     from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
     from virtualpose_mm.registry import MODELS
     init_default_scope('mmpose')
     cfg = Config.fromfile('configs/virtualpose/virtualpose_tiny_cpu.py')
     model = MODELS.build(cfg.model)
     ds = _dataset(num_samples=3)
-    samples = [ds[i]['data_samples'] for i in range(3)]
-    meta = model.parse_meta(samples, torch.device('cpu'))
-    ours = model.parse_gt(samples, meta, (240, 128), torch.device('cpu'))
-    stripped = []
-    for s in samples:
-        s2 = s.clone()
-        for key in ('root_depth', 'root_ind', 'root_mask'):
-            del s2.gt_instance_labels[key]
-        stripped.append(s2)
-    theirs = model.parse_gt(stripped, meta, (240, 128), torch.device('cpu'))
-    torch.testing.assert_close(ours['root_ind'], theirs['root_ind'])
-    torch.testing.assert_close(ours['root_mask'], theirs['root_mask'])
-    torch.testing.assert_close(ours['root_depth'], theirs["root_depth"], rtol=1e-6, atol=0)
-    torch.testing.assert_close(meta['depth_norm_factor'],
-                               torch.tensor([s.metainfo['depth_norm_factor'] for s in samples],
-                                            dtype=torch.float64))
+    data = model.data_preprocessor(pseudo_collate([ds[i] for i in range(3)]))
+    samples = data['data_samples']
+    assert tuple(data['inputs'].shape) == (3, 1, 21, 128, 240)
+    meta = model.parse_meta(samples)
+    for b, s in enumerate(samples):
+        for key in ('R', 't', 'f', 'c', 'dist', 'image_size'):
+            np.testing.assert_array_equal(getattr(meta.cameras, key)[b].numpy(),
+                                          s.metainfo['cameras'][key])
+        np.testing.assert_array_equal(meta.affines[b].numpy(), s.metainfo['affines'])
+    assert meta.input_size == (960.0, 512.0)
+    dnf = torch.tensor([s.metainfo['depth_norm_factor'] for s in samples], dtype=torch.float64)
+    torch.testing.assert_close(meta.depth_norm_factor, dnf, rtol=0, atol=0)
+    gt = model.parse_gt(samples, torch.device('cpu'), heatmap_size=(240, 128))
+    for b, s in enumerate(samples):
+        n, labels = len(s.gt_instances), s.gt_instance_labels
+        torch.testing.assert_close(gt['root_ind'][b, :n], labels.root_ind)
+        torch.testing.assert_close(gt['root_depth'][b, :n], labels.root_depth)
+        torch.testing.assert_close(gt['root_mask'][b, :n], labels.root_mask)
+    # the default depth normalisation (no depth_norm_factor): the same numbers
+    frames = [ds[i] for i in range(3)]
+    for f in frames:
+        del f['data_samples'].depth_norm_factor
+    samples = model.data_preprocessor(pseudo_collate(frames))['data_samples']
+    torch.testing.assert_close(model.parse_meta(samples).depth_norm_factor, dnf, rtol=1e-12,
+                               atol=0)
 
 
 def test_cameras_that_see_nobody_give_a_clear_error():
@@ -233,7 +252,7 @@ def test_panoptic15_scenes_from_the_builtin_bank():
     ds = _dataset(joint_set='panoptic15', num_samples=2,
                   pipeline=_pipeline(noise=True, joint_set='panoptic15'))
     out = ds[0]
-    assert out['inputs'].shape == (19, 128, 240)
+    assert out['inputs'].shape == (1, 19, 128, 240)
     assert out['data_samples'].gt_instances.lifting_target.shape[1:] == (15, 3)
 
 

@@ -137,6 +137,9 @@ def test_muco_bad_files_name_the_file_and_field(tmp_path):
     (tmp_path / 'd.json').write_text('{"images": []')
     with pytest.raises(DatasetError, match=r'd\.json: not a readable json'):
         MuCo3DHPDataset(ann_file=str(tmp_path / 'd.json'))
+    with pytest.raises(DatasetError, match="MuCo3DHPDataset: MuCo-3DHP has no nose joint, so "
+                                           "it cannot provide joint set 'panoptic15'"):
+        MuCo3DHPDataset(ann_file=str(tmp_path / 'MuCo-3DHP.json'), joint_set='panoptic15')
 
 
 # ----------------------------------------------------------------------------- MuPoTS-3D

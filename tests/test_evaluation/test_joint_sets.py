@@ -139,6 +139,12 @@ def test_convert_joints_dispatches_every_known_conversion():
         js.convert_joints(js.convert_joints(vp, 'virtualpose17', 'mupots17'), 'mupots17',
                           'virtualpose17'), vp)
     assert js.convert_joints(vp, 'virtualpose17', 'virtualpose17') is vp
+    # CMU Panoptic coco19 → Panoptic-15: the first 15 joints (eyes and ears dropped)
+    p19 = rng.normal(size=(2, 19, 3))
+    out, v = js.convert_joints(p19, 'panoptic19', 'panoptic15', visible=p19[..., 0] > 0)
+    np.testing.assert_array_equal(out, p19[:, :15])
+    np.testing.assert_array_equal(v, p19[:, :15, 0] > 0)
+    assert js.PANOPTIC19.joint_names[:15] == js.PANOPTIC15.joint_names
     assert js.can_convert('coco17', 'virtualpose17') and not js.can_convert('panoptic15',
                                                                            'coco17')
     with pytest.raises(ValueError, match="no conversion from joint set 'panoptic15' to "

@@ -282,12 +282,13 @@ def test_gt_proposal_filter_is_off_by_default(model):
     near = _nearest_voxel(m, people[0, 2])
     far = _nearest_voxel(m, (1500.0, 1500.0, 900.0))        # a false positive, > 2 m away
     _force_root_volume(m, {near: 0.9, far: 0.8}, people[0, 2])
-    x = T.agr(people)[None]
+    x, ds = T.batch(m, [people])
+    _, ds_no_gt = T.batch(m, [people], with_gt=False)
     with torch.no_grad():
-        default = m.predict(x, [T.data_sample(people)])[0].pred_instances
+        default = m.predict(x, ds)[0].pred_instances
         m.gt_proposal_filter = True
-        filtered = m.predict(x, [T.data_sample(people)])[0].pred_instances
-        without_gt = m.predict(x, [T.data_sample(people, with_gt=False)])[0].pred_instances
+        filtered = m.predict(x, ds)[0].pred_instances
+        without_gt = m.predict(x, ds_no_gt)[0].pred_instances
     assert default.keypoints.shape == (2, 17, 3)
     assert np.allclose(sorted(default.bbox_scores.tolist()), [0.8, 0.9])
     far_xyz = voxel_grid(m.root_net.space_size, m.root_net.space_center,
@@ -304,8 +305,7 @@ def test_loss_and_backward_smoke(model):
     m = copy.deepcopy(model).train()
     people = [np.stack([T.person((-800.0, 0.0)), T.person((700.0, 800.0))]),
               np.stack([T.person((0.0, -500.0))])]
-    x = torch.stack([T.agr(p) for p in people])
-    ds = [T.data_sample(p) for p in people]
+    x, ds = T.batch(m, people)
     # a DE that outputs the scene's depth, so the depth gate lets the heatmaps through
     dnf = float(np.sqrt(300.0 * 300.0 * 0.25))
     with torch.no_grad():
@@ -315,7 +315,7 @@ def test_loss_and_backward_smoke(model):
     _force_root_volume(m, {near: 0.9}, people[0][0, 2])
     res = m.loss_forward(x, ds)
     assert res['ren_input'].amax() > 0.5                     # people projected into the space
-    # GT depth targets computed from the camera (no root_depth/root_ind given)
+    # GT depth targets of GenerateVirtualPoseAGR
     assert res['gt']['root_mask'][:, :1].eq(1).all()
     assert float(res['gt']['root_depth'][0, 0]) == pytest.approx(5000.0, abs=1e-6)
     assert res['gt']['counts'].tolist() == [2, 1]
@@ -343,8 +343,30 @@ def test_loss_and_backward_smoke(model):
 
 def test_input_checks(model):
     people = np.stack([T.person((0.0, 0.0))])
+    x, ds = T.batch(model, [people])
+    assert tuple(x.shape) == (1, 1, 21, 32, 64)               # the multi-view layout, V = 1
     with pytest.raises(ValueError, match='expects 21'):
-        model.predict(torch.zeros(1, 20, 32, 64), [T.data_sample(people)])
+        model.predict(torch.zeros(1, 1, 20, 32, 64), ds)
+    with pytest.raises(ValueError, match=r'\(B, 1, K \+ 4, H, W\)'):
+        model.predict(x[:, 0], ds)
+    # the views come only from the data preprocessor's view_meta
+    _, raw = T.frame(people)
+    with pytest.raises(ValueError, match='no view_meta.*data_preprocessor'):
+        model.predict(x, [raw])
+    # the pack transform names what is missing; the preprocessor checks the layout
     from mmpose.structures import PoseDataSample
-    with pytest.raises(ValueError, match=r"missing key 'affine'"):
-        model.predict(T.agr(people)[None], [PoseDataSample(metainfo=dict(camera=T.camera()))])
+    from virtualpose_mm.datasets.transforms import PackVirtualPoseInputs
+    with pytest.raises(KeyError, match="no 'affine'.*GenerateVirtualPoseAGR"):
+        PackVirtualPoseInputs()(dict(agr=T.agr(people).numpy(), camera=T.camera()))
+    old = PoseDataSample(metainfo=dict(camera=T.camera().to_dict(), affine=T.AFFINE))
+    with pytest.raises(ValueError, match=r"data_samples\[0\]\.metainfo\['cameras'\]"):
+        model.data_preprocessor(dict(inputs=[x[0]], data_samples=[old]))
+    # training needs the transforms' targets: no second producer in the model
+    x, ds = T.batch(model, [people])
+    del ds[0].gt_instance_labels.root_depth
+    with pytest.raises(ValueError, match=r"missing \['root_depth'\].*GenerateVirtualPoseAGR"):
+        model.loss(x, ds)
+    x, ds = T.batch(model, [people])
+    del ds[0].gt_fields
+    with pytest.raises(ValueError, match='root_heatmap_3d: missing.*GenerateRootTarget3D'):
+        model.loss(x, ds)

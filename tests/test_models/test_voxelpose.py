@@ -14,6 +14,7 @@ from mmengine.config import Config
 from mmengine.structures import BaseDataElement, InstanceData
 
 import virtualpose_mm  # noqa: F401
+from virtualpose_mm.models.data_preprocessors import MultiViewDataPreprocessor
 from virtualpose_mm.models.utils.voxelpose_converter import (CheckpointError,
                                                              convert_voxelpose_state_dict,
                                                              load_voxelpose_checkpoint,
@@ -40,8 +41,23 @@ def tiny_model(**over):
     return MODELS.build(cfg)
 
 
+def _root_target():
+    """GenerateRootTarget3D arguments for the tiny model's capture space."""
+    rn = Config.fromfile(TINY).model.root_net
+    return dict(space_size=rn.space_size, space_center=rn.space_center,
+                space_shape=rn.space_shape, root_joints=(11, 12), sigma=rn.target_sigma)
+
+
+def prep(x, ds):
+    """The packed batch through the data preprocessor (views stacked: ``view_meta``)."""
+    data = MultiViewDataPreprocessor()(dict(inputs=list(x), data_samples=ds))
+    return data['inputs'], data['data_samples']
+
+
 def batch(frames=2, people=(3, 2), **kw):
-    return make_batch(frames, 5, people, input_size=INP, heatmap_size=HM, **kw)
+    """A synthetic batch (with root targets), packed and preprocessed."""
+    kw.setdefault('root_target', _root_target())
+    return prep(*make_batch(frames, 5, people, input_size=INP, heatmap_size=HM, **kw))
 
 
 def _with_people(model, inputs, samples, k=2):
@@ -103,17 +119,19 @@ def test_loss_backward_and_values():
     assert model.compute_losses(r, ds, gt)['loss_pose'].item() == pytest.approx(
         manual.item(), rel=1e-6)
     assert len(b) == 20  # every slot of both frames matched
-    # the root target is the generated Gaussian when none is given ...
-    t = model.root_targets(ds, gt, x.device)
+    # the root target is the one GenerateRootTarget3D packed ...
+    t = model.root_targets(ds, x.device)
     assert t.shape == (2, 16, 16, 8) and t.max() > 0.5
-    # ... and the given one otherwise
     ds[0].gt_fields = BaseDataElement(root_heatmap_3d=torch.zeros(16, 16, 8))
-    assert model.root_targets(ds, gt, x.device)[0].abs().sum() == 0
+    assert model.root_targets(ds, x.device)[0].abs().sum() == 0
     ds[0].gt_fields.root_heatmap_3d = torch.zeros(8, 8, 8)
     with pytest.raises(ValueError, match=r'gt_fields\.root_heatmap_3d'):
-        model.root_targets(ds, gt, x.device)
-    # a field under its pre-MMPose-convention name is an error, not silently ignored
+        model.root_targets(ds, x.device)
+    # ... and there is no second producer: without it, training says which transform
     del ds[0].gt_fields
+    with pytest.raises(ValueError, match='root_heatmap_3d: missing.*GenerateRootTarget3D'):
+        model.loss(x, ds)
+    # a field under its pre-MMPose-convention name is an error, not silently ignored
     ds[0].gt_root_heatmap_3d = torch.zeros(16, 16, 8)
     with pytest.raises(ValueError, match='gt_fields.root_heatmap_3d'):
         model.parse_gt(ds, x.device)
@@ -126,7 +144,8 @@ def test_two_training_iterations_through_train_step():
     from mmengine.optim import OptimWrapper
     model = tiny_model()
     model.root_net.proposal_layer.match_distance = 1e5
-    x, ds = batch()
+    x, ds = make_batch(2, 5, (3, 2), input_size=INP, heatmap_size=HM,
+                       root_target=_root_target())
     data = dict(inputs=[x[0], x[1]], data_samples=ds)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9))
     model.train()
@@ -147,6 +166,7 @@ def test_no_valid_proposal_is_ddp_safe():
     x, ds = batch()
     for d in ds:
         d.gt_instances = InstanceData(lifting_target=np.zeros((0, 17, 3), np.float32))
+        d.gt_instance_labels = InstanceData(keypoint_weights=torch.zeros(0, 17))
     model.train()
     losses = model.loss(x, ds)
     assert losses['loss_pose'].item() == 0.0 and losses['loss_pose'].requires_grad
@@ -205,8 +225,9 @@ def test_image_input_with_2d_network():
                             deconv_out_channels=(16, 16, 16), deconv_kernel_sizes=(4, 4, 4),
                             loss=dict(type='KeypointMSELoss', use_target_weight=True)))
     model = MODELS.build(cfg)
-    _, ds = make_batch(1, 5, (2, ), input_size=(64, 64), heatmap_size=(16, 16))
-    img = torch.randn(1, 5, 3, 64, 64)
+    _, ds = make_batch(1, 5, (2, ), input_size=(64, 64), heatmap_size=(16, 16),
+                       root_target=_root_target())
+    img, ds = prep(torch.randn(1, 5, 3, 64, 64), ds)
     model.train()
     assert not model.backbone.training and not model.head_2d.training
     assert not any(p.requires_grad for p in model.backbone.parameters())
@@ -218,7 +239,7 @@ def test_image_input_with_2d_network():
     # unfrozen 2D net with 2D targets: a 2D loss and gradients into the backbone
     cfg.update(freeze_2d=False)
     model = MODELS.build(cfg)
-    ds[0].gt_fields = BaseDataElement(heatmaps=torch.rand(5, 17, 16, 16))
+    ds[0].gt_fields.heatmaps = torch.rand(5, 17, 16, 16)
     model.train()
     losses = model.loss(img, ds)
     assert 'loss_2d' in losses
@@ -236,8 +257,11 @@ def test_bad_inputs_are_reported():
     with torch.no_grad():
         with pytest.raises(ValueError, match=r'4 views.*num_views=5'):
             model.run(x[:, :4], ds)
-        with pytest.raises(ValueError, match=r"cameras.*5 cameras.*4 views"):
+        with pytest.raises(ValueError, match=r"4 views, the cameras of the batch.*5"):
             tiny_model(num_views=None).run(x[:, :4], ds)
+        with pytest.raises(ValueError, match=r"data_samples\[0\]\.metainfo\['cameras'\]"
+                                             r"\['R'\]: shape \(5, 3, 3\), expected \(4, 3, 3\)"):
+            prep(x[:, :4], ds)                     # the preprocessor checks the layout
         bad = x.clone()
         bad[1, 3, 0, 0, 0] = float('nan')
         with pytest.raises(ValueError, match=r'NaN or Inf.*\(1, 3\)'):
@@ -245,16 +269,29 @@ def test_bad_inputs_are_reported():
         with pytest.raises(ValueError, match='17 joint channels'):
             model.run(x[:, :, :5], ds)
         ds2 = copy.deepcopy(ds)
-        ds2[0].set_metainfo(dict(affines=None))
-        with pytest.raises(ValueError, match='affines'):
-            model.run(x, ds2)
+        ds2[1].set_metainfo(dict(affines=None))
+        with pytest.raises(ValueError, match=r"data_samples\[1\]\.metainfo: missing key "
+                                             "'affines'"):
+            prep(x, ds2)
+        ds2 = copy.deepcopy(ds)
+        ds2[0].cameras['dist'] = np.zeros((5, 4))
+        with pytest.raises(ValueError, match=r"\['cameras'\]\['dist'\]: shape \(5, 4\)"):
+            prep(x, ds2)
         with pytest.raises(ValueError, match='data_samples'):
             model.run(x, None)
+        # samples that did not go through the data preprocessor
+        _, raw = make_batch(2, 5, (3, 2), input_size=INP, heatmap_size=HM)
+        with pytest.raises(ValueError, match='no view_meta.*data_preprocessor'):
+            model.run(x, raw)
+        with pytest.raises(ValueError, match='stacked for a batch of 2'):
+            model.run(x[:1], ds[:1])
         m5 = tiny_model(num_views=3)
         with pytest.raises(ValueError, match='num_views=3'):
             m5.run(x, ds)
-        with pytest.raises(ValueError, match='same number of views'):
-            model.run([x[0], x[1, :4]], ds)
+        with pytest.raises(ValueError, match='same views and size'):
+            prep([x[0], x[1, :4]], ds)
+        with pytest.raises(ValueError, match=r'\(B, V, C, H, W\) tensor'):
+            model.run([x[0], x[1]], ds)
     ds3 = copy.deepcopy(ds)
     ds3[0].gt_instances = InstanceData(lifting_target=np.zeros((2, 15, 3), np.float32))
     with pytest.raises(ValueError, match=r'lifting_target: shape \(2, 15, 3\)'):
@@ -298,7 +335,7 @@ def test_empty_frame_gives_no_people():
     assert p.keypoint_scores.shape == (0, 17)
     # training on it: no GT person, no match, a zero (but connected) pose loss
     model.train()
-    losses = model.loss(x[:1], ds[:1])
+    losses = model.loss(*prep(x[:1], ds[:1]))
     assert losses['loss_pose'].item() == 0 and torch.isfinite(losses['loss_center'])
 
 
@@ -308,7 +345,7 @@ def test_cube_partly_outside_the_space():
     model = tiny_model()
     model.eval()
     x, ds = batch(1, (2, ))
-    meta = model.parse_meta(ds, 5, x.device)
+    meta = model.parse_meta(ds, 5)
     rn = model.root_net
     corner = torch.tensor([[rn.space_center[i] + rn.space_size[i] / 2 for i in range(3)]])
     with torch.no_grad():

@@ -59,19 +59,38 @@ def model_config(**overrides) -> dict:
     return cfg
 
 
-def data_sample(people_3d: np.ndarray, with_gt: bool = True, cam: Camera = None):
-    """A PoseDataSample with the metainfo contract (and GT lifting_target)."""
-    from mmengine.structures import InstanceData
-    from mmpose.structures import PoseDataSample
-    cam = cam or camera()
-    ds = PoseDataSample(metainfo=dict(camera=cam, affine=AFFINE, image_size=IMAGE_SIZE,
-                                      input_size=INPUT_SIZE))
-    if with_gt:
-        inst = InstanceData()
-        inst.lifting_target = people_3d.astype(np.float32)
-        inst.lifting_target_visible = np.ones(people_3d.shape[:2], np.float32)
-        ds.gt_instances = inst
-    return ds
+#: the capture space of :func:`model_config` (root targets)
+SPACE = dict(space_size=(4000., 4000., 2000.), space_center=(0., 0., 1000.),
+             space_shape=(16, 16, 8))
+
+
+def frame(people_3d: np.ndarray, with_gt: bool = True, cam: Camera = None):
+    """``(inputs (1, 17 + 4, 32, 64), PoseDataSample)`` of a frame through the transforms
+    (``GenerateVirtualPoseAGR``: AGR and depth-loss targets; ``GenerateRootTarget3D``; the
+    pack ``PackVirtualPoseInputs``: the canonical view layout). ``with_gt=False`` drops the
+    GT fields."""
+    from virtualpose_mm.datasets.transforms import (GenerateRootTarget3D,
+                                                    GenerateVirtualPoseAGR,
+                                                    PackVirtualPoseInputs)
+    r = dict(camera=cam or camera(), image_size=np.asarray(IMAGE_SIZE, np.float64),
+             gt_keypoints_3d=people_3d, gt_keypoints_3d_visible=np.ones(people_3d.shape[:2]))
+    r = GenerateVirtualPoseAGR(input_size=INPUT_SIZE, heatmap_size=HEATMAP_SIZE)(r)
+    r = GenerateRootTarget3D(**SPACE, root_joints=2)(r)
+    out = PackVirtualPoseInputs()(r)
+    ds = out['data_samples']
+    if not with_gt:
+        for key in ('gt_instances', 'gt_instance_labels', 'gt_fields'):
+            delattr(ds, key)
+    return out['inputs'], ds
+
+
+def batch(model, people: list, with_gt: bool = True, cam: Camera = None):
+    """A batch of :func:`frame` s through the model's data preprocessor: inputs
+    (B, 1, 21, 32, 64) and data samples with ``view_meta``."""
+    frames = [frame(p, with_gt, cam) for p in people]
+    data = model.data_preprocessor(dict(inputs=[f[0] for f in frames],
+                                        data_samples=[f[1] for f in frames]))
+    return data['inputs'], data['data_samples']
 
 
 def agr(people_3d: np.ndarray) -> torch.Tensor:

@@ -66,9 +66,9 @@ STAGES = ('2d network', 'root projection', 'root net (V2V)', 'proposals', 'pose 
 @torch.no_grad()
 def batched_forward(model, inputs, samples, timer):
     """Our forward (``VoxelPose.run``), stage by stage."""
-    inputs = model._stack_inputs(inputs)
+    inputs = model._inputs(inputs)
     B, V = inputs.shape[:2]
-    meta = model.parse_meta(samples, V, inputs.device)
+    meta = model.parse_meta(samples, V)
     input_size = model._input_size(inputs, meta)
     with timer('2d network'):
         hm = model.extract_heatmaps(inputs)
@@ -116,9 +116,9 @@ def plain_forward(model, inputs, samples, timer):
     """The same forward, one view and one proposal at a time, without the grid cache."""
     from virtualpose_mm.models.heads.voxel_center_net import v2v_forward
     from virtualpose_mm.models.layers import voxel_grid
-    inputs = model._stack_inputs(inputs)
+    inputs = model._inputs(inputs)
     B, V = inputs.shape[:2]
-    meta = model.parse_meta(samples, V, inputs.device)
+    meta = model.parse_meta(samples, V)
     input_size = model._input_size(inputs, meta)
     rn, pn = model.root_net, model.pose_net
     with timer('2d network'):
@@ -173,7 +173,9 @@ def build(config, device, views, people, num_proposals, seed, cfg_options=None):
                                  spread=0.3 * min(rn.space_size[:2]), seed=seed)
     if model.with_2d:  # image input: random images of the input size
         inputs = torch.randn(1, views, 3, ih, iw)
-    inputs = inputs.to(device)
+    # the model's data preprocessor: inputs on the device, the views stacked (view_meta)
+    data = model.data_preprocessor(dict(inputs=list(inputs), data_samples=samples))
+    inputs, samples = data['inputs'], data['data_samples']
     with torch.no_grad():
         r = model.run(inputs, samples, return_intermediates=True)
         # threshold between the num_proposals-th and the next score

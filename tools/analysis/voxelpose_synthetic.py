@@ -1,9 +1,11 @@
 """Synthetic multi-view scenes for the VoxelPose tests and ``benchmark_voxelpose.py``.
 
 A ring of cameras looking at the capture space, standing COCO-17 people placed at random,
-and per-view 2D Gaussian heatmaps rendered at their projected joints, packed into the
-VoxelPose data-sample contract (``cameras``, ``affines``, ``image_sizes`` metainfo and
-``gt_instances``).
+and per-view 2D Gaussian heatmaps rendered at their projected joints, packed by the pack
+transform (``PackMultiViewPoseInputs``: the canonical ``cameras`` / ``affines`` /
+``input_size`` metainfo and ``gt_instances``; optionally the root target of
+``GenerateRootTarget3D``). Run the batch through ``model.data_preprocessor`` before the
+model.
 """
 from __future__ import annotations
 
@@ -103,40 +105,48 @@ def make_batch(num_frames: int = 1, num_views: int = 5, people: Sequence[int] = 
                space_center: Sequence[float] = (450.0, -320.0, 800.0),
                input_size: Sequence[int] = (800, 608), heatmap_size: Sequence[int] = (200, 152),
                image_size: Sequence[int] = (1032, 776), spread: float = 2500.0,
-               seed: int = 0, sigma: float = 2.0, camera_format: str = 'dict'
-               ) -> Tuple[torch.Tensor, List]:
-    """Heatmap inputs (B, V, 17, h, w) and data samples following the VoxelPose contract.
+               seed: int = 0, sigma: float = 2.0, camera_format: str = 'dict',
+               root_target: Optional[dict] = None) -> Tuple[torch.Tensor, List]:
+    """Heatmap inputs (B, V, 17, h, w) and data samples packed by
+    ``PackMultiViewPoseInputs`` (not yet through the data preprocessor).
 
     Args:
         people: number of people per frame (cycled over frames).
-        camera_format: ``'dict'`` (``Camera.to_dict()``), ``'camera'`` (a Camera) or
-            ``'list'`` (V per-view dicts) for the ``cameras`` metainfo.
+        camera_format: how the frame gives its cameras to the pack transform, which
+            converts every form into the canonical arrays: ``'dict'``
+            (``Camera.to_dict()``), ``'camera'`` (a Camera) or ``'list'`` (V per-view
+            dicts).
+        root_target: arguments of ``GenerateRootTarget3D`` (``space_size``,
+            ``space_center``, ``space_shape``, ...) to add the root target (training);
+            None: no target.
     """
-    from mmengine.structures import InstanceData
-    from mmpose.structures import PoseDataSample
+    from virtualpose_mm.datasets.transforms import (GenerateRootTarget3D,
+                                                    PackMultiViewPoseInputs)
     rng = np.random.default_rng(seed)
     cams = ring_rig(num_views, [space_center[0], space_center[1], 900.0],
                     image_size=image_size)
     A = np.stack([letterbox_affine(image_size, input_size)] * num_views)
     sizes = np.tile(np.asarray(image_size, dtype=np.float64), (num_views, 1))
+    target = None if root_target is None else GenerateRootTarget3D(**root_target)
+    pack = PackMultiViewPoseInputs(inputs_key='input_heatmaps')
     inputs, samples = [], []
     for b in range(num_frames):
         G = people[b % len(people)]
         joints = random_people(G, space_center, spread, rng)
-        inputs.append(torch.from_numpy(render_heatmaps(joints, cams, A, input_size,
-                                                       heatmap_size, sigma)))
         if camera_format == 'camera':
             cam_meta = cams
         elif camera_format == 'list':
             cam_meta = [cams[v].to_dict() for v in range(num_views)]
         else:
             cam_meta = cams.to_dict()
-        ds = PoseDataSample(metainfo=dict(cameras=cam_meta, affines=A.copy(),
-                                          image_sizes=sizes.copy(),
-                                          input_size=tuple(float(v) for v in input_size)))
-        gi = InstanceData()
-        gi.lifting_target = joints.astype(np.float32)
-        gi.lifting_target_visible = np.ones(joints.shape[:2], dtype=np.float32)
-        ds.gt_instances = gi
-        samples.append(ds)
+        frame = dict(input_heatmaps=render_heatmaps(joints, cams, A, input_size,
+                                                    heatmap_size, sigma),
+                     cameras=cam_meta, affines=A.copy(), image_sizes=sizes.copy(),
+                     input_size=np.asarray(input_size, dtype=np.float64),
+                     gt_keypoints_3d=joints, gt_keypoints_3d_visible=np.ones(joints.shape[:2]))
+        if target is not None:
+            frame = target(frame)
+        packed = pack(frame)
+        inputs.append(packed['inputs'])
+        samples.append(packed['data_samples'])
     return torch.stack(inputs), samples

@@ -77,7 +77,7 @@ def render(dataset, indices, out: str, dpi: int = 100):
     for row, idx in enumerate(indices):
         packed = dataset[idx]
         ds = packed['data_samples']
-        agr = packed['inputs'].numpy()
+        agr = packed['inputs'][0].numpy()  # (1, K + 4, H, W): the one view
         K = js.num_joints
         meta = ds.metainfo
         cam = Camera.from_dict(meta['camera'], validate=False)

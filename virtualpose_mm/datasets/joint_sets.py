@@ -17,11 +17,13 @@ root joint. The sets:
 * ``MUCO21``: MuCo-3DHP as distributed with 3DMPPE PoseNet: ``MUPOTS17`` plus R_Hand,
   L_Hand, R_Toe, L_Toe.
 * ``SHELF14``: the 14-joint Shelf/Campus evaluation set (``actorsGT.mat`` order).
+* ``PANOPTIC19``: CMU Panoptic's ``coco19`` annotation (Panoptic-15 + eyes and ears).
 
 Every conversion between the sets lives here: ``coco17_to_panoptic15``,
 ``coco17_to_virtualpose17`` (both make the joints COCO lacks and, given the visibility,
 their visibility), ``coco17_to_shelf14``, ``virtualpose17_to_mupots17`` /
-``mupots17_to_virtualpose17``, ``muco21_to_mupots17`` / ``muco21_to_virtualpose17``, plus
+``mupots17_to_virtualpose17``, ``muco21_to_mupots17`` / ``muco21_to_virtualpose17``,
+``panoptic19_to_panoptic15``, plus
 ``root_of`` (the mid-hip of any set) and :func:`convert_joints` (any known source → target
 by name, the table :data:`CONVERSIONS`). They work on arrays of any leading shape with the
 joint axis second to last (``(..., K, C)``) and never modify their input; the index
@@ -35,13 +37,14 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 __all__ = [
-    'JointSet', 'PANOPTIC15', 'COCO17', 'VIRTUALPOSE17', 'MUPOTS17', 'MUCO21', 'SHELF14',
-    'JOINT_SETS', 'get_joint_set', 'to_mmpose_metainfo',
+    'JointSet', 'PANOPTIC15', 'PANOPTIC19', 'COCO17', 'VIRTUALPOSE17', 'MUPOTS17', 'MUCO21',
+    'SHELF14', 'JOINT_SETS', 'get_joint_set', 'to_mmpose_metainfo',
     'COCO17_TO_SHELF14_BODY', 'SHELF14_PCP_LIMBS', 'SHELF14_BONE_GROUPS',
     'MUPOTS17_PARENTS', 'MUPOTS17_TRAVERSAL', 'MUPOTS17_MATCHING_JOINTS',
     'MUPOTS17_PCK_GROUPS', 'VIRTUALPOSE17_TO_MUPOTS17', 'MUPOTS17_TO_VIRTUALPOSE17',
     'coco17_to_shelf14', 'virtualpose17_to_mupots17', 'mupots17_to_virtualpose17',
-    'muco21_to_mupots17', 'muco21_to_virtualpose17', 'take_joints',
+    'muco21_to_mupots17', 'muco21_to_virtualpose17', 'panoptic19_to_panoptic15',
+    'take_joints',
     'HEADTOP_EXTENSION', 'coco17_to_panoptic15', 'coco17_to_virtualpose17', 'root_of',
     'CONVERSIONS', 'can_convert', 'convert_joints',
 ]
@@ -103,6 +106,18 @@ PANOPTIC15 = JointSet(
     flip_pairs=((3, 9), (4, 10), (5, 11), (6, 12), (7, 13), (8, 14)),
     root=2,
     upper_body=(0, 1, 3, 4, 5, 9, 10, 11),
+)
+
+#: CMU Panoptic's ``coco19`` annotation (``hdPose3d_stage1_coco19``, ``bodies[].joints19``):
+#: Panoptic-15 followed by the eyes and ears. Read by the Panoptic dataset and converted
+#: at once to Panoptic-15 (:func:`panoptic19_to_panoptic15`).
+PANOPTIC19 = JointSet(
+    name='panoptic19',
+    joint_names=PANOPTIC15.joint_names + ('l-eye', 'l-ear', 'r-eye', 'r-ear'),
+    skeleton=PANOPTIC15.skeleton + ((1, 15), (15, 16), (1, 17), (17, 18)),
+    flip_pairs=PANOPTIC15.flip_pairs + ((15, 17), (16, 18)),
+    root=2,
+    upper_body=PANOPTIC15.upper_body + (15, 16, 17, 18),
 )
 
 COCO17 = JointSet(
@@ -168,7 +183,8 @@ SHELF14 = JointSet(
 )
 
 JOINT_SETS: Dict[str, JointSet] = {
-    s.name: s for s in (PANOPTIC15, COCO17, VIRTUALPOSE17, MUPOTS17, MUCO21, SHELF14)
+    s.name: s for s in (PANOPTIC15, PANOPTIC19, COCO17, VIRTUALPOSE17, MUPOTS17, MUCO21,
+                        SHELF14)
 }
 
 
@@ -350,6 +366,13 @@ def muco21_to_virtualpose17(x):
     return mupots17_to_virtualpose17(muco21_to_mupots17(x))
 
 
+# ----------------------------------------------------------------------------- CMU Panoptic
+def panoptic19_to_panoptic15(x):
+    """(..., 19, C) CMU Panoptic ``coco19`` → (..., 15, C) Panoptic-15 (drops the eyes and
+    ears)."""
+    return take_joints(x, tuple(range(15)), 19, 'panoptic19_to_panoptic15')
+
+
 # ----------------------------------------------------------------------------- from COCO-17
 #: Head top = head centre + this × (head centre − neck) (:func:`coco17_to_virtualpose17`).
 HEADTOP_EXTENSION = 0.5
@@ -464,6 +487,7 @@ CONVERSIONS = {
     ('mupots17', 'virtualpose17'): _select(MUPOTS17_TO_VIRTUALPOSE17),
     ('muco21', 'mupots17'): _select(tuple(range(17))),
     ('muco21', 'virtualpose17'): _select(tuple(MUPOTS17_TO_VIRTUALPOSE17)),
+    ('panoptic19', 'panoptic15'): _select(tuple(range(15))),
 }
 
 

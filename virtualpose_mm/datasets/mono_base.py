@@ -34,7 +34,7 @@ The joint order of ``gt_keypoints_3d`` is the dataset's ``joint_set``: ``'virtua
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 from .mview_base import BaseMviewDataset, DatasetError
 
@@ -59,9 +59,17 @@ class BaseMonoDataset(BaseMviewDataset):
 
     joint_set: str = 'virtualpose17'
     dataset_name: str = 'mono'
+    #: ``(joint set, why)`` for a dataset whose files give one joint set only: any other
+    #: ``joint_set`` raises ``DatasetError('<class>: <why>, so it cannot provide joint set
+    #: ...')``.
+    only_joint_set: Optional[Tuple[str, str]] = None
 
     def __init__(self, *, joint_set: Optional[str] = None, **kwargs):
         js = joint_set if joint_set is not None else self.joint_set
+        if self.only_joint_set is not None and js != self.only_joint_set[0]:
+            only, why = self.only_joint_set
+            raise DatasetError(f'{type(self).__name__}: {why}, so it cannot provide joint '
+                               f'set {js!r}; use {only}')
         if js not in VIRTUALPOSE_JOINT_SETS:
             raise ValueError(f'{type(self).__name__}: joint_set must be one of '
                              f'{VIRTUALPOSE_JOINT_SETS}, got {js!r}')

@@ -23,8 +23,6 @@ annotated in 3D (``gt_keypoints_3d_visible`` all True, as the reference sets it)
 """
 from __future__ import annotations
 
-import json
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
@@ -34,7 +32,8 @@ from mmengine.logging import print_log
 from ..geometry.camera import Camera, CameraError
 from ..geometry.camera_io import camera_from_muco
 from ..registry import DATASETS
-from .joint_sets import MUPOTS17_TO_VIRTUALPOSE17, get_joint_set
+from .io.rootnet_json import read_rootnet_annotations
+from .joint_sets import get_joint_set
 from .mono_base import BaseMonoDataset, DatasetError
 from .posebank import PoseBank
 
@@ -47,47 +46,6 @@ __all__ = ['MuCo3DHPDataset', 'read_muco_annotations', 'load_muco_pose_bank',
 MUCO_ANKLE_HEIGHT = 80.0
 #: VirtualPose-17 ankles.
 _VP17_ANKLES = (8, 14)
-
-
-def _read_json(path: str) -> dict:
-    if not osp.isfile(path):
-        raise DatasetError(f'{path}: annotation file not found')
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError) as e:
-        raise DatasetError(f'{path}: not a readable json file ({type(e).__name__}: {e})') \
-            from None
-    if not isinstance(data, dict):
-        raise DatasetError(f'{path}: expected a json object with images and annotations, '
-                           f'got {type(data).__name__}')
-    for key in ('images', 'annotations'):
-        if not isinstance(data.get(key), list):
-            raise DatasetError(f'{path}: field {key!r} is missing or not a list '
-                               f'(fields: {sorted(data)[:10]})')
-    return data
-
-
-def _arr(entry: dict, key: str, shapes, src: str, dtype=np.float64) -> np.ndarray:
-    if not isinstance(entry, dict):
-        raise DatasetError(f'{src}: expected an object, got {type(entry).__name__}')
-    if key not in entry:
-        raise DatasetError(f'{src}: missing field {key!r} (fields: {sorted(entry)[:12]})')
-    try:
-        a = np.asarray(entry[key], dtype=dtype)
-    except (TypeError, ValueError):
-        raise DatasetError(f'{src}: field {key!r} is not numeric') from None
-    if a.shape not in shapes:
-        raise DatasetError(f'{src}: field {key!r} has shape {a.shape}, expected one of '
-                           f'{sorted(shapes)}')
-    if dtype is np.float64 and not np.isfinite(a).all():
-        raise DatasetError(f'{src}: field {key!r} contains NaN or infinite values')
-    return a
-
-
-def _to_vp17(joints: np.ndarray) -> np.ndarray:
-    """(J, C) MuCo-21 or MuPoTS-17 (the first 17 of MuCo-21) → (17, C) VirtualPose-17."""
-    return joints[:17][list(MUPOTS17_TO_VIRTUALPOSE17)]
 
 
 def read_muco_annotations(path: str, image_size: Optional[Sequence[float]] = None,
@@ -109,21 +67,9 @@ def read_muco_annotations(path: str, image_size: Optional[Sequence[float]] = Non
     Raises:
         DatasetError naming the file, the entry and the field of anything malformed
         (missing field, wrong shape, non-numeric, an ``image_id`` with no image, an image
-        id listed twice).
+        id listed twice); the reading is :mod:`virtualpose_mm.datasets.io.rootnet_json`.
     """
-    path = os.fspath(path)
-    data = _read_json(path)
-    images: Dict[int, Dict] = {}
-    order = []
-    for i, img in enumerate(data['images']):
-        src = f'{path}: images[{i}]'
-        if not isinstance(img, dict) or 'id' not in img:
-            raise DatasetError(f"{src}: missing field 'id'")
-        if 'file_name' not in img:
-            raise DatasetError(f"{src}: missing field 'file_name'")
-        iid = int(img['id'])
-        if iid in images:
-            raise DatasetError(f'{src}: image id {iid} is listed twice')
+    def image_fields(img: dict, src: str) -> dict:
         try:
             cam = camera_from_muco(img, src, axis_swap=axis_swap)
         except CameraError as e:
@@ -133,47 +79,9 @@ def read_muco_annotations(path: str, image_size: Optional[Sequence[float]] = Non
                 raise DatasetError(f"{src}: missing fields 'width'/'height' (or pass "
                                    'image_size=(w, h))')
             cam = Camera(cam.R, cam.t, cam.f, cam.c, cam.dist, image_size, source=src)
-        images[iid] = dict(image_id=iid, file_name=str(img['file_name']), camera=cam,
-                           cam=[], img=[], vis=[], ids=[])
-        order.append(iid)
-    for i, ann in enumerate(data['annotations']):
-        src = f'{path}: annotations[{i}]'
-        if not isinstance(ann, dict) or 'image_id' not in ann:
-            raise DatasetError(f"{src}: missing field 'image_id'")
-        iid = int(ann['image_id'])
-        if iid not in images:
-            raise DatasetError(f"{src}: field 'image_id' = {iid} names no image of "
-                               "'images'")
-        kc = _arr(ann, 'keypoints_cam', {(21, 3), (17, 3)}, src)
-        ki = _arr(ann, 'keypoints_img', {(kc.shape[0], 2), (kc.shape[0], 3)}, src)[:, :2]
-        if 'keypoints_vis' in ann:
-            kv = _arr(ann, 'keypoints_vis', {(kc.shape[0], ), (kc.shape[0], 1)}, src)
-            kv = kv.reshape(-1) > 0
-        else:
-            kv = np.ones(kc.shape[0], bool)
-        if (kc[:, 2] <= 0).any():
-            raise DatasetError(f"{src}: field 'keypoints_cam' has joints at depth ≤ 0 "
-                               f'({kc[:, 2].min():.1f} mm): camera-frame coordinates '
-                               'are expected in mm')
-        rec = images[iid]
-        rec['cam'].append(_to_vp17(kc))
-        rec['img'].append(_to_vp17(ki))
-        rec['vis'].append(_to_vp17(kv[:, None])[:, 0])
-        rec['ids'].append(int(ann.get('id', i)))
-    out = []
-    for iid in order:
-        rec = images[iid]
-        n = len(rec['cam'])
-        kc = np.stack(rec['cam']) if n else np.zeros((0, 17, 3))
-        cam = rec['camera']
-        world = cam.camera_to_world(kc) if n else np.zeros((0, 17, 3))
-        out.append(dict(image_id=iid, file_name=rec['file_name'], camera=cam,
-                        keypoints_3d=world, keypoints_cam=kc,
-                        keypoints_2d=np.stack(rec['img']) if n else np.zeros((0, 17, 2)),
-                        keypoints_2d_visible=np.stack(rec['vis']) if n
-                        else np.zeros((0, 17), bool),
-                        ann_ids=np.asarray(rec['ids'], dtype=np.int64)))
-    return out
+        return dict(camera=cam)
+
+    return read_rootnet_annotations(path, image_fields)
 
 
 def _joint_set_from_vp17(poses: np.ndarray, joint_set: str, source: str) -> np.ndarray:
@@ -246,14 +154,12 @@ class MuCo3DHPDataset(BaseMonoDataset):
     """
 
     dataset_name = 'muco3dhp'
+    only_joint_set = ('virtualpose17', 'MuCo-3DHP has no nose joint')
 
     def __init__(self, ann_file: str = 'MuCo-3DHP.json', img_prefix: str = 'images',
                  image_size: Optional[Sequence[float]] = None, axis_swap: bool = True,
                  filter_empty: bool = True, cache_file: Optional[str] = None,
                  joint_set: str = 'virtualpose17', **kwargs):
-        if joint_set != 'virtualpose17':
-            raise DatasetError(f'MuCo3DHPDataset: MuCo-3DHP has no nose joint, so it cannot '
-                               f'provide joint set {joint_set!r}; use virtualpose17')
         self.img_prefix = img_prefix
         self.image_size_cfg = image_size
         self.axis_swap = bool(axis_swap)

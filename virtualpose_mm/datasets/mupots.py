@@ -42,8 +42,8 @@ from mmengine.logging import print_log
 from ..geometry.camera import Camera, CameraError
 from ..geometry.camera_io import load_mupots_extrinsics
 from ..registry import DATASETS
+from .io.rootnet_json import json_array, read_json_object, read_rootnet_annotations
 from .mono_base import BaseMonoDataset, DatasetError
-from .muco import _arr, _read_json, _to_vp17
 
 __all__ = ['MuPoTS3DDataset', 'read_mupots_annotations', 'MUPOTS_GROUND_CENTER_Z']
 
@@ -68,22 +68,15 @@ def read_mupots_annotations(ann_file: str, camera_file: str) -> List[Dict]:
         including a sequence that ``cameras.pkl`` does not hold.
     """
     ann_file, camera_file = os.fspath(ann_file), os.fspath(camera_file)
-    data = _read_json(ann_file)
+    data = read_json_object(ann_file)
     if not osp.isfile(camera_file):
         raise DatasetError(f'{camera_file}: camera file not found (MuPoTS cameras.pkl)')
     try:
         extr = load_mupots_extrinsics(camera_file)
     except CameraError as e:
         raise DatasetError(str(e)) from None
-    images: Dict[int, Dict] = {}
-    order = []
-    for i, img in enumerate(data['images']):
-        src = f'{ann_file}: images[{i}]'
-        if not isinstance(img, dict) or 'id' not in img or 'file_name' not in img:
-            raise DatasetError(f"{src}: missing field 'id' or 'file_name'")
-        iid = int(img['id'])
-        if iid in images:
-            raise DatasetError(f'{src}: image id {iid} is listed twice')
+
+    def image_fields(img: dict, src: str) -> dict:
         m = _FILE_RE.search(str(img['file_name']))
         if not m:
             raise DatasetError(f"{src}: field 'file_name' = {img['file_name']!r} is not "
@@ -92,54 +85,27 @@ def read_mupots_annotations(ann_file: str, camera_file: str) -> List[Dict]:
         if seq not in extr:
             raise DatasetError(f"{src}: sequence {seq} (field 'file_name') has no camera in "
                                f'{camera_file} (it holds {list(extr)[:3]}…{list(extr)[-1:]})')
-        intr = _arr(img, 'intrinsic', {(4, )}, src)
-        size = np.array([float(_arr(img, 'width', {()}, src)),
-                         float(_arr(img, 'height', {()}, src))])
+        intr = json_array(img, 'intrinsic', {(4, )}, src)
+        size = np.array([float(json_array(img, 'width', {()}, src)),
+                         float(json_array(img, 'height', {()}, src))])
         e = extr[seq]
         try:
             cam = Camera(e['R'], e['t'].reshape(3), intr[:2], intr[2:], None, size,
                          source=f'{camera_file} [{seq}] + {src}')
         except CameraError as err:
             raise DatasetError(str(err)) from None
-        images[iid] = dict(image_id=iid, file_name=str(img['file_name']), seq_name=seq,
-                           frame_id=frame, camera=cam, cam=[], img=[], ids=[], invalid=0)
-        order.append(iid)
-    for i, ann in enumerate(data['annotations']):
-        src = f'{ann_file}: annotations[{i}]'
-        if not isinstance(ann, dict) or 'image_id' not in ann:
-            raise DatasetError(f"{src}: missing field 'image_id'")
-        iid = int(ann['image_id'])
-        if iid not in images:
-            raise DatasetError(f"{src}: field 'image_id' = {iid} names no image of "
-                               "'images'")
+        return dict(seq_name=seq, frame_id=frame, camera=cam, num_invalid_people=0)
+
+    def is_gt(ann: dict, image: dict, src: str) -> bool:
         if 'is_valid' not in ann:
             raise DatasetError(f"{src}: missing field 'is_valid' (MuPoTS marks the people "
                                'that are evaluated)')
-        rec = images[iid]
         if not bool(ann['is_valid']):
-            rec['invalid'] += 1
-            continue
-        kc = _arr(ann, 'keypoints_cam', {(17, 3), (21, 3)}, src)
-        ki = _arr(ann, 'keypoints_img', {(kc.shape[0], 2), (kc.shape[0], 3)}, src)[:, :2]
-        if (kc[:, 2] <= 0).any():
-            raise DatasetError(f"{src}: field 'keypoints_cam' has joints at depth ≤ 0 "
-                               f'({kc[:, 2].min():.1f} mm): camera-frame mm expected')
-        rec['cam'].append(_to_vp17(kc))
-        rec['img'].append(_to_vp17(ki))
-        rec['ids'].append(int(ann.get('id', i)))
-    out = []
-    for iid in order:
-        rec = images[iid]
-        n = len(rec['cam'])
-        kc = np.stack(rec['cam']) if n else np.zeros((0, 17, 3))
-        out.append(dict(image_id=iid, file_name=rec['file_name'], seq_name=rec['seq_name'],
-                        frame_id=rec['frame_id'], camera=rec['camera'],
-                        keypoints_3d=rec['camera'].camera_to_world(kc) if n else kc.copy(),
-                        keypoints_cam=kc,
-                        keypoints_2d=np.stack(rec['img']) if n else np.zeros((0, 17, 2)),
-                        ann_ids=np.asarray(rec['ids'], dtype=np.int64),
-                        num_invalid_people=rec['invalid']))
-    return out
+            image['num_invalid_people'] += 1
+        return bool(ann['is_valid'])
+
+    return read_rootnet_annotations(ann_file, image_fields, is_gt, read_visibility=False,
+                                    data=data)
 
 
 def ground_center_on_gt(camera: Camera, joints_3d: np.ndarray, root_index: int = 2,
@@ -182,15 +148,13 @@ class MuPoTS3DDataset(BaseMonoDataset):
     """
 
     dataset_name = 'mupots3d'
+    only_joint_set = ('virtualpose17', 'MuPoTS-3D has no nose joint')
 
     def __init__(self, ann_file: str = 'MuPoTS-3D.json', camera_file: str = 'cameras.pkl',
                  img_prefix: str = 'images', ground_center_on_gt: bool = False,
                  filter_empty: bool = False, sequences: Optional[List[str]] = None,
                  cache_file: Optional[str] = None, joint_set: str = 'virtualpose17',
                  **kwargs):
-        if joint_set != 'virtualpose17':
-            raise DatasetError(f'MuPoTS3DDataset: MuPoTS-3D has no nose joint, so it cannot '
-                               f'provide joint set {joint_set!r}; use virtualpose17')
         self.camera_file = camera_file
         self.img_prefix = img_prefix
         self.ground_center_on_gt = bool(ground_center_on_gt)

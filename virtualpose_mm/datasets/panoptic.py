@@ -7,7 +7,8 @@ Folder layout (the CMU Panoptic toolbox download)::
     <data_root>/<seq>/hdImgs/<pp_nn>/<pp_nn>_<frame>.jpg
 
 One sample = one frame with all its views. Ground truth: the first 15 of the 19 ``coco19``
-joints (Panoptic-15, :data:`~virtualpose_mm.datasets.joint_sets.PANOPTIC15`) of every body,
+joints (Panoptic-15, :data:`~virtualpose_mm.datasets.joint_sets.PANOPTIC15`, converted by
+:func:`~virtualpose_mm.datasets.joint_sets.convert_joints`) of every body,
 in world z-up millimetres (the calibration's y-down centimetre world converted once by
 :func:`~virtualpose_mm.geometry.camera_io.panoptic_joints_to_world`); a joint is visible
 when its confidence is > 0.1.
@@ -27,6 +28,7 @@ from ..geometry.camera import CameraError
 from ..geometry.camera_io import (PANOPTIC_DEFAULT_CAMERAS, load_panoptic_calibration,
                                   panoptic_joints_to_world, stack_cameras)
 from ..registry import DATASETS
+from .joint_sets import PANOPTIC19, convert_joints
 from .mview_base import BaseMviewDataset, DatasetError
 
 __all__ = ['Body3DMviewDirectPanopticDataset', 'PANOPTIC_TRAIN_SEQUENCES',
@@ -232,15 +234,16 @@ class Body3DMviewDirectPanopticDataset(BaseMviewDataset):
                 j, conf = panoptic_joints_to_world(body['joints19'], source=src)
             except CameraError as e:
                 raise DatasetError(str(e)) from None
-            if j.shape[0] < K:
+            if j.shape[0] != PANOPTIC19.num_joints:
                 raise DatasetError(f"{src}: field 'joints19' has {j.shape[0]} joints, "
-                                   f'at least {K} needed')
+                                   f'expected {PANOPTIC19.num_joints} (CMU Panoptic coco19)')
             stats['bodies'] += 1
-            v = conf[:K] > self.min_confidence
+            j, v = convert_joints(j, PANOPTIC19, self.joint_set,
+                                  visible=conf > self.min_confidence)
             if self.drop_bodies_without_root and not v[self.root_joint]:
                 stats['bodies_without_root'] += 1
                 continue
-            joints.append(j[:K])
+            joints.append(j)
             vis.append(v)
             ids.append(int(body.get('id', b)))
         if not joints and self.skip_empty_frames:

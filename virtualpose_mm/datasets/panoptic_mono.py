@@ -277,14 +277,12 @@ class PanopticMonoDataset(BaseMonoDataset):
     """
 
     dataset_name = 'panoptic_mono'
+    only_joint_set = ('panoptic15', 'the HMOR annotations are Panoptic-15')
 
     def __init__(self, ann_file: str, split: str = 'valid', img_prefix: str = '',
                  use_distortion: bool = True, cameras: Optional[Sequence[str]] = None,
                  sequences: Optional[Sequence[str]] = None, frame_interval: int = 1,
                  filter_empty: bool = True, joint_set: str = 'panoptic15', **kwargs):
-        if joint_set != 'panoptic15':
-            raise DatasetError(f'PanopticMonoDataset: the HMOR annotations are Panoptic-15; '
-                               f'joint_set must be panoptic15, got {joint_set!r}')
         self.split = split
         self.img_prefix = img_prefix
         self.use_distortion = bool(use_distortion)

@@ -27,16 +27,10 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from ..models.utils.voxelpose_converter import CheckpointError
+from ..models.utils.state_dict_mapping import CheckpointError, diff_state_dict
 
 # how many keys a message lists before "... and N more"
 _FIRST = 5
-
-
-def _first(keys: List[str]) -> str:
-    keys = list(keys)
-    more = f' ... and {len(keys) - _FIRST} more' if len(keys) > _FIRST else ''
-    return ', '.join(keys[:_FIRST]) + more
 
 
 def read_checkpoint(filename: str, map_location='cpu') -> dict:
@@ -67,26 +61,10 @@ def read_checkpoint(filename: str, map_location='cpu') -> dict:
 
 
 def compare_state_dict(model: torch.nn.Module, state_dict: Dict[str, object]) -> List[str]:
-    """Problems of loading ``state_dict`` into ``model`` (empty list: it fits)."""
-    target = model.state_dict()
-    problems = []
-    unexpected = [k for k in state_dict if k not in target]
-    missing = [k for k in target if k not in state_dict]
-    shapes = []
-    for k, v in state_dict.items():
-        t = target.get(k)
-        if isinstance(t, torch.Tensor) and isinstance(v, torch.Tensor) and \
-                not k.endswith('_extra_state') and tuple(t.shape) != tuple(v.shape):
-            shapes.append(f'{k} (checkpoint {tuple(v.shape)}, model {tuple(t.shape)})')
-    if shapes:
-        problems.append(f'{len(shapes)} shape mismatches: {_first(shapes)}')
-    if missing:
-        problems.append(f'{len(missing)} model keys missing from the checkpoint: '
-                        f'{_first(missing)}')
-    if unexpected:
-        problems.append(f'{len(unexpected)} checkpoint keys the model does not have: '
-                        f'{_first(unexpected)}')
-    return problems
+    """Problems of loading ``state_dict`` into ``model`` (empty list: it fits); the rule
+    of :func:`~virtualpose_mm.models.utils.state_dict_mapping.diff_state_dict`, the first
+    keys of each kind named."""
+    return diff_state_dict(model.state_dict(), state_dict).problems(limit=_FIRST)
 
 
 class CheckedRunner(Runner):
@@ -117,19 +95,17 @@ class CheckedRunner(Runner):
         sd = OrderedDict(state_dict)
         for p, r in revise_keys:
             sd = OrderedDict((re.sub(p, r, k), v) for k, v in sd.items())
-        problems = compare_state_dict(model, sd)
+        diff = diff_state_dict(model.state_dict(), sd)
         be_strict = self.strict_load if self.strict_load is not None else self._resume
-        if problems:
+        if diff:
             msg = (f'{filename} does not fit the model of this config: ' +
-                   '; '.join(problems))
+                   '; '.join(diff.problems(limit=_FIRST)))
             if be_strict:
                 raise CheckpointError(msg)
             print_log(msg + ' (fine-tuning: the fitting weights are loaded)',
                       logger='current', level=logging.WARNING)
-            target = model.state_dict()
-            sd = OrderedDict((k, v) for k, v in sd.items() if k in target and not (
-                isinstance(v, torch.Tensor) and not k.endswith('_extra_state') and
-                tuple(v.shape) != tuple(target[k].shape)))
+            misfit = set(diff.unexpected) | {k for k, _, _ in diff.shapes}
+            sd = OrderedDict((k, v) for k, v in sd.items() if k not in misfit)
         try:
             model.load_state_dict(sd, strict=False)
         except ValueError as e:  # geometry state (capture space, cube) differs

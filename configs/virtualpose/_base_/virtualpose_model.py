@@ -17,7 +17,7 @@ model = dict(
     num_joints=num_joints,
     root_index=2,
     input_size=input_size,
-    data_preprocessor=dict(type='BaseDataPreprocessor'),
+    data_preprocessor=dict(type='MultiViewDataPreprocessor'),  # V = 1: the AGR, no normalisation
     root_net=dict(
         depth_net=dict(depth=18, deconv_channels=(256, 256, 256), deconv_kernels=(4, 4, 4),
                        head_channels=256, flip_train=True),

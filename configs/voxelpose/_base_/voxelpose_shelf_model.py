@@ -1,7 +1,8 @@
 # VoxelPose model, Shelf (5 views, 1032x776 images), heatmap input, COCO-17 joints.
 # Reference settings: configs/shelf/prn64_cpn80x80x20.yaml of microsoft/voxelpose-pytorch.
-# Data samples follow the VoxelPose contract (see the VoxelPose class docstring):
-# metainfo 'cameras', 'affines' (original px -> 800x608 input px), 'image_sizes'.
+# Data samples follow the one batch layout (docs/architecture.md): metainfo 'cameras' (dict
+# of (V, ...) arrays, image_size included), 'affines' (original px -> 800x608 input px),
+# stacked by the model's MultiViewDataPreprocessor (the default).
 num_joints = 17
 num_views = 5
 model = dict(

@@ -93,3 +93,20 @@ def test_no_predictions():
     res = panoptic_ap_metrics(frames)
     np.testing.assert_array_equal(res['aps'], 0.0)
     assert res['recall'] == 0.0 and res['mpjpe'] == float('inf')
+
+
+def test_merge_frame_evals_gives_global_gt_ids_and_keeps_extra_columns():
+    from virtualpose_mm.evaluation.functional import greedy_matches, merge_frame_evals
+    frames = [dict(mpjpe=[10.0, 20.0], score=[0.9, 0.8], gt_index=[1, -1], num_gt=2,
+                   err=[[1, 2, 3], [4, 5, 6]]),
+              dict(mpjpe=[], score=[], gt_index=[], num_gt=1, err=np.zeros((0, 3))),
+              dict(mpjpe=[30.0], score=[0.7], gt_index=[0], num_gt=1, err=[[7, 8, 9]])]
+    ev = merge_frame_evals(frames, extra={'err': (3, )})
+    np.testing.assert_array_equal(ev['gt_id'], [1, -1, 3])  # 2 + 1 GT people before frame 3
+    assert ev['total_gt'] == 4 and ev['err'].shape == (3, 3) and ev['gt_id'].dtype == np.int64
+    empty = merge_frame_evals([], extra={'err': (3, )})
+    assert empty['err'].shape == (0, 3) and empty['total_gt'] == 0
+    # id −1 (no GT) never matches; one GT is matched once, by the higher score
+    np.testing.assert_array_equal(
+        greedy_matches([10.0, 5.0, 1.0, 2.0], [0.5, 0.9, 0.7, 0.1], [0, 0, -1, 1], 500.0),
+        [False, True, False, True])

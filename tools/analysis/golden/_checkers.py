@@ -6,6 +6,7 @@ _MODULES = (
     'panoptic_projection',  # Panoptic calibration conversion and projection
     'metrics',              # Shelf/Campus PCP, Panoptic AP, MuPoTS 3DPCK
     'virtualpose',          # VirtualPose stage 2, losses, AGR rendering
+    'faster_voxelpose',     # Faster-VoxelPose model (HDN + JLN), eval and train
 )
 
 for _name in _MODULES:

@@ -204,22 +204,27 @@ def build_reference_model(data: dict, state_dict: dict, device: str = 'cpu'):
     return model.to(device)
 
 
-def data_samples_from_meta(meta: dict, config: dict, gt=None) -> List:
+def data_samples_from_meta(meta: dict, config: dict, gt=None, root_codec=None) -> List:
     """One ``PoseDataSample`` per item of a collated reference ``meta``.
 
-    metainfo: ``camera`` (from ``meta.camera`` through ``camera_from_reference_dict``),
-    ``affine`` (the letterbox of ``center``/``scale`` onto ``IMAGE_SIZE``), ``image_size``
-    (= 2·center, what the reference's bounding test uses), ``input_size`` and
-    ``depth_norm_factor``. The GT of the first ``num_person`` people (``gt_instances``:
-    lifting_target, roots_3d; ``gt_instance_labels``: keypoint_weights and, where the meta
-    has them, root_depth, root_ind, root_mask) is added when ``gt`` is True, or, with
-    ``gt=None``, whenever the meta carries ``roots_3d`` and ``num_person`` — exactly when
-    the reference flags proposals by GT (quirk 1, reproduced by the model's
-    ``gt_proposal_filter``).
+    metainfo: the views in the canonical layout of the pack transform
+    (:func:`~virtualpose_mm.datasets.transforms.formatting.pack_view_meta`, V = 1) from
+    ``camera`` (``meta.camera`` through ``camera_from_reference_dict``), ``affine`` (the
+    letterbox of ``center``/``scale`` onto ``IMAGE_SIZE``), ``image_size`` (= 2·center,
+    what the reference's bounding test uses), ``input_size`` and ``depth_norm_factor``.
+    The GT of the first ``num_person`` people (``gt_instances``: lifting_target, roots_3d;
+    ``gt_instance_labels``: keypoint_weights and, where the meta has them, root_depth,
+    root_ind, root_mask; with ``root_codec`` (the root net's
+    :class:`~virtualpose_mm.codecs.VoxelRootCodec`) ``gt_fields.root_heatmap_3d`` of the
+    roots) is added when ``gt`` is True, or, with ``gt=None``, whenever the meta carries
+    ``roots_3d`` and ``num_person`` — exactly when the reference flags proposals by GT
+    (quirk 1, reproduced by the model's ``gt_proposal_filter``). Run the samples through
+    the model's data preprocessor (:func:`prepare`) before the model.
     """
-    from mmengine.structures import InstanceData
+    from mmengine.structures import BaseDataElement, InstanceData
     from mmpose.structures import PoseDataSample
 
+    from virtualpose_mm.datasets.transforms.formatting import pack_view_meta
     from virtualpose_mm.geometry.camera_io import camera_from_reference_dict
     cams = camera_from_reference_dict(meta['camera'], source='golden meta.camera')
     input_size = tuple(cfg_get(config, 'NETWORK.IMAGE_SIZE'))
@@ -231,11 +236,12 @@ def data_samples_from_meta(meta: dict, config: dict, gt=None) -> List:
     out = []
     for b in range(len(meta['center'])):
         center = meta['center'][b].double().numpy()
-        ds = PoseDataSample(metainfo=dict(
+        ds = PoseDataSample(metainfo=pack_view_meta(dict(
             camera=cams[b], affine=letterbox_affine(center, meta['scale'][b].numpy(),
                                                     input_size),
             image_size=2 * center, input_size=input_size,
-            depth_norm_factor=float(meta['depth_norm_factor'][b])))
+            depth_norm_factor=float(meta['depth_norm_factor'][b])),
+            what=f'golden meta, sample {b}'))
         if gt:
             n = int(meta['num_person'][b])
             inst = InstanceData()
@@ -257,8 +263,19 @@ def data_samples_from_meta(meta: dict, config: dict, gt=None) -> List:
                 labels.root_mask = meta['reg_mask'][b, :n].float().numpy()
             ds.gt_instances = inst
             ds.gt_instance_labels = labels
+            if root_codec is not None:
+                ds.gt_fields = BaseDataElement(root_heatmap_3d=torch.from_numpy(
+                    root_codec.encode_roots(roots.numpy())))
         out.append(ds)
     return out
+
+
+def prepare(model, agr: torch.Tensor, samples: List):
+    """(B, K + 4, H, W) reference AGRs and our samples through the model's data
+    preprocessor (as the runner does): inputs (B, 1, K + 4, H, W), views stacked once
+    (metainfo ``view_meta``)."""
+    data = model.data_preprocessor(dict(inputs=agr[:, None], data_samples=samples))
+    return data['inputs'], data['data_samples']
 
 
 # ----------------------------------------------------------------------------- comparisons
@@ -337,15 +354,15 @@ def check_stage2(data: dict, path: str, device: str = 'cpu') -> GoldenReport:
     out = data['outputs']
     model = build_reference_model(data, data['state_dict'], device)
     model.eval()
-    samples = data_samples_from_meta(data['meta'], data['config'])
-    agr = data['input_AGR'].to(device)
+    agr, samples = prepare(model, data['input_AGR'].to(device),
+                           data_samples_from_meta(data['meta'], data['config']))
     from virtualpose_mm.models.virtualpose.losses import root_depth_l1
     with torch.no_grad():
         r = model.predict_forward(agr, samples, return_intermediates=True)
         m = data['meta']  # the reference computes loss_depth in eval mode too
         loss_depth = None
         if all(k in m for k in ('ind', 'reg_mask', 'depth')):
-            loss_depth = root_depth_l1(r['depth_map'], r['meta']['depth_norm_factor'],
+            loss_depth = root_depth_l1(r['depth_map'], r['meta'].depth_norm_factor,
                                        m['ind'].to(device), m['reg_mask'].to(device),
                                        m['depth'][..., 0].to(device))
     report.compare_fp('depth_map (normalised depth)', r['depth_map'].cpu(), out['depth_map'],
@@ -427,8 +444,9 @@ def check_stage2_loss(data: dict, path: str, device: str = 'cpu') -> GoldenRepor
     model.train()
     model.root_net.depth_net.flip_train = False  # as the golden run (flip_training = False)
     meta = data['meta_train']
-    samples = data_samples_from_meta(meta, src['config'], gt=True)
-    agr = src['input_AGR'].to(device)
+    agr, samples = prepare(model, src['input_AGR'].to(device),
+                           data_samples_from_meta(meta, src['config'], gt=True,
+                                                  root_codec=model.root_net.codec))
     out = data['outputs']
 
     r = model.loss_forward(agr, samples, return_intermediates=True)
@@ -448,7 +466,7 @@ def check_stage2_loss(data: dict, path: str, device: str = 'cpu') -> GoldenRepor
                       out['ren_input_volume'], NOISE['ren_input_volume train'])
     report.compare_fp('root_volume (train)', r['root_volume'].detach().cpu(),
                       out['root_volume'], NOISE['root_volume train'])
-    targets = model.root_targets(samples, r['gt'], agr.device)
+    targets = model.root_targets(samples, agr.device)
     report.compare_fp('root targets (rendered from GT roots)', targets.cpu(),
                       data['targets_3d'], NOISE['root targets'])
     _compare_proposals(report, 'train', r['proposals'], out['grid_centers'], mode=' train')
@@ -536,7 +554,7 @@ def check_stage2_loss(data: dict, path: str, device: str = 'cpu') -> GoldenRepor
         de = copy.deepcopy(model.root_net.depth_net).train()
         de.flip_swap_channels = False
         with torch.no_grad():
-            flipped = de.flipped_forward(agr[:, list(model.root_net.depth_joints)])
+            flipped = de.flipped_forward(agr[:, 0, list(model.root_net.depth_joints)])
         report.compare_fp('DE forced-flip output (train)', flipped.cpu(),
                           data['depth_map_train_forced_flip'], NOISE['DE forced-flip'])
     report.final_label = 'max pose error'

@@ -114,9 +114,14 @@ def model_config_from_reference(cfg: dict, exclude_behind_camera: bool = False,
 
 
 def build_data_samples(d: dict) -> List:
-    """Reference ``meta`` (one dict per view, collated over B) → our data samples."""
+    """Reference ``meta`` (one dict per view, collated over B) → our data samples, with the
+    views in the canonical metainfo (the pack transform's :func:`pack_view_meta` converts
+    the voxelpose-pytorch camera dicts) and the reference's root targets as
+    ``gt_fields.root_heatmap_3d``. Run them through the model's data preprocessor
+    (:func:`prepare`) before the model."""
     from mmengine.structures import BaseDataElement, InstanceData
     from mmpose.structures import PoseDataSample
+    from virtualpose_mm.datasets.transforms.formatting import pack_view_meta
     meta = d['meta']
     V = len(meta)
     img_size = d['config']['NETWORK']['IMAGE_SIZE']
@@ -128,8 +133,9 @@ def build_data_samples(d: dict) -> List:
                                                        meta[c]['scale'][b], img_size)
                             for c in range(V)])
         sizes = np.stack([meta[c]['center'][b].double().numpy() * 2 for c in range(V)])
-        ds = PoseDataSample(metainfo=dict(cameras=cams, affines=affines, image_sizes=sizes,
-                                          input_size=tuple(img_size)))
+        ds = PoseDataSample(metainfo=pack_view_meta(
+            dict(cameras=cams, affines=affines, image_sizes=sizes, input_size=img_size),
+            what=f'golden meta, sample {b}'))
         n = int(meta[0]['num_person'][b])
         gi = InstanceData()
         gi.lifting_target = meta[0]['joints_3d'][b, :n].float()
@@ -139,6 +145,13 @@ def build_data_samples(d: dict) -> List:
         ds.gt_fields = BaseDataElement(root_heatmap_3d=d['targets_3d'][b].float())
         samples.append(ds)
     return samples
+
+
+def prepare(model, inputs: torch.Tensor, samples: List):
+    """The batch through the model's data preprocessor (as the runner does): inputs on the
+    model's device, the views stacked once (metainfo ``view_meta``)."""
+    data = model.data_preprocessor(dict(inputs=inputs, data_samples=samples))
+    return data['inputs'], data['data_samples']
 
 
 def _sum_scale(x: torch.Tensor) -> float:
@@ -240,7 +253,7 @@ def check_voxelpose_model(d: dict, path: str, device: str = 'cpu') -> GoldenRepo
     model_train = copy.deepcopy(model)
 
     hm = _dense(d['input_heatmaps_sparse']).transpose(0, 1).contiguous().float().to(device)
-    samples = build_data_samples(d)
+    hm, samples = prepare(model, hm, build_data_samples(d))
     ev, tr = d['eval'], d['train']
 
     # ------------------------------------------------------------------ eval
@@ -291,7 +304,7 @@ def check_voxelpose_model(d: dict, path: str, device: str = 'cpu') -> GoldenRepo
                 f'no pair for call {ci}, sample {bi}')
     # the public API gives the same people
     with torch.no_grad():
-        out = model.predict(hm, build_data_samples(d))
+        out = model.predict(*prepare(model, hm, build_data_samples(d)))
     api_err = 0.0
     for b, ds in enumerate(out):
         keep = ev['grid_centers'][b, :, 3] >= 0
@@ -303,7 +316,7 @@ def check_voxelpose_model(d: dict, path: str, device: str = 'cpu') -> GoldenRepo
 
     # ------------------------------------------------------------------ train
     model_train.train()
-    samples = build_data_samples(d)
+    hm, samples = prepare(model_train, hm, build_data_samples(d))
     gt = model_train.parse_gt(samples, hm.device)
     rt = model_train.run(hm, samples, gt=gt, per_slot=True)
     losses = model_train.compute_losses(rt, samples, gt)

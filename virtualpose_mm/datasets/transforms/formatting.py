@@ -6,9 +6,29 @@ Data-sample fields
 This table is the one place the fields are defined. A field MMPose 1.3.2 names means what
 it means in MMPose (marked *MMPose*); the others are this package's (*package*). N = people
 (one row each), K = joints, V = views; world frame z-up, millimetres (``DESIGN.md`` §2).
-Both pack transforms (:class:`PackMultiViewPoseInputs` for VoxelPose,
-:class:`~virtualpose_mm.datasets.transforms.PackVirtualPoseInputs` for VirtualPose) use
-these names with these meanings.
+One pack transform, :class:`PackMultiViewPoseInputs`, packs both families (VoxelPose;
+VirtualPose through its thin subclass
+:class:`~virtualpose_mm.datasets.transforms.PackVirtualPoseInputs`, V = 1) with these names
+and meanings.
+
+``inputs`` (V, C, H, W) and the views in ``metainfo`` — the one layout every model reads
+(:mod:`virtualpose_mm.models.utils.multiview`), whatever the dataset's camera format
+(converted here, once, by :func:`pack_view_meta`):
+
+=====================  ===========  ==========================================================
+``cameras``            dict         float64 numpy, leading view axis: ``R`` (V, 3, 3) world →
+                                    camera, ``t`` (V, 3) mm, ``f`` (V, 2), ``c`` (V, 2) px,
+                                    ``dist`` (V, 5) (k1 k2 p1 p2 k3), ``image_size`` (V, 2)
+                                    original (w, h) px. *package*
+``affines``            (V, 2, 3)    float64 original image px → network input px. *package*
+``input_size``         (2,)         (w, h) of the network input the affines map to (when the
+                                    letterbox / AGR transform ran). *package*
+``depth_norm_factor``  float        mm, VirtualPose's depth normalisation. *package*
+=====================  ===========  ==========================================================
+
+The data preprocessor stacks them once per batch into the ``ViewMeta`` the estimators read
+(metainfo ``view_meta``). Monocular frames also keep ``camera`` (the single camera,
+``Camera.to_dict()``) for the monocular metrics.
 
 ``pred_instances`` — written by the estimators
 (``VolumetricPoseEstimator.add_pred_to_datasample``), numpy, one row per person found (no
@@ -95,14 +115,74 @@ from mmengine.structures import BaseDataElement, InstanceData
 from mmpose.structures import PoseDataSample
 
 from ...geometry.camera import Camera
+from ...models.utils.multiview import CAMERA_FIELDS, cameras_from_meta
 from ...registry import TRANSFORMS
 
-__all__ = ['PackMultiViewPoseInputs', 'pack_gt_people', 'pack_gt_fields']
+__all__ = ['PackMultiViewPoseInputs', 'pack_view_meta', 'pack_gt_people', 'pack_gt_fields',
+           'VIEW_META_KEYS']
+
+#: The metainfo keys of the views, written by :func:`pack_view_meta` (not by
+#: ``meta_keys``).
+VIEW_META_KEYS = ('cameras', 'affines', 'input_size', 'depth_norm_factor')
 
 DEFAULT_META_KEYS = ('sample_idx', 'frame_id', 'sequence', 'dataset_name', 'num_views',
-                     'view_names', 'img_paths', 'cameras', 'affines', 'image_sizes',
-                     'input_size', 'heatmap_size', 'num_actors', 'space_size', 'space_center',
-                     'random_seed', 'num_people_requested')
+                     'view_names', 'img_paths', 'heatmap_size', 'num_actors', 'space_size',
+                     'space_center', 'random_seed', 'num_people_requested')
+
+
+def pack_view_meta(results: dict, what: str = 'the frame') -> dict:
+    """The views of a frame → the canonical metainfo (module table): ``cameras`` (dict of
+    float64 (V, ...) arrays), ``affines`` (V, 2, 3) float64 and, when the frame has them,
+    ``input_size`` (2,) float64 and ``depth_norm_factor`` (float).
+
+    Reads the multi-view keys ``cameras`` (a (V,) :class:`Camera`, a dict of (V, ...)
+    arrays or a list of per-view cameras, voxelpose-pytorch dicts included), ``affines``
+    (V, 2, 3) and ``image_sizes`` (V, 2), or the monocular keys ``camera`` (one camera, any
+    of those forms), ``affine`` (2, 3) and ``image_size`` (2,) (V = 1). The image size
+    defaults to the cameras' own.
+
+    Raises:
+        KeyError: no cameras or no affines (naming the transform that makes them).
+        ValueError: counts or shapes that do not fit, naming the key.
+    """
+    if results.get('cameras') is not None:
+        keys, mono = ('cameras', 'affines', 'image_sizes'), False
+        cams = cameras_from_meta(results['cameras'], f"{what}['cameras']")
+        hint = 'MultiViewLetterbox'
+    elif results.get('camera') is not None:
+        keys, mono = ('camera', 'affine', 'image_size'), True
+        cams = cameras_from_meta([results['camera']], f"{what}['camera']")
+        hint = 'GenerateVirtualPoseAGR'
+    else:
+        raise KeyError(f"{what} has no 'cameras' (multi-view) or 'camera' (monocular)")
+    V = cams.batch_shape[0]
+    if results.get(keys[1]) is None:
+        raise KeyError(f'{what} has no {keys[1]!r} (original px → input px); add {hint} '
+                       'to the pipeline')
+    A = np.asarray(results[keys[1]], np.float64)
+    want = (2, 3) if mono else (V, 2, 3)
+    if A.shape != want:
+        raise ValueError(f'{what}[{keys[1]!r}]: shape {A.shape}, expected {want}')
+    sizes = results.get(keys[2])
+    if sizes is None:
+        if cams.image_size is None:
+            raise KeyError(f'{what} has no {keys[2]!r} and its cameras carry no image size')
+        sizes = cams.image_size
+    sizes = np.asarray(sizes, np.float64)
+    if sizes.shape != ((2, ) if mono else (V, 2)) and not (mono and sizes.shape == (1, 2)):
+        raise ValueError(f'{what}[{keys[2]!r}]: shape {sizes.shape}, expected '
+                         f'{(2, ) if mono else (V, 2)}')
+    A, sizes = A.reshape(V, 2, 3), sizes.reshape(V, 2)
+    cam = cams.to_dict()
+    cam['image_size'] = sizes
+    meta = dict(cameras={n: np.ascontiguousarray(cam[n], dtype=np.float64)
+                         for n in CAMERA_FIELDS},
+                affines=np.ascontiguousarray(A))
+    if results.get('input_size') is not None:
+        meta['input_size'] = np.asarray(results['input_size'], np.float64).reshape(2)
+    if results.get('depth_norm_factor') is not None:
+        meta['depth_norm_factor'] = float(results['depth_norm_factor'])
+    return meta
 
 
 def _people_array(results: dict, key: str, shape, dtype) -> np.ndarray:
@@ -157,25 +237,29 @@ def pack_gt_fields(results: dict) -> Optional[BaseDataElement]:
 
 @TRANSFORMS.register_module()
 class PackMultiViewPoseInputs(BaseTransform):
-    """Pack a frame for :class:`~virtualpose_mm.models.estimators.VoxelPose`.
+    """Pack a frame for the models: VoxelPose's multi-view frames, and (through the thin
+    subclass :class:`~virtualpose_mm.datasets.transforms.PackVirtualPoseInputs`)
+    VirtualPose's monocular ones, V = 1.
 
     Output ``dict(inputs=Tensor (V, C, H, W), data_samples=PoseDataSample)``:
 
     * ``inputs``: the letterboxed images (V, 3, ih, iw) uint8 (``inputs_key='img'``; the
-      data preprocessor normalises them) or the input heatmaps (V, K, H, W) float32
-      (``inputs_key='input_heatmaps'``).
-    * ``data_sample.metainfo`` (the keys of ``meta_keys`` present in the frame):
-      ``cameras`` = ``Camera.to_dict()`` of the (V,) rig (``R`` (V, 3, 3), ``t`` (V, 3),
-      ``f``, ``c`` (V, 2), ``dist`` (V, 5), ``image_size`` (V, 2); world z-up mm),
-      ``affines`` (V, 2, 3) original px → input px, ``image_sizes`` (V, 2) original (w, h),
-      ``input_size`` (2,) (iw, ih), ``heatmap_size`` (2,) (W, H), and ``sample_idx``,
-      ``frame_id``, ``sequence``, ``dataset_name``, ``num_views``, ``view_names``,
-      ``img_paths``, ``num_actors`` (Shelf/Campus), ``space_size``/``space_center``/
-      ``random_seed``/``num_people_requested`` (virtual scenes).
+      data preprocessor normalises them), the input heatmaps (V, K, H, W) float32
+      (``inputs_key='input_heatmaps'``) or the AGR (1, K + 4, H, W) float32
+      (``inputs_key='agr'``).
+    * ``data_sample.metainfo``: the views in the canonical layout of the module table
+      (:func:`pack_view_meta`: ``cameras`` dict of (V, ...) arrays, ``affines``
+      (V, 2, 3), ``input_size``, ``depth_norm_factor``), plus the keys of ``meta_keys``
+      present in the frame (``Camera`` objects as ``Camera.to_dict()``): by default
+      ``sample_idx``, ``frame_id``, ``sequence``, ``dataset_name``, ``num_views``,
+      ``view_names``, ``img_paths``, ``heatmap_size`` (2,) (W, H), ``num_actors``
+      (Shelf/Campus), ``space_size``/``space_center``/``random_seed``/
+      ``num_people_requested`` (virtual scenes).
     * ``data_sample.gt_instances`` (N people, N may be 0): ``lifting_target``,
       ``lifting_target_visible``, ``roots_3d`` (with :class:`GenerateRootTarget3D`),
       ``ids`` (from ``gt_ids``) and, for Shelf/Campus (``num_actors`` in the frame),
-      ``actor_ids``; ``gt_instance_labels.keypoint_weights`` = the visibility.
+      ``actor_ids``; ``gt_instance_labels.keypoint_weights`` = the visibility
+      (:meth:`pack_gt`; the subclass adds its fields).
     * ``data_sample.gt_fields`` (when a target transform ran): ``root_heatmap_3d`` (from
       ``root_target_3d``), ``heatmaps`` and ``keypoint_weights_2d`` (from
       ``target_heatmaps`` / ``target_heatmaps_weights``).
@@ -184,68 +268,77 @@ class PackMultiViewPoseInputs(BaseTransform):
 
     Required Keys:
 
-    - the ``inputs_key`` entry, cameras, affines, image_sizes, gt_keypoints_3d
+    - the ``inputs_key`` entry, cameras (or camera), affines (or affine), gt_keypoints_3d
 
     Args:
-        inputs_key: ``'input_heatmaps'`` or ``'img'``.
-        meta_keys: frame keys copied into the metainfo when present.
+        inputs_key: ``'input_heatmaps'``, ``'img'`` or ``'agr'``.
+        meta_keys: further frame keys copied into the metainfo when present.
     """
+
+    #: the transforms that make each kind of input
+    INPUT_HINTS = {'img': 'LoadMultiViewImages and MultiViewLetterbox',
+                   'input_heatmaps': 'GenerateMultiViewHeatmaps',
+                   'agr': 'GenerateVirtualPoseAGR'}
 
     def __init__(self, inputs_key: str = 'input_heatmaps',
                  meta_keys: Sequence[str] = DEFAULT_META_KEYS):
-        if inputs_key not in ('input_heatmaps', 'img'):
-            raise ValueError(f"inputs_key must be 'input_heatmaps' or 'img', got {inputs_key!r}")
+        if inputs_key not in self.INPUT_HINTS:
+            raise ValueError(f'inputs_key must be one of {sorted(self.INPUT_HINTS)}, got '
+                             f'{inputs_key!r}')
         self.inputs_key = inputs_key
-        self.meta_keys = tuple(meta_keys)
+        self.meta_keys = tuple(k for k in meta_keys if k not in VIEW_META_KEYS)
 
-    @staticmethod
-    def _inputs(results: dict, key: str) -> torch.Tensor:
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _inputs(self, results: dict) -> torch.Tensor:
+        key = self.inputs_key
         if key not in results:
-            hint = ('LoadMultiViewImages and MultiViewLetterbox' if key == 'img' else
-                    'GenerateMultiViewHeatmaps')
-            raise KeyError(f'PackMultiViewPoseInputs: the frame has no {key!r}; add {hint} '
-                           'to the pipeline')
+            raise KeyError(f'{self._name}: the frame has no {key!r}; add '
+                           f'{self.INPUT_HINTS[key]} to the pipeline')
         x = results[key]
         if key == 'img':
             shapes = {np.shape(i) for i in x}
             if len(shapes) != 1:
-                raise ValueError(f'PackMultiViewPoseInputs: views have different image shapes '
+                raise ValueError(f'{self._name}: views have different image shapes '
                                  f'{sorted(shapes)}; letterbox them to one input size first')
             arr = np.stack([np.asarray(i) for i in x])
             if arr.ndim == 3:
                 arr = arr[..., None]
             return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
-        return torch.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float32)))
+        arr = np.asarray(x, dtype=np.float32)
+        if key == 'agr':  # one view
+            arr = arr[None]
+        return torch.from_numpy(np.ascontiguousarray(arr))
 
-    def transform(self, results: dict) -> dict:
-        inputs = self._inputs(results, self.inputs_key)
-        for need in ('cameras', 'affines', 'image_sizes'):
-            if need not in results:
-                raise KeyError(f'PackMultiViewPoseInputs: the frame has no {need!r}'
-                               + (' (add MultiViewLetterbox)' if need == 'affines' else ''))
-        meta = {}
-        for k in self.meta_keys:
-            if k not in results:
-                continue
-            v = results[k]
-            if isinstance(v, Camera):
-                v = v.to_dict()
-            meta[k] = v
-        V = np.asarray(results['affines']).shape[0]
-        if inputs.shape[0] != V:
-            raise ValueError(f'PackMultiViewPoseInputs: {inputs.shape[0]} input views but '
-                             f'{V} affines')
-        ds = PoseDataSample(metainfo=meta)
-
+    def pack_gt(self, results: dict, ds: PoseDataSample) -> None:
+        """``gt_instances`` and ``gt_instance_labels`` of the frame (module table)."""
         gt, labels = pack_gt_people(results)
         if 'num_actors' in results and 'ids' in gt:
             gt.actor_ids = gt.ids.copy()
         ds.gt_instances = gt
         ds.gt_instance_labels = labels
+
+    def transform(self, results: dict) -> dict:
+        inputs = self._inputs(results)
+        view = pack_view_meta(results, what=f'{self._name}: the frame')
+        V = view['affines'].shape[0]
+        if inputs.shape[0] != V:
+            raise ValueError(f'{self._name}: {inputs.shape[0]} input views but {V} cameras')
+        meta = {}
+        for k in self.meta_keys:
+            if results.get(k) is None:
+                continue
+            v = results[k]
+            meta[k] = v.to_dict() if isinstance(v, Camera) else v
+        meta.update(view)
+        ds = PoseDataSample(metainfo=meta)
+        self.pack_gt(results, ds)
         fields = pack_gt_fields(results)
         if fields is not None:
             ds.gt_fields = fields
         return dict(inputs=inputs, data_samples=ds)
 
     def __repr__(self):
-        return f'{self.__class__.__name__}(inputs_key={self.inputs_key!r})'
+        return f'{self._name}(inputs_key={self.inputs_key!r}, meta_keys={self.meta_keys})'

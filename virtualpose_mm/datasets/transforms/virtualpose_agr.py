@@ -4,12 +4,13 @@ A monocular frame (virtual or real, :mod:`virtualpose_mm.datasets.mono_base`) go
 
 ``GenerateVirtualPoseAGR`` → ``GenerateRootTarget3D`` → ``PackVirtualPoseInputs``
 
-and comes out as ``dict(inputs=(K + 4, 128, 240) AGR, data_samples=PoseDataSample)`` in the
-layout :class:`~virtualpose_mm.models.estimators.VirtualPose` reads.
+and comes out as ``dict(inputs=(1, K + 4, 128, 240) AGR, data_samples=PoseDataSample)`` in
+the layout every model reads (the multi-view one with V = 1,
+:mod:`~virtualpose_mm.datasets.transforms.formatting`).
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from ...registry import TRANSFORMS
 from ...structures.heatmaps import render_gaussian_heatmaps
 from ...structures.targets import render_agr
 from ..joint_sets import get_joint_set
-from .formatting import pack_gt_fields, pack_gt_people
+from .formatting import PackMultiViewPoseInputs, pack_gt_people
 from .multiview import apply_affine, frame_rng, letterbox_affine
 
 __all__ = ['GenerateVirtualPoseAGR', 'PackVirtualPoseInputs', 'reference_agr_noise',
@@ -275,27 +276,28 @@ class GenerateVirtualPoseAGR(BaseTransform):
 
 
 DEFAULT_META_KEYS = ('sample_idx', 'frame_id', 'seq_name', 'dataset_name', 'img_path',
-                     'img_id', 'camera', 'camera_name', 'affine', 'image_size', 'input_size',
-                     'heatmap_size', 'depth_norm_factor', 'random_seed',
+                     'img_id', 'camera', 'camera_name', 'heatmap_size', 'random_seed',
                      'num_people_requested', 'camera_params', 'camera_tries',
                      'num_invalid_people', 'ground_center_shift')
 
 
 @TRANSFORMS.register_module()
-class PackVirtualPoseInputs(BaseTransform):
-    """Pack a monocular frame for :class:`~virtualpose_mm.models.estimators.VirtualPose`.
+class PackVirtualPoseInputs(PackMultiViewPoseInputs):
+    """:class:`PackMultiViewPoseInputs` for a monocular frame of
+    :class:`~virtualpose_mm.models.estimators.VirtualPose` (``inputs_key='agr'``, V = 1),
+    with VirtualPose's GT fields.
 
-    Output ``dict(inputs=Tensor (K + 4, H, W) float32 AGR, data_samples=PoseDataSample)``:
+    Output ``dict(inputs=Tensor (1, K + 4, H, W) float32 AGR, data_samples=PoseDataSample)``:
 
-    * ``metainfo`` (the keys of ``meta_keys`` present): ``camera`` = ``Camera.to_dict()``
-      (``R`` (3, 3) world → camera, ``t`` (3,) mm, ``f``, ``c`` (2,) px, ``dist`` (5,),
-      ``image_size`` (2,); world z-up mm), ``affine`` (2, 3) original px → canvas px,
-      ``image_size`` (2,) original (w, h), ``input_size`` (2,) canvas (960, 512),
-      ``heatmap_size`` (2,) (240, 128), ``depth_norm_factor`` (float, mm), ``seq_name``,
-      ``frame_id``, ``sample_idx``, ``dataset_name``, ``img_path`` / ``img_id`` (real
-      frames), ``random_seed`` / ``num_people_requested`` / ``camera_params`` /
-      ``camera_tries`` (virtual scenes), ``camera_name`` (Panoptic), ``num_invalid_people``
-      / ``ground_center_shift`` (MuPoTS).
+    * ``metainfo``: the views in the canonical layout of every model (``cameras`` dict of
+      (1, ...) arrays from the frame's ``camera``, ``image_size``; ``affines`` (1, 2, 3)
+      from ``affine``; ``input_size`` (2,) canvas (960, 512); ``depth_norm_factor``
+      (float, mm)), plus the keys of ``meta_keys`` present: ``camera`` (the single camera,
+      ``Camera.to_dict()``: what the monocular metrics read), ``heatmap_size`` (2,)
+      (240, 128), ``seq_name``, ``frame_id``, ``sample_idx``, ``dataset_name``,
+      ``img_path`` / ``img_id`` (real frames), ``random_seed`` / ``num_people_requested``
+      / ``camera_params`` / ``camera_tries`` (virtual scenes), ``camera_name`` (Panoptic),
+      ``num_invalid_people`` / ``ground_center_shift`` (MuPoTS).
     * ``gt_instances`` (G people, G may be 0): ``lifting_target``,
       ``lifting_target_visible`` (the 3D annotation visibility), ``roots_3d``
       (``gt_roots_3d`` of ``GenerateRootTarget3D``, else joint ``root_index``), ``ids``
@@ -308,38 +310,22 @@ class PackVirtualPoseInputs(BaseTransform):
     * ``gt_fields.root_heatmap_3d`` (from ``root_target_3d``).
 
     Shapes, units and meanings: the table of
-    :mod:`virtualpose_mm.datasets.transforms.formatting`, the same for both pack transforms.
+    :mod:`virtualpose_mm.datasets.transforms.formatting`, the same for both families.
 
     Required Keys:
 
     - agr, camera, affine, gt_keypoints_3d
 
     Args:
-        meta_keys: frame keys copied into the metainfo when present.
+        meta_keys: further frame keys copied into the metainfo when present.
         root_index: root joint used when ``gt_roots_3d`` is absent.
     """
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS, root_index: int = 2):
-        self.meta_keys = tuple(meta_keys)
+        super().__init__(inputs_key='agr', meta_keys=meta_keys)
         self.root_index = int(root_index)
 
-    def transform(self, results: dict) -> Dict:
-        for need in ('agr', 'camera', 'affine'):
-            if need not in results:
-                raise KeyError(f'PackVirtualPoseInputs: the frame has no {need!r}'
-                               + (' (add GenerateVirtualPoseAGR to the pipeline)'
-                                  if need in ('agr', 'affine') else ''))
-        inputs = torch.from_numpy(np.ascontiguousarray(np.asarray(results['agr'], np.float32)))
-        meta = {}
-        for k in self.meta_keys:
-            if k not in results or results[k] is None:
-                continue
-            v = results[k]
-            if isinstance(v, Camera):
-                v = v.to_dict()
-            meta[k] = v
-        ds = PoseDataSample(metainfo=meta)
-
+    def pack_gt(self, results: dict, ds: PoseDataSample) -> None:
         gt, labels = pack_gt_people(results, weights=results.get('gt_keypoints_3d_weights'),
                                     default_root_index=self.root_index)
         N, K = gt.lifting_target.shape[:2]
@@ -355,10 +341,6 @@ class PackVirtualPoseInputs(BaseTransform):
                 results['gt_keypoints_2d_in_canvas'], np.float32).reshape(N, K))
         ds.gt_instances = gt
         ds.gt_instance_labels = labels
-        fields = pack_gt_fields(results)
-        if fields is not None:
-            ds.gt_fields = fields
-        return dict(inputs=inputs, data_samples=ds)
 
     def __repr__(self):
         return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'

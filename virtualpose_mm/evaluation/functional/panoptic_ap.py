@@ -20,12 +20,13 @@ All distances are in millimetres.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-__all__ = ['panoptic_frame_eval', 'eval_list_to_ap', 'eval_list_to_mpjpe',
-           'eval_list_to_recall', 'panoptic_ap_metrics', 'PANOPTIC_AP_THRESHOLDS']
+__all__ = ['panoptic_frame_eval', 'merge_frame_evals', 'greedy_matches', 'eval_list_to_ap',
+           'eval_list_to_aps', 'eval_list_to_mpjpe', 'eval_list_to_recall',
+           'panoptic_ap_metrics', 'PANOPTIC_AP_THRESHOLDS']
 
 PANOPTIC_AP_THRESHOLDS = (25, 50, 75, 100, 125, 150)
 
@@ -80,20 +81,64 @@ def panoptic_frame_eval(pred: np.ndarray, scores: np.ndarray, gt: np.ndarray,
                 score=scores)
 
 
+def merge_frame_evals(frames: Sequence[Mapping],
+                      extra: Optional[Mapping[str, tuple]] = None) -> Dict[str, np.ndarray]:
+    """Concatenate per-frame results of :func:`panoptic_frame_eval` into one evaluation list.
+
+    Args:
+        frames: one dict per frame, in dataset order, with ``mpjpe``, ``score``,
+            ``gt_index`` (N,) (as :func:`panoptic_frame_eval` returns them) and ``num_gt``
+            (the frame's number of GT people).
+        extra: further per-prediction keys of the frames to concatenate, each with the
+            shape of one entry (``{'root_err': (3, )}``).
+
+    Returns:
+        dict with ``mpjpe`` and ``score`` (M,) float64, ``gt_id`` (M,) int64 (the frame's GT
+        index plus the GT people of the frames before it: unique over the evaluation; −1
+        stays −1), ``total_gt`` (int) and the ``extra`` keys.
+    """
+    extra = dict(extra or {})
+    parts: Dict[str, list] = {k: [] for k in ('mpjpe', 'score', 'gt_id', *extra)}
+    total = 0
+    for fr in frames:
+        gi = np.asarray(fr['gt_index'], np.int64)
+        parts['gt_id'].append(np.where(gi >= 0, gi + total, -1))
+        for k in ('mpjpe', 'score', *extra):
+            parts[k].append(np.asarray(fr[k], np.float64).reshape((len(gi), ) +
+                                                                  tuple(extra.get(k, ()))))
+        total += int(fr['num_gt'])
+    out = {k: np.concatenate(v) if v else np.zeros((0, ) + tuple(extra.get(k, ())))
+           for k, v in parts.items()}
+    out['gt_id'] = out['gt_id'].astype(np.int64)
+    out['total_gt'] = total
+    return out
+
+
 def _sorted(mpjpe, score, gt_id):
     order = np.argsort(-np.asarray(score, dtype=np.float64), kind='stable')
-    return np.asarray(mpjpe, np.float64)[order], np.asarray(gt_id)[order]
+    return np.asarray(mpjpe, np.float64)[order], np.asarray(gt_id)[order], order
 
 
 def _greedy_tp(mpjpe: np.ndarray, gt_id: np.ndarray, threshold: float) -> np.ndarray:
-    """Greedy TP flags in the given order: MPJPE < threshold and GT not yet taken."""
+    """Greedy TP flags in the given order: MPJPE < threshold, a GT (id ≥ 0), not yet
+    taken."""
     taken = set()
     tp = np.zeros(len(mpjpe), dtype=bool)
     for i, (m, g) in enumerate(zip(mpjpe, gt_id)):
         g = int(g)
-        if m < threshold and g not in taken:
+        if g >= 0 and m < threshold and g not in taken:
             tp[i] = True
             taken.add(g)
+    return tp
+
+
+def greedy_matches(mpjpe, score, gt_id, threshold: float) -> np.ndarray:
+    """(M,) bool in the input order: which predictions are matched (score-descending
+    stable order, MPJPE < ``threshold``, each GT id at most once; id −1 = no GT). The rule
+    of the AP, the MPJPE@500 and the monocular metric."""
+    m, g, order = _sorted(mpjpe, score, gt_id)
+    tp = np.zeros(len(m), dtype=bool)
+    tp[order] = _greedy_tp(m, g, threshold)
     return tp
 
 
@@ -110,7 +155,7 @@ def eval_list_to_ap(mpjpe: Sequence[float], score: Sequence[float], gt_id: Seque
     Returns:
         (ap, recall) as floats.
     """
-    m, g = _sorted(mpjpe, score, gt_id)
+    m, g, _ = _sorted(mpjpe, score, gt_id)
     tp_flags = _greedy_tp(m, g, threshold)
     tp = np.cumsum(tp_flags.astype(np.float64))
     fp = np.cumsum((~tp_flags).astype(np.float64))
@@ -127,9 +172,16 @@ def eval_list_to_ap(mpjpe: Sequence[float], score: Sequence[float], gt_id: Seque
 def eval_list_to_mpjpe(mpjpe, score, gt_id, threshold: float = 500.0) -> float:
     """Mean MPJPE (mm) of the greedy one-to-one matches under ``threshold`` (``inf`` if
     there are none)."""
-    m, g = _sorted(mpjpe, score, gt_id)
+    m, g, _ = _sorted(mpjpe, score, gt_id)
     tp = _greedy_tp(m, g, threshold)
     return float(np.mean(m[tp])) if tp.any() else float('inf')
+
+
+def eval_list_to_aps(mpjpe, score, gt_id, total_gt: int, thresholds: Sequence[float]):
+    """:func:`eval_list_to_ap` at each threshold: ``(aps (T,), recalls (T,))`` arrays."""
+    res = [eval_list_to_ap(mpjpe, score, gt_id, total_gt, t) for t in thresholds]
+    return (np.asarray([r[0] for r in res], np.float64),
+            np.asarray([r[1] for r in res], np.float64))
 
 
 def eval_list_to_recall(mpjpe, gt_id, total_gt: int, threshold: float = 500.0) -> float:
@@ -156,8 +208,7 @@ def panoptic_ap_metrics(frames: List[dict], thresholds: Sequence[float] = PANOPT
         mm), ``recall`` (recall@500), ``total_gt`` and the per-prediction list
         ``eval_list`` (dict of arrays ``mpjpe``, ``score``, ``gt_id`` in construction order).
     """
-    mp, sc, gid = [], [], []
-    total_gt = 0
+    evals = []
     for i, fr in enumerate(frames):
         gt = np.asarray(fr['gt'])
         n_gt = gt.shape[0] if gt.ndim == 3 else 0
@@ -167,20 +218,11 @@ def panoptic_ap_metrics(frames: List[dict], thresholds: Sequence[float] = PANOPT
             res = panoptic_frame_eval(fr['pred'], fr['scores'], gt, fr['gt_visible'])
         except ValueError as e:
             raise ValueError(f'frame {i}: {e}') from None
-        mp.append(res['mpjpe'])
-        sc.append(res['score'])
-        gid.append(res['gt_index'] + total_gt)
-        total_gt += n_gt
-    mpjpe = np.concatenate(mp) if mp else np.zeros(0)
-    score = np.concatenate(sc) if sc else np.zeros(0)
-    gt_id = np.concatenate(gid) if gid else np.zeros(0, np.int64)
-    aps, recs = [], []
-    for t in thresholds:
-        ap, rec = eval_list_to_ap(mpjpe, score, gt_id, total_gt, t)
-        aps.append(ap)
-        recs.append(rec)
-    return dict(aps=np.asarray(aps), recalls=np.asarray(recs),
-                mAP=float(np.mean(aps)) if aps else float('nan'),
+        evals.append(dict(res, num_gt=n_gt))
+    ev = merge_frame_evals(evals)
+    mpjpe, score, gt_id, total_gt = ev['mpjpe'], ev['score'], ev['gt_id'], ev['total_gt']
+    aps, recs = eval_list_to_aps(mpjpe, score, gt_id, total_gt, thresholds)
+    return dict(aps=aps, recalls=recs, mAP=float(np.mean(aps)) if len(aps) else float('nan'),
                 mpjpe=eval_list_to_mpjpe(mpjpe, score, gt_id, recall_threshold),
                 recall=eval_list_to_recall(mpjpe, gt_id, total_gt, recall_threshold),
                 total_gt=total_gt,

@@ -6,7 +6,7 @@ data elements themselves. Both work here.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -77,3 +77,55 @@ def joints_array(x: Any, k: Optional[int], c: int, what: str) -> np.ndarray:
         want = f'(N, {k if k is not None else "K"}, {c})'
         raise ValueError(f'{what} has shape {a.shape}, expected {want}')
     return a[..., :c]
+
+
+class ScoredPoses(NamedTuple):
+    """What the multi-person 3D metrics read from one data sample
+    (:func:`read_scored_poses`)."""
+    name: str
+    pred: np.ndarray        #: (N, K, 3) predicted joints
+    scores: np.ndarray      #: (N,) detection confidence
+    gt: np.ndarray          #: (G, K, 3) GT joints
+    gt_visible: np.ndarray  #: (G, K) bool
+
+
+def read_scored_poses(sample: Any, index: int,
+                      gt_visible_key: str = 'lifting_target_visible') -> ScoredPoses:
+    """Read and check ``pred_instances.keypoints`` / ``bbox_scores`` and
+    ``gt_instances.lifting_target`` (+ the visibility ``gt_instances.<gt_visible_key>``:
+    a joint counts if > 0, the first channel of (G, K, C); all joints when absent).
+
+    A frame without GT people gets (0, K, 3) / (0, K) GT arrays with the prediction's K.
+    Errors name the sample and the field: KeyError for a missing field, ValueError for
+    shapes that disagree.
+    """
+    name = sample_name(sample, index)
+    pred = require(sample, 'pred_instances', index)
+    gt_inst = require(sample, 'gt_instances', index,
+                      'the metric needs gt_instances.lifting_target')
+    kp = joints_array(require(pred, 'keypoints', index), None, 3,
+                      f'{name}: pred_instances.keypoints')
+    scores = get_field(pred, 'bbox_scores', None)
+    if scores is None:
+        raise KeyError(f'{name}: pred_instances has no bbox_scores (the detection '
+                       'confidence that ranks predictions)')
+    scores = to_numpy(scores).reshape(-1)
+    if scores.shape[0] != kp.shape[0]:
+        raise ValueError(f'{name}: {kp.shape[0]} predicted poses but {scores.shape[0]} '
+                         'bbox_scores')
+    gt = joints_array(require(gt_inst, 'lifting_target', index), None, 3,
+                      f'{name}: gt_instances.lifting_target')
+    vis = get_field(gt_inst, gt_visible_key, None)
+    vis = np.ones(gt.shape[:2]) if vis is None else to_numpy(vis)
+    if vis.ndim == 3:
+        vis = vis[..., 0]
+    if len(gt) == 0:  # no GT person: shape the empty arrays like the prediction
+        gt = np.zeros((0, kp.shape[1], 3))
+        vis = np.zeros((0, kp.shape[1]))
+    if vis.shape != gt.shape[:2]:
+        raise ValueError(f'{name}: gt_instances.{gt_visible_key} has shape {vis.shape}, '
+                         f'expected {gt.shape[:2]}')
+    if len(kp) and len(gt) and kp.shape[1] != gt.shape[1]:
+        raise ValueError(f'{name}: predictions have {kp.shape[1]} joints, GT has '
+                         f'{gt.shape[1]}')
+    return ScoredPoses(name, kp, scores, gt, vis > 0)

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from ...registry import METRICS
 from ..functional.panoptic_ap import PANOPTIC_AP_THRESHOLDS, panoptic_ap_metrics
-from ._sample import get_field, joints_array, require, sample_name, to_numpy
+from ._sample import get_field, read_scored_poses
 
 
 @METRICS.register_module()
@@ -56,33 +55,9 @@ class PanopticAPMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for i, ds in enumerate(data_samples):
-            name = sample_name(ds, i)
-            pred = require(ds, 'pred_instances', i)
-            gt_inst = require(ds, 'gt_instances', i,
-                              'the Panoptic metric needs gt_instances.lifting_target')
-            kpts = joints_array(require(pred, 'keypoints', i), None, 3,
-                                f'{name}: pred_instances.keypoints')
-            scores = get_field(pred, 'bbox_scores', None)
-            if scores is None:
-                raise KeyError(f'{name}: pred_instances has no bbox_scores (the detection '
-                               'confidence used to rank predictions)')
-            scores = to_numpy(scores).reshape(-1)
-            gt = joints_array(require(gt_inst, 'lifting_target', i), None, 3,
-                              f'{name}: gt_instances.lifting_target')
-            vis = get_field(gt_inst, 'lifting_target_visible', None)
-            vis = np.ones(gt.shape[:2]) if vis is None else to_numpy(vis)
-            if vis.ndim == 3:
-                vis = vis[..., 0]
-            if vis.shape != gt.shape[:2]:
-                raise ValueError(f'{name}: gt_instances.lifting_target_visible has shape '
-                                 f'{vis.shape}, expected {gt.shape[:2]}')
-            if scores.shape[0] != kpts.shape[0]:
-                raise ValueError(f'{name}: {kpts.shape[0]} predicted poses but '
-                                 f'{scores.shape[0]} bbox_scores')
-            if len(kpts) and len(gt) and kpts.shape[1] != gt.shape[1]:
-                raise ValueError(f'{name}: predictions have {kpts.shape[1]} joints, GT has '
-                                 f'{gt.shape[1]}')
-            self.results.append(dict(pred=kpts, scores=scores, gt=gt, gt_visible=vis > 0,
+            f = read_scored_poses(ds, i)
+            self.results.append(dict(pred=f.pred, scores=f.scores, gt=f.gt,
+                                     gt_visible=f.gt_visible,
                                      sample_idx=get_field(ds, 'sample_idx', None)))
 
     def compute_metrics(self, results: list) -> dict:

@@ -33,24 +33,11 @@ from mmengine.logging import print_log
 from ...datasets.panoptic_mono import panoptic_activity
 from ...geometry.camera import Camera
 from ...registry import METRICS
-from ..functional.panoptic_ap import eval_list_to_ap, panoptic_frame_eval
-from ._sample import get_field, joints_array, require, sample_name, to_numpy
+from ..functional.panoptic_ap import (eval_list_to_aps, greedy_matches,  # noqa: F401
+                                      merge_frame_evals, panoptic_frame_eval)
+from ._sample import get_field, read_scored_poses, to_numpy
 
 __all__ = ['PanopticMonoMetric', 'greedy_matches']
-
-
-def greedy_matches(mpjpe, score, gt_id, threshold: float) -> np.ndarray:
-    """(M,) bool: which predictions are matched (score-descending stable order, MPJPE <
-    ``threshold``, each GT id at most once). The same rule as the Panoptic AP."""
-    mpjpe = np.asarray(mpjpe, np.float64)
-    order = np.argsort(-np.asarray(score, np.float64), kind='stable')
-    taken, tp = set(), np.zeros(len(mpjpe), bool)
-    for i in order:
-        g = int(gt_id[i])
-        if g >= 0 and mpjpe[i] < threshold and g not in taken:
-            tp[i] = True
-            taken.add(g)
-    return tp
 
 
 @METRICS.register_module()
@@ -120,41 +107,13 @@ class PanopticMonoMetric(BaseMetric):
     def process(self, data_batch, data_samples: Sequence) -> None:
         r = self.root_index
         for i, ds in enumerate(data_samples):
-            name = sample_name(ds, i)
-            pred = require(ds, 'pred_instances', i)
-            gt_inst = require(ds, 'gt_instances', i, 'the metric needs gt_instances.'
-                              'lifting_target')
-            kp = joints_array(require(pred, 'keypoints', i), None, 3,
-                              f'{name}: pred_instances.keypoints')
-            scores = get_field(pred, 'bbox_scores', None)
-            if scores is None:
-                raise KeyError(f'{name}: pred_instances has no bbox_scores (the detection '
-                               'confidence that ranks predictions)')
-            scores = to_numpy(scores).reshape(-1)
-            if scores.shape[0] != kp.shape[0]:
-                raise ValueError(f'{name}: {kp.shape[0]} predicted poses but '
-                                 f'{scores.shape[0]} bbox_scores')
-            gt = joints_array(require(gt_inst, 'lifting_target', i), None, 3,
-                              f'{name}: gt_instances.lifting_target')
-            vis = get_field(gt_inst, self.gt_visible_key, None)
-            vis = np.ones(gt.shape[:2]) if vis is None else to_numpy(vis)
-            if vis.ndim == 3:
-                vis = vis[..., 0]
-            if len(gt) == 0:  # no GT person: shape the empty arrays like the prediction
-                gt = np.zeros((0, kp.shape[1], 3))
-                vis = np.zeros((0, kp.shape[1]))
-            if vis.shape != gt.shape[:2]:
-                raise ValueError(f'{name}: GT visibility has shape {vis.shape}, expected '
-                                 f'{gt.shape[:2]}')
-            if len(kp) and len(gt) and kp.shape[1] != gt.shape[1]:
-                raise ValueError(f'{name}: predictions have {kp.shape[1]} joints, GT has '
-                                 f'{gt.shape[1]}')
+            name, kp, scores, gt, vis = read_scored_poses(ds, i, self.gt_visible_key)
             K = gt.shape[1] if len(gt) else (kp.shape[1] if len(kp) else 0)
             if len(gt) or len(kp):
                 if not 0 <= r < K:
                     raise ValueError(f'{name}: root_index {r} is outside the {K} joints')
             cam = self._camera(ds, name)
-            res = panoptic_frame_eval(kp, scores, gt, vis > 0)
+            res = panoptic_frame_eval(kp, scores, gt, vis)
             n = len(kp)
             aligned = np.full(n, np.inf)
             root_err = np.full((n, 3), np.inf)
@@ -162,9 +121,8 @@ class PanopticMonoMetric(BaseMetric):
                 g = int(res['gt_index'][p])
                 if g < 0 or not np.isfinite(res['mpjpe'][p]):
                     continue
-                v = vis[g] > 0
                 d = (kp[p] - kp[p, r]) - (gt[g] - gt[g, r])
-                aligned[p] = float(np.linalg.norm(d[v], axis=-1).mean())
+                aligned[p] = float(np.linalg.norm(d[vis[g]], axis=-1).mean())
                 pc, gc = cam.world_to_camera(np.stack([kp[p, r], gt[g, r]]))
                 root_err[p] = pc - gc
             seq = get_field(ds, 'seq_name', None)
@@ -182,22 +140,11 @@ class PanopticMonoMetric(BaseMetric):
         return None
 
     def _evaluate(self, frames: list) -> dict:
-        mp, al, re_, sc, gid = [], [], [], [], []
-        total = 0
-        for fr in frames:
-            if fr['num_gt'] == 0 and not self.count_empty_frames:
-                continue
-            n = len(fr['mpjpe'])
-            mp.append(fr['mpjpe'])
-            al.append(fr['mpjpe_aligned'])
-            re_.append(fr['root_err'].reshape(n, 3))
-            sc.append(fr['score'])
-            gid.append(np.where(fr['gt_index'] >= 0, fr['gt_index'] + total, -1))
-            total += fr['num_gt']
-        cat = lambda xs, shape: np.concatenate(xs) if xs else np.zeros(shape)  # noqa: E731
-        mpjpe, aligned = cat(mp, (0, )), cat(al, (0, ))
-        root_err, score = cat(re_, (0, 3)), cat(sc, (0, ))
-        gt_id = cat(gid, (0, )).astype(np.int64)
+        ev = merge_frame_evals([fr for fr in frames
+                                if fr['num_gt'] or self.count_empty_frames],
+                               extra={'mpjpe_aligned': (), 'root_err': (3, )})
+        mpjpe, score, gt_id, total = ev['mpjpe'], ev['score'], ev['gt_id'], ev['total_gt']
+        aligned, root_err = ev['mpjpe_aligned'], ev['root_err']
         tp = greedy_matches(mpjpe, score, gt_id, self.match_threshold)
         out = OrderedDict()
         mean = lambda x: float(np.mean(x)) if len(x) else float('inf')  # noqa: E731
@@ -207,13 +154,12 @@ class PanopticMonoMetric(BaseMetric):
         for a, axis in enumerate('xyz'):
             out[f'MRPE_{axis}'] = mean(np.abs(root_err[tp, a]))
         out[f'Recall@{self.match_threshold:g}'] = float(tp.sum() / total) if total else 0.0
-        aps = []
-        for t in self.ap_thresholds:  # predictions without a GT (id −1) have MPJPE inf
-            ap, rec = eval_list_to_ap(mpjpe, score, gt_id, total, t)
-            out[f'AP@{t:g}'] = ap
-            out[f'Recall@{t:g}'] = rec
-            aps.append(ap)
-        out['mAP'] = float(np.mean(aps)) if aps else float('nan')
+        # predictions without a GT (id −1) have MPJPE inf
+        aps, recs = eval_list_to_aps(mpjpe, score, gt_id, total, self.ap_thresholds)
+        for t, ap, rec in zip(self.ap_thresholds, aps, recs):
+            out[f'AP@{t:g}'] = float(ap)
+            out[f'Recall@{t:g}'] = float(rec)
+        out['mAP'] = float(np.mean(aps)) if len(aps) else float('nan')
         out['num_gt'] = float(total)
         out['num_matched'] = float(tp.sum())
         return out

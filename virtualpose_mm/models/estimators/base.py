@@ -1,5 +1,7 @@
-"""What VoxelPose and VirtualPose share as estimators: the mode dispatch, the root-volume
-targets and the packing of predictions into ``pred_instances``."""
+"""What VoxelPose and VirtualPose share as estimators: the data preprocessor and the
+reading of the batch (:meth:`VolumetricPoseEstimator.parse_meta`), the mode dispatch, GT
+reading, the root-volume targets, the pose net over the proposals and its loss, and the
+packing of predictions into ``pred_instances``."""
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
@@ -9,6 +11,9 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import Tensor
+
+from ..data_preprocessors.multiview import MultiViewDataPreprocessor
+from ..utils.multiview import ViewMeta
 
 
 def as_tensor(x, device=None, dtype=torch.float32) -> Tensor:
@@ -45,15 +50,88 @@ def reject_renamed_fields(ds, b: int) -> None:
             raise ValueError(f'data_samples[{b}].{old} is no longer read: it is now {new}')
 
 
+def build_data_preprocessor(cfg, owner: str) -> MultiViewDataPreprocessor:
+    """The estimators' data preprocessor: :class:`MultiViewDataPreprocessor` (default
+    settings when ``cfg`` is None), built from a config dict or given as a module."""
+    if cfg is None:
+        return MultiViewDataPreprocessor()
+    if isinstance(cfg, dict):
+        from virtualpose_mm.registry import MODELS
+        cfg = MODELS.build(dict(cfg))
+    if not isinstance(cfg, MultiViewDataPreprocessor):
+        raise TypeError(f'{owner}: data_preprocessor must be a MultiViewDataPreprocessor (it '
+                        'stacks the cameras and affines of the batch that the model reads), '
+                        f'got {type(cfg).__name__}')
+    return cfg
+
+
 class VolumetricPoseEstimator(BaseModel):
     """Base of the voxel-space estimators.
 
-    A subclass provides ``self.root_net`` (with ``space_shape`` and ``make_targets``),
-    ``self.num_joints`` and the methods ``run(inputs, data_samples)`` → dict with
-    ``poses`` (B, M, K, 3) world mm, ``proposals`` (B, M, 5) = (x, y, z, flag, score) and
-    ``root_volume`` (B, X, Y, Z), ``loss(inputs, data_samples)`` and
-    ``predict(inputs, data_samples)``.
+    **The batch.** ``inputs`` are (B, V, C, H, W) (V = 1 for a monocular model) and every
+    data sample carries metainfo ``view_meta``: the :class:`ViewMeta` of the batch that the
+    data preprocessor (always a :class:`MultiViewDataPreprocessor`, part of the model)
+    stacks once from the pack transform's canonical layout
+    (:mod:`virtualpose_mm.models.utils.multiview`). :meth:`parse_meta` is the one way to
+    read it; nothing here reads camera formats.
+
+    A subclass provides ``self.root_net`` (with ``space_shape``), ``self.pose_net``
+    (:class:`~virtualpose_mm.models.heads.VoxelSinglePoseNet`), ``self.num_joints`` and the
+    methods ``run(inputs, data_samples)`` → dict with ``poses`` (B, M, K, 3) world mm,
+    ``proposals`` (B, M, 5) = (x, y, z, flag, score) and ``root_volume`` (B, X, Y, Z),
+    ``loss(inputs, data_samples)`` and ``predict(inputs, data_samples)``.
     """
+
+    def __init__(self, data_preprocessor=None, init_cfg=None):
+        super().__init__(data_preprocessor=build_data_preprocessor(
+            data_preprocessor, type(self).__name__), init_cfg=init_cfg)
+
+    # ------------------------------------------------------------------ the batch
+    def _inputs(self, inputs) -> Tensor:
+        """The (B, V, C, H, W) inputs tensor of the data preprocessor, checked."""
+        if not isinstance(inputs, Tensor) or inputs.dim() != 5:
+            raise ValueError(f'{type(self).__name__}: inputs must be a (B, V, C, H, W) tensor '
+                             '(the data preprocessor stacks the frames), got '
+                             f'{getattr(inputs, "shape", type(inputs).__name__)}')
+        return inputs
+
+    def parse_meta(self, data_samples, num_views: Optional[int] = None) -> ViewMeta:
+        """The :class:`ViewMeta` of the batch (cameras (B, V), affines (B, V, 2, 3), image
+        sizes (B, V, 2), input size, rig keys, depth normalisation), as the data
+        preprocessor stacked it. ``num_views`` (the inputs' V) is checked against the
+        model's ``num_views`` attribute (if set) and against the batch's cameras."""
+        name = type(self).__name__
+        want = getattr(self, 'num_views', None)
+        if want is not None and num_views is not None and num_views != want:
+            raise ValueError(f'{name}: the inputs have {num_views} views, the model is '
+                             f'configured for num_views={want}')
+        if data_samples is None or not len(data_samples):
+            raise ValueError(f'{name} needs data_samples with the views of each frame '
+                             '(cameras and affines, packed by PackMultiViewPoseInputs / '
+                             'PackVirtualPoseInputs)')
+        vm = None
+        for b, ds in enumerate(data_samples):
+            v = ds.metainfo.get('view_meta')
+            if not isinstance(v, ViewMeta):
+                raise ValueError(
+                    f'data_samples[{b}].metainfo has no view_meta: the batch did not go '
+                    f'through the model\'s data preprocessor (MultiViewDataPreprocessor), '
+                    'which stacks the cameras and affines of the pack transform. Call '
+                    '`data = model.data_preprocessor(dict(inputs=..., data_samples=...))` and '
+                    '`model(**data, mode=...)`, or train_step / val_step / test_step')
+            if vm is not None and v is not vm:
+                raise ValueError(f'data_samples[{b}]: its view_meta is from another batch '
+                                 'than data_samples[0]\'s; run the data preprocessor on this '
+                                 'batch')
+            vm = v
+        if vm.batch_size != len(data_samples):
+            raise ValueError(f'{name}: {len(data_samples)} data samples, but their view_meta '
+                             f'was stacked for a batch of {vm.batch_size}; run the data '
+                             'preprocessor on this batch')
+        if num_views is not None and vm.num_views != num_views:
+            raise ValueError(f"{name}: the inputs have {num_views} views, the cameras of the "
+                             f"batch (metainfo 'cameras') {vm.num_views}")
+        return vm
 
     def default_roots(self, joints: Tensor) -> Tensor:
         """(G, K, 3) GT joints → (G, 3) GT roots when ``gt_instances.roots_3d`` is not
@@ -107,6 +185,22 @@ class VolumetricPoseEstimator(BaseModel):
         return ValueError(f'data_samples[{b}].gt_instances: training needs lifting_target '
                           f'(G, {self.num_joints}, 3) in world mm')
 
+    def parse_gt(self, data_samples, device, require: bool = True) -> Optional[Dict]:
+        """Padded GT of the batch (:meth:`read_gt_instance` per sample, :meth:`pad_gt`):
+        ``roots`` (B, G, 3), ``counts`` (B,), ``joints`` (B, G, K, 3), ``weights``
+        (B, G, K), ``roots_list``. A sample without ``gt_instances.lifting_target`` is an
+        error, or, when ``require`` is False, makes the result None."""
+        per = []
+        for b, ds in enumerate(data_samples):
+            gt = self.read_gt_instance(ds, b, device)
+            if gt is None:
+                if not require:
+                    return None
+                raise self.missing_gt_error(b)
+            per.append(gt)
+        return self.pad_gt([p[0] for p in per], [p[1] for p in per], [p[2] for p in per],
+                           device)
+
     def pad_gt(self, roots: List[Tensor], joints: List[Tensor], weights: List[Tensor],
                device) -> Dict:
         """Per-sample GT → padded ``roots`` (B, G, 3), ``counts`` (B,), ``joints``
@@ -133,23 +227,83 @@ class VolumetricPoseEstimator(BaseModel):
             return r['poses'], r['proposals'], r['root_volume']
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor')
 
-    def root_targets(self, data_samples, gt: Dict, device) -> Tensor:
-        """(B, X, Y, Z) root targets: each sample's ``gt_fields.root_heatmap_3d`` if given,
-        else rendered from ``gt['roots_list'][b]`` (G_b, 3) mm by the root net."""
+    def root_targets(self, data_samples, device) -> Tensor:
+        """(B, X, Y, Z) root targets: each sample's ``gt_fields.root_heatmap_3d``, made by
+        the transform :class:`~virtualpose_mm.datasets.transforms.GenerateRootTarget3D`
+        (the codec :class:`~virtualpose_mm.codecs.VoxelRootCodec`, the one producer of
+        root targets)."""
         shape = tuple(self.root_net.space_shape)
         out = []
         for b, ds in enumerate(data_samples):
             fields = ds.get('gt_fields', None)
             t = None if fields is None else fields.get('root_heatmap_3d', None)
             if t is None:
-                out.append(self.root_net.make_targets([gt['roots_list'][b]], device)[0])
-            else:
-                t = as_tensor(t, device)
-                if tuple(t.shape) != shape:
-                    raise ValueError(f'data_samples[{b}].gt_fields.root_heatmap_3d: shape '
-                                     f'{tuple(t.shape)}, the root volume is {shape}')
-                out.append(t)
+                raise ValueError(
+                    f'data_samples[{b}].gt_fields.root_heatmap_3d: missing; training needs '
+                    'the root target, which the transform GenerateRootTarget3D (with the '
+                    f'root net\'s space, space_shape={shape}) makes before the pack '
+                    'transform')
+            t = as_tensor(t, device)
+            if tuple(t.shape) != shape:
+                raise ValueError(f'data_samples[{b}].gt_fields.root_heatmap_3d: shape '
+                                 f'{tuple(t.shape)}, the root volume is {shape}')
+            out.append(t)
         return torch.stack(out)
+
+    # ------------------------------------------------------------------ the pose net
+    def run_pose_net(self, heatmaps: Tensor, proposals: Tensor, meta: ViewMeta, input_size,
+                     per_slot: bool = False, return_intermediates: bool = False) -> Dict:
+        """The pose net on every usable proposal (flag ≥ 0).
+
+        Args:
+            heatmaps: (B, V, K, h, w) joint heatmaps.
+            proposals: (B, M, 5) ``x, y, z, flag, score``.
+            meta: the batch's :class:`ViewMeta`.
+            input_size: (w, h) of the network input the affines map to.
+            per_slot: slot-major order and one pose-net call per proposal slot (the
+                reference's BatchNorm statistics); else one call on all pairs.
+            return_intermediates: also return the cubes and the pose-net volumes.
+
+        Returns:
+            dict: ``poses`` (B, M, K, 3) (detached, 0 for unused slots), ``pair_index``
+            (P, 2) (sample, slot), ``pair_poses`` (P, K, 3) (with gradients),
+            ``pose_grids`` (P, N, 3), and with ``return_intermediates`` ``pose_cubes`` and
+            ``pose_volumes`` (P, K, x, y, z).
+        """
+        used = proposals[..., 3] >= 0                                         # (B, M)
+        if per_slot:  # slot-major order, as the reference loops over slots
+            m_idx, b_idx = used.t().nonzero(as_tuple=True)
+        else:
+            b_idx, m_idx = used.nonzero(as_tuple=True)
+        pose_cubes, grids = self.pose_net.project(
+            heatmaps, proposals[b_idx, m_idx, :3], b_idx, meta.cameras, meta.affines,
+            meta.image_sizes, input_size=input_size)
+        groups = None
+        if per_slot and m_idx.numel():
+            groups = [(m_idx == n).nonzero(as_tuple=True)[0] for n in m_idx.unique()]
+        out = self.pose_net(pose_cubes, grids, groups=groups,
+                            return_volumes=return_intermediates)
+        pair_poses, pose_volumes = out if return_intermediates else (out, None)
+        B, M = proposals.shape[:2]
+        poses = heatmaps.new_zeros(B, M, self.num_joints, 3)
+        poses[b_idx, m_idx] = pair_poses.detach().to(poses.dtype)
+        result = dict(poses=poses, pair_index=torch.stack([b_idx, m_idx], -1),
+                      pair_poses=pair_poses, pose_grids=grids)
+        if return_intermediates:
+            result.update(pose_cubes=pose_cubes, pose_volumes=pose_volumes)
+        return result
+
+    def pose_loss(self, result: Dict, gt: Dict) -> Tensor:
+        """The pose-net loss over the GT-matched pairs of :meth:`run_pose_net` (the flag of
+        a training proposal is its GT index); without pairs a zero connected to every
+        pose-net parameter (DDP sees all of them)."""
+        b_idx, m_idx = result['pair_index'].unbind(-1)
+        if b_idx.numel():
+            g_idx = result['proposals'][b_idx, m_idx, 3].long()
+            return self.pose_net.loss(result['pair_poses'], gt['joints'][b_idx, g_idx],
+                                      gt['weights'][b_idx, g_idx])
+        params = [p for p in self.pose_net.parameters() if p.requires_grad]
+        return sum((p.sum() * 0.0 for p in params), result['root_volume'].new_zeros(()))
 
     def add_pred_to_datasample(self, result: Dict, data_samples):
         """Valid proposals (flag ≥ 0) become ``pred_instances`` (numpy; N = people found,

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from virtualpose_mm.registry import MODELS
-from ..utils.multiview import ViewMeta, parse_view_meta
+from ..utils.multiview import ViewMeta
 from .base import VolumetricPoseEstimator
 from .base import as_tensor as _t
 from ..virtualpose.losses import root_depth_l1, root_volume_mse
-
-
-
-def _np(x) -> np.ndarray:
-    if isinstance(x, Tensor):
-        return x.detach().cpu().double().numpy()
-    return np.asarray(x, dtype=np.float64)
 
 
 @MODELS.register_module()
@@ -36,26 +28,26 @@ class VirtualPose(VolumetricPoseEstimator):
     :class:`~virtualpose_mm.models.heads.VoxelSinglePoseNet` with one view: a cube around
     each proposal → V2V → soft-argmax joints in world mm).
 
-    **Inputs** (``forward(inputs, data_samples, mode)``):
+    **Inputs** (``forward(inputs, data_samples, mode)``, after the data preprocessor
+    :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`, part of
+    the model; it does not normalise floating inputs):
 
-    * ``inputs``: (B, K + 4, H, W) AGR (K joint heatmaps in [0, 1], then the box map
-      (l, t, r, b) in heatmap px), or a list of B (K + 4, H, W) tensors. Use a data
-      preprocessor that does not normalise (e.g. ``dict(type='BaseDataPreprocessor')``).
-    * ``data_samples``: B ``PoseDataSample``; ``metainfo`` holds
+    * ``inputs``: (B, 1, K + 4, H, W) AGR — the multi-view layout with V = 1: K joint
+      heatmaps in [0, 1], then the box map (l, t, r, b) in heatmap px.
+    * ``data_samples``: B ``PoseDataSample`` packed by ``PackVirtualPoseInputs``; the model
+      reads the view only through metainfo ``view_meta`` (:meth:`parse_meta`), stacked by
+      the data preprocessor from the canonical metainfo (the same as VoxelPose's, V = 1):
 
-      - ``camera``: the frame's camera in the package convention (``DESIGN.md`` §2: R
-        world→camera, t, f, c, optional dist (k1 k2 p1 p2 k3) and image_size) as a
-        :class:`Camera`, a ``Camera.to_dict()`` dict, or a reference dict (``R``,
-        ``T`` = centre, ``fx fy cx cy``, ``k``, ``p``); ``cameras`` with one view (the
-        multi-view layout of :mod:`virtualpose_mm.models.utils.multiview`) is accepted too;
-      - ``affine``: (2, 3) original image px → network input (canvas) px, a letterbox
-        without rotation (or ``affines`` (1, 2, 3));
-      - ``image_size``: (w, h) of the original image (or ``image_sizes`` (1, 2); default
-        the camera's image_size) — voxels projecting outside it are ignored;
+      - ``cameras``: dict of (1, ...) arrays in the package convention (``DESIGN.md`` §2:
+        ``R`` world→camera, ``t``, ``f``, ``c``, ``dist`` (k1 k2 p1 p2 k3),
+        ``image_size`` (w, h) of the original image — voxels projecting outside it are
+        ignored);
+      - ``affines``: (1, 2, 3) original image px → network input (canvas) px, a letterbox
+        without rotation;
       - ``input_size`` (optional): (w, h) of the canvas (default the model's
         ``input_size``, 960×512); AGR px = canvas px × AGR size / canvas size (stride 4);
       - ``depth_norm_factor`` (optional, mm): the DE regresses depth / this factor;
-        default ``sqrt(fx · fy · |det A|)`` with A the 2×2 part of ``affine`` (the focal
+        default ``sqrt(fx · fy · |det A|)`` with A the 2×2 part of the affine (the focal
         length in canvas px; the reference's ``sqrt(fx·fy/(200 s_x · 200 s_y) · W·H)``).
 
       For ``mode='loss'`` (and for ``gt_proposal_filter``), per GT person (G may be 0;
@@ -68,12 +60,10 @@ class VirtualPose(VolumetricPoseEstimator):
       - ``gt_instances.roots_3d`` (optional) (G, 3) mm, default joint ``root_index``;
       - ``gt_instance_labels.root_depth`` (G,) mm camera depth of the root, ``root_ind``
         (G,) flat AGR index (row·W + col) of the root pixel and ``root_mask`` (G,) (1
-        where the root is on the canvas), as
-        :func:`~virtualpose_mm.structures.render_agr` returns them (``ind``,
-        ``reg_mask``); if absent they are computed from the roots, the camera and the
-        affine (nearest AGR pixel);
-      - ``gt_fields.root_heatmap_3d`` (optional): (X, Y, Z) root target; default a 3D
-        Gaussian (σ ``root_net.target_sigma``) at the roots.
+        where the root is on the canvas), made by ``GenerateVirtualPoseAGR``
+        (training only; missing ones are an error naming it);
+      - ``gt_fields.root_heatmap_3d``: (X, Y, Z) root target, made by
+        ``GenerateRootTarget3D`` (training only; a missing one is an error naming it).
 
     **Outputs.** ``predict`` fills ``pred_instances`` (numpy): ``keypoints`` (N, K, 3)
     float32 world mm, ``keypoint_scores`` (N, K) (the proposal score per joint),
@@ -116,7 +106,10 @@ class VirtualPose(VolumetricPoseEstimator):
         gt_proposal_filter: see above.
         pen_train_per_slot: see above.
         check_inputs: reject wrong channel counts and NaN/Inf inputs with clear errors.
-        data_preprocessor, init_cfg: mmengine.
+        data_preprocessor: config of the
+            :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`
+            (default: no normalisation); another type is an error.
+        init_cfg: mmengine init config.
     """
 
     def __init__(self, root_net: dict, pose_net: dict, num_joints: int = 17,
@@ -148,20 +141,16 @@ class VirtualPose(VolumetricPoseEstimator):
         self.check_inputs = bool(check_inputs)
 
     # ------------------------------------------------------------------ inputs
-    def _stack_inputs(self, inputs) -> Tensor:
-        if isinstance(inputs, (list, tuple)):
-            shapes = {tuple(x.shape) for x in inputs}
-            if len(shapes) != 1:
-                raise ValueError('VirtualPose: the AGRs of a batch must have one shape, got '
-                                 f'{sorted(shapes)}')
-            inputs = torch.stack(list(inputs))
-        if not isinstance(inputs, Tensor) or inputs.dim() != 4:
-            raise ValueError('VirtualPose: inputs must be (B, K + 4, H, W) AGRs (or a list of '
-                             f'(K + 4, H, W)), got {getattr(inputs, "shape", type(inputs))}')
+    def _inputs(self, inputs) -> Tensor:
+        """(B, 1, K + 4, H, W) float AGRs, checked."""
+        if not isinstance(inputs, Tensor) or inputs.dim() != 5 or inputs.shape[1] != 1:
+            raise ValueError('VirtualPose: inputs must be a (B, 1, K + 4, H, W) tensor of AGRs '
+                             '(one view; the data preprocessor stacks the frames), got '
+                             f'{getattr(inputs, "shape", type(inputs).__name__)}')
         if self.check_inputs:
             want = self.num_joints + 4
-            if inputs.shape[1] != want:
-                raise ValueError(f'VirtualPose: the AGR has {inputs.shape[1]} channels, the '
+            if inputs.shape[2] != want:
+                raise ValueError(f'VirtualPose: the AGR has {inputs.shape[2]} channels, the '
                                  f'model expects {want} ({self.num_joints} joint heatmaps + '
                                  '4 box-map channels)')
             finite = torch.isfinite(inputs).flatten(1).all(-1)
@@ -171,132 +160,73 @@ class VirtualPose(VolumetricPoseEstimator):
                                  'Inf values')
         return inputs.float()
 
-    def parse_meta(self, data_samples, device) -> Dict:
-        """Cameras (B, 1), affines (B, 1, 2, 3), image sizes (B, 1, 2), input size and
-        depth normalisation factors (B,) of a batch (see the class docstring)."""
-        if data_samples is None:
-            raise ValueError('VirtualPose needs data_samples with the camera and the affine '
-                             'in their metainfo')
-        metas = []
-        for b, ds in enumerate(data_samples):
-            meta = ds.metainfo
-            src = f'data_samples[{b}].metainfo'
-            m = {}
-            if 'cameras' in meta:
-                m['cameras'] = meta['cameras']
-            elif 'camera' in meta:
-                m['cameras'] = [meta['camera']]
-            else:
-                raise ValueError(f'{src}: missing key \'camera\' (the frame\'s camera)')
-            if 'affines' in meta:
-                m['affines'] = meta['affines']
-            elif 'affine' in meta:
-                m['affines'] = _np(meta['affine'])[None]
-            else:
-                raise ValueError(f'{src}: missing key \'affine\' ((2, 3) original image px → '
-                                 'network input px)')
-            if meta.get('image_sizes') is not None:
-                m['image_sizes'] = meta['image_sizes']
-            elif meta.get('image_size') is not None:
-                m['image_sizes'] = _np(meta['image_size']).reshape(1, 2)
-            m['input_size'] = meta.get('input_size', self.input_size)
-            metas.append(m)
-        vm: ViewMeta = parse_view_meta(metas, 1, device=device)
-        dnf = []
-        for b, ds in enumerate(data_samples):
-            meta = ds.metainfo
-            if meta.get('depth_norm_factor') is not None:
-                v = float(np.asarray(_np(meta['depth_norm_factor'])).reshape(-1)[0])
-            else:
-                A = vm.affines[b, 0, :, :2]
-                f = vm.cameras.f[b, 0]
-                v = float(torch.sqrt(f[0] * f[1] * torch.det(A).abs()))
-            if not np.isfinite(v) or v <= 0:
-                raise ValueError(f'data_samples[{b}].metainfo: depth_norm_factor must be a '
-                                 f'positive number, got {v}')
-            dnf.append(v)
-        return dict(cameras=vm.cameras, affines=vm.affines, image_sizes=vm.image_sizes,
-                    input_size=vm.input_size or self.input_size,
-                    depth_norm_factor=torch.tensor(dnf, dtype=torch.float64, device=device))
+    def parse_meta(self, data_samples, num_views: Optional[int] = 1) -> ViewMeta:
+        """The batch's :class:`ViewMeta` (base class; one view), with ``input_size``
+        (default the model's) and ``depth_norm_factor`` (B,) (default
+        ``sqrt(fx · fy · |det A|)``) always set."""
+        vm = super().parse_meta(data_samples, num_views)
+        if vm.num_views != 1:
+            raise ValueError(f'VirtualPose is monocular: the batch has {vm.num_views} views '
+                             'per frame')
+        dnf = vm.depth_norm_factor
+        if dnf is None:
+            A = vm.affines[:, 0, :, :2]
+            f = vm.cameras.f[:, 0]
+            dnf = torch.sqrt(f[:, 0] * f[:, 1] * torch.det(A).abs())
+            if not (torch.isfinite(dnf).all() and (dnf > 0).all()):
+                raise ValueError('VirtualPose: the depth normalisation sqrt(fx·fy·|det A|) '
+                                 f'is not a positive number for every sample: {dnf.tolist()}')
+        return vm._replace(input_size=vm.input_size or self.input_size,
+                           depth_norm_factor=dnf)
 
-    def parse_gt(self, data_samples, meta: Dict, heatmap_size, device,
+    def parse_gt(self, data_samples, device, heatmap_size=None,
                  require: bool = True) -> Optional[Dict[str, Tensor]]:
-        """Padded GT of the batch: ``roots`` (B, G, 3), ``counts`` (B,), ``joints``
-        (B, G, K, 3), ``weights`` (B, G, K), ``roots_list``, and the depth-loss targets
-        ``root_depth`` (B, G) mm, ``root_ind`` (B, G) long, ``root_mask`` (B, G). Returns
-        None when ``require`` is False and a sample has no ``gt_instances.lifting_target``."""
+        """Padded GT of the batch (base class: ``roots`` (B, G, 3), ``counts`` (B,),
+        ``joints`` (B, G, K, 3), ``weights`` (B, G, K), ``roots_list``), and with
+        ``heatmap_size`` (W, H) (training) the depth-loss targets ``root_depth`` (B, G) mm,
+        ``root_ind`` (B, G) long, ``root_mask`` (B, G) from ``gt_instance_labels`` (made by
+        ``GenerateVirtualPoseAGR``). Returns None when ``require`` is False and a sample
+        has no ``gt_instances.lifting_target``."""
+        out = super().parse_gt(data_samples, device, require=require)
+        if out is None or heatmap_size is None:
+            return out
         W, H = heatmap_size
-        per = []
-        for b, ds in enumerate(data_samples):
-            read = self.read_gt_instance(ds, b, device)
-            if read is None:
-                if not require:
-                    return None
-                raise self.missing_gt_error(b)
-            r, kp, w = read
-            gl, G = ds.get('gt_instance_labels', None), kp.shape[0]
-            src = f'data_samples[{b}].gt_instance_labels'
-            have = [gl is not None and k in gl for k in ('root_depth', 'root_ind',
-                                                        'root_mask')]
-            if all(have):
-                dep = _t(gl.root_depth, device, torch.float64).reshape(G)
-                ind = _t(gl.root_ind, device, torch.long).reshape(G)
-                msk = _t(gl.root_mask, device).reshape(G)
-            elif any(have):
-                raise ValueError(f'{src}: give all of root_depth, root_ind and root_mask, or '
-                                 'none (then they are computed from the roots)')
-            else:
-                dep, ind, msk = self._root_pixel_targets(r, meta, b, (W, H))
-            if ((ind < 0) | (ind >= W * H)).any():
-                raise ValueError(f'{src}.root_ind: values must index the {H}×{W} AGR, got '
-                                 f'{ind.tolist()}')
-            per.append((r, kp, w, dep, ind, msk))
-        out = self.pad_gt([p[0] for p in per], [p[1] for p in per], [p[2] for p in per],
-                          device)
         B, G = out['roots'].shape[:2]
         out.update(root_depth=torch.zeros(B, G, dtype=torch.float64, device=device),
                    root_ind=torch.zeros(B, G, dtype=torch.long, device=device),
                    root_mask=torch.zeros(B, G, device=device))
-        for b, (r, _, _, dep, ind, msk) in enumerate(per):
-            n = r.shape[0]
-            out['root_depth'][b, :n], out['root_ind'][b, :n] = dep, ind
-            out['root_mask'][b, :n] = msk
+        for b, ds in enumerate(data_samples):
+            n = int(out['counts'][b])
+            gl = ds.get('gt_instance_labels', None)
+            src = f'data_samples[{b}].gt_instance_labels'
+            missing = [k for k in ('root_depth', 'root_ind', 'root_mask')
+                       if gl is None or k not in gl]
+            if missing:
+                raise ValueError(f'{src}: missing {missing}; training needs the depth-loss '
+                                 'targets, which the transform GenerateVirtualPoseAGR makes '
+                                 'before PackVirtualPoseInputs')
+            ind = _t(gl.root_ind, device, torch.long).reshape(n)
+            if ((ind < 0) | (ind >= W * H)).any():
+                raise ValueError(f'{src}.root_ind: values must index the {H}×{W} AGR, got '
+                                 f'{ind.tolist()}')
+            out['root_depth'][b, :n] = _t(gl.root_depth, device, torch.float64).reshape(n)
+            out['root_ind'][b, :n] = ind
+            out['root_mask'][b, :n] = _t(gl.root_mask, device).reshape(n)
         return out
 
     def default_roots(self, joints: Tensor) -> Tensor:
         """The ``root_index`` joint (mid-hip)."""
         return joints[:, self.root_index]
 
-    def _root_pixel_targets(self, roots: Tensor, meta: Dict, b: int, heatmap_size):
-        """Depth-loss targets of GT roots (G, 3) from the camera and the affine: camera
-        depth (mm), the nearest AGR pixel's flat index, and whether the root is on the
-        canvas (and in front of the camera)."""
-        W, H = heatmap_size
-        cam = meta['cameras'][b, 0]
-        X = roots.double()[None]                                              # (1, G, 3)
-        z = cam.world_to_camera(X)[0, :, 2]
-        uv = cam.project(X)[0]                                                # (G, 2)
-        A = meta['affines'][b, 0].double()
-        canvas = uv @ A[:, :2].T + A[:, 2]
-        iw, ih = meta['input_size']
-        hm = canvas * canvas.new_tensor([W / iw, H / ih])
-        pix = torch.floor(hm + 0.5).long()
-        on = (canvas[:, 0] >= 0) & (canvas[:, 1] >= 0) & (canvas[:, 0] < iw) & \
-            (canvas[:, 1] < ih) & (z > 0)
-        px = pix[:, 0].clamp(0, W - 1)
-        py = pix[:, 1].clamp(0, H - 1)
-        ind = torch.where(on, py * W + px, torch.zeros_like(px))
-        return z, ind, on.float()
-
     # ------------------------------------------------------------------ the forward
     def run(self, inputs, data_samples=None, gt: Optional[Dict[str, Tensor]] = None,
             per_slot: bool = False, return_intermediates: bool = False,
-            meta: Optional[Dict] = None) -> Dict:
+            meta: Optional[ViewMeta] = None) -> Dict:
         """The whole forward; returns every intermediate the modes need.
 
         Args:
-            inputs: (B, K + 4, H, W) AGR or a list of (K + 4, H, W).
-            data_samples: B data samples with the metainfo of the class docstring.
+            inputs: (B, 1, K + 4, H, W) AGR.
+            data_samples: B data samples with ``view_meta`` (the data preprocessor's).
             gt: :meth:`parse_gt` output to flag proposals by GT matching (training, or
                 ``gt_proposal_filter``), or None to flag them by score.
             per_slot: run the pose net once per proposal slot (reference BatchNorm).
@@ -312,62 +242,35 @@ class VirtualPose(VolumetricPoseEstimator):
             ``pair_poses`` (P, K, 3) (with gradients), ``pose_grids`` (P, N, 3), and with
             ``return_intermediates`` ``pose_cubes`` and ``pose_volumes`` (P, K, x, y, z).
         """
-        inputs = self._stack_inputs(inputs)
-        B, _, H, W = inputs.shape
+        inputs = self._inputs(inputs)
         K = self.num_joints
         if meta is None:
-            meta = self.parse_meta(data_samples, inputs.device)
-        heatmaps, box_map = inputs[:, :K], inputs[:, K:K + 4]
-        ren = self.root_net(heatmaps, box_map, meta['cameras'], meta['affines'],
-                            meta['image_sizes'], meta['depth_norm_factor'],
-                            input_size=meta['input_size'])
+            meta = self.parse_meta(data_samples, inputs.shape[1])
+        heatmaps = inputs[:, :, :K]                                     # (B, 1, K, H, W)
+        ren = self.root_net(heatmaps[:, 0], inputs[:, 0, K:K + 4], meta.cameras,
+                            meta.affines, meta.image_sizes, meta.depth_norm_factor,
+                            input_size=meta.input_size)
         if gt is not None:
             proposals = self.root_net.get_proposals(ren['root_volume'], gt['roots'],
                                                     gt['counts'])
         else:
             proposals = self.root_net.get_proposals(ren['root_volume'])
-        used = proposals[..., 3] >= 0                                         # (B, M)
-        if per_slot:  # slot-major order, as the reference loops over slots
-            m_idx, b_idx = used.t().nonzero(as_tuple=True)
-        else:
-            b_idx, m_idx = used.nonzero(as_tuple=True)
-        pose_cubes, grids = self.pose_net.project(
-            heatmaps[:, None], proposals[b_idx, m_idx, :3], b_idx, meta['cameras'],
-            meta['affines'], meta['image_sizes'], input_size=meta['input_size'])
-        groups = None
-        if per_slot and m_idx.numel():
-            groups = [(m_idx == n).nonzero(as_tuple=True)[0] for n in m_idx.unique()]
-        out = self.pose_net(pose_cubes, grids, groups=groups,
-                            return_volumes=return_intermediates)
-        pair_poses, pose_volumes = out if return_intermediates else (out, None)
-        poses = heatmaps.new_zeros(B, proposals.shape[1], K, 3)
-        poses[b_idx, m_idx] = pair_poses.detach().to(poses.dtype)
-        result = dict(meta=meta, proposals=proposals, poses=poses,
-                      pair_index=torch.stack([b_idx, m_idx], -1), pair_poses=pair_poses,
-                      pose_grids=grids, **ren)
-        if return_intermediates:
-            result.update(pose_cubes=pose_cubes, pose_volumes=pose_volumes)
+        result = dict(meta=meta, proposals=proposals, **ren)
+        result.update(self.run_pose_net(heatmaps, proposals, meta, meta.input_size,
+                                        per_slot=per_slot,
+                                        return_intermediates=return_intermediates))
         return result
 
     # ------------------------------------------------------------------ losses
     def compute_raw_losses(self, result: Dict, data_samples, gt) -> Dict[str, Tensor]:
         """Unweighted losses: ``depth`` (mm, float64), ``root`` (MSE), ``pose`` (mm)."""
         device = result['root_volume'].device
-        raw = dict()
-        raw['depth'] = root_depth_l1(result['depth_map'], result['meta']['depth_norm_factor'],
-                                     gt['root_ind'], gt['root_mask'], gt['root_depth'])
-        raw['root'] = root_volume_mse(result['root_volume'],
-                                      self.root_targets(data_samples, gt, device))
-        b_idx, m_idx = result['pair_index'].unbind(-1)
-        if b_idx.numel():
-            g_idx = result['proposals'][b_idx, m_idx, 3].long()
-            raw['pose'] = self.pose_net.loss(result['pair_poses'], gt['joints'][b_idx, g_idx],
-                                   gt['weights'][b_idx, g_idx])
-        else:  # keep every pose-net parameter in the graph (DDP), with a zero value
-            params = [p for p in self.pose_net.parameters() if p.requires_grad]
-            raw['pose'] = sum((p.sum() * 0.0 for p in params),
-                              result['root_volume'].new_zeros(()))
-        return raw
+        return dict(
+            depth=root_depth_l1(result['depth_map'], result['meta'].depth_norm_factor,
+                                gt['root_ind'], gt['root_mask'], gt['root_depth']),
+            root=root_volume_mse(result['root_volume'],
+                                 self.root_targets(data_samples, device)),
+            pose=self.pose_loss(result, gt))
 
     def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
         """Training losses (see the class docstring)."""
@@ -379,10 +282,10 @@ class VirtualPose(VolumetricPoseEstimator):
 
     def loss_forward(self, inputs, data_samples, return_intermediates: bool = False) -> Dict:
         """The training forward (GT-matched proposals); the result also holds ``gt``."""
-        inputs = self._stack_inputs(inputs)
-        meta = self.parse_meta(data_samples, inputs.device)
-        gt = self.parse_gt(data_samples, meta, (inputs.shape[-1], inputs.shape[-2]),
-                           inputs.device)
+        inputs = self._inputs(inputs)
+        meta = self.parse_meta(data_samples, inputs.shape[1])
+        gt = self.parse_gt(data_samples, inputs.device,
+                           heatmap_size=(inputs.shape[-1], inputs.shape[-2]))
         result = self.run(inputs, gt=gt, per_slot=self.pen_train_per_slot and self.training,
                           return_intermediates=return_intermediates, meta=meta)
         result['gt'] = gt
@@ -393,12 +296,11 @@ class VirtualPose(VolumetricPoseEstimator):
                         ) -> Dict:
         """The inference forward (score-flagged proposals, or GT-flagged with
         ``gt_proposal_filter`` when the samples carry GT)."""
-        inputs = self._stack_inputs(inputs)
-        meta = self.parse_meta(data_samples, inputs.device)
+        inputs = self._inputs(inputs)
+        meta = self.parse_meta(data_samples, inputs.shape[1])
         gt = None
         if self.gt_proposal_filter:
-            gt = self.parse_gt(data_samples, meta, (inputs.shape[-1], inputs.shape[-2]),
-                               inputs.device, require=False)
+            gt = self.parse_gt(data_samples, inputs.device, require=False)
         return self.run(inputs, gt=gt, return_intermediates=return_intermediates, meta=meta)
 
     def predict(self, inputs, data_samples):

@@ -8,10 +8,9 @@ from torch import Tensor
 
 from virtualpose_mm.engine.config_checks import reject_unresolved
 from virtualpose_mm.registry import MODELS
-from ..utils.multiview import ViewMeta, parse_view_meta
+from ..utils.multiview import ViewMeta
 from .base import VolumetricPoseEstimator
 from .base import as_tensor as _t
-
 
 
 @MODELS.register_module()
@@ -23,22 +22,20 @@ class VoxelPose(VolumetricPoseEstimator):
     usable proposal a cube (e.g. 2000 mm, 64³) around it → pose net (V2V, K → K) →
     soft-argmax joints in world mm.
 
-    **Inputs** (``forward(inputs, data_samples, mode)``):
+    **Inputs** (``forward(inputs, data_samples, mode)``, after the data preprocessor
+    :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`, which is
+    part of the model):
 
-    * ``inputs``: (B, V, C, H, W) tensor or a list of B (V, C, H, W) tensors. With a 2D
-      network (``backbone`` + ``head_2d``) these are images (C = 3, normalised); without,
-      they are the K-channel 2D heatmaps themselves (Shelf/Campus style).
-    * ``data_samples``: B :class:`PoseDataSample`, whose ``metainfo`` holds
-
-      - ``cameras``: V cameras, package convention (R world→camera, t, f, c, dist
-        (k1 k2 p1 p2 k3), optional image_size), as a batch-(V,) ``Camera``, a
-        ``Camera.to_dict()`` dict of (V, ...) arrays, or a list of V per-view dicts
-        (see :mod:`virtualpose_mm.models.utils.multiview`);
-      - ``affines``: (V, 2, 3) original image pixels → network input pixels (letterbox);
-      - ``image_sizes``: (V, 2) original (w, h) (default: the cameras' image_size);
-      - ``input_size`` (optional): (w, h) of the network input; for heatmap inputs it
-        defaults to ``image_size`` of the model. The heatmaps are the input scaled by
-        ``heatmap size / input size`` per axis.
+    * ``inputs``: (B, V, C, H, W). With a 2D network (``backbone`` + ``head_2d``) these
+      are images (C = 3, normalised); without, they are the K-channel 2D heatmaps
+      themselves (Shelf/Campus style).
+    * ``data_samples``: B :class:`PoseDataSample` packed by ``PackMultiViewPoseInputs``;
+      the model reads their views only through metainfo ``view_meta``, the batch's
+      :class:`~virtualpose_mm.models.utils.multiview.ViewMeta` stacked by the data
+      preprocessor from the canonical metainfo ``cameras`` (dict of (V, ...) arrays),
+      ``affines`` (V, 2, 3) and ``input_size`` (see :meth:`parse_meta`). For heatmap
+      inputs ``input_size`` defaults to ``image_size`` of the model; the heatmaps are the
+      input scaled by ``heatmap size / input size`` per axis.
 
       For ``mode='loss'`` also (fields as in the table of
       :mod:`virtualpose_mm.datasets.transforms.formatting`)
@@ -48,8 +45,8 @@ class VoxelPose(VolumetricPoseEstimator):
         pose loss; default ``gt_instances.lifting_target_visible``, else 1;
       - ``gt_instances.roots_3d`` (optional): (G, 3) mm; default the mean of
         ``root_joints``;
-      - ``gt_fields.root_heatmap_3d`` (optional): (X, Y, Z) root target; default a
-        Gaussian (σ = ``root_net.target_sigma`` mm) at the roots;
+      - ``gt_fields.root_heatmap_3d``: (X, Y, Z) root target, made by
+        ``GenerateRootTarget3D`` (a missing one is an error naming it);
       - with ``freeze_2d=False`` and a 2D net, optionally ``gt_fields.heatmaps``
         (V, K, h, w) and ``gt_fields.keypoint_weights_2d`` (V, K) for a 2D heatmap loss
         (``loss_2d``).
@@ -75,7 +72,8 @@ class VoxelPose(VolumetricPoseEstimator):
     is a zero connected to every pose-net parameter, so DDP sees all of them.
 
     **Inputs that are wrong or unusual.** A camera count that differs from the inputs'
-    views (or from ``num_views``), missing ``cameras`` / ``affines`` / ``image_sizes``,
+    views (or from ``num_views``), missing ``cameras`` / ``affines`` (the data
+    preprocessor reports them), a batch that did not go through the data preprocessor,
     NaN or Inf inputs, and a channel count that does not fit the model raise a
     ``ValueError`` naming the sample and field. Negative heatmap values are accepted (raw
     network outputs): the projected volume is clamped to [0, 1] as in the reference, so a
@@ -107,7 +105,9 @@ class VoxelPose(VolumetricPoseEstimator):
             (COCO: 11, 12 = hips; Panoptic-15: 2 = mid-hip).
         prn_train_per_slot: reference slot-by-slot pose-net training (see above).
         check_inputs: reject NaN/Inf inputs and wrong channel counts with clear errors.
-        data_preprocessor: mmengine data preprocessor config.
+        data_preprocessor: config of the
+            :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`
+            (default: no normalisation); another type is an error.
         init_cfg: mmengine init config.
     """
 
@@ -149,18 +149,6 @@ class VoxelPose(VolumetricPoseEstimator):
         return self
 
     # ------------------------------------------------------------------ inputs
-    def _stack_inputs(self, inputs) -> Tensor:
-        if isinstance(inputs, (list, tuple)):
-            shapes = {tuple(x.shape) for x in inputs}
-            if len(shapes) != 1:
-                raise ValueError(f'VoxelPose: the frames of a batch must have the same number '
-                                 f'of views and the same size, got shapes {sorted(shapes)}')
-            inputs = torch.stack(list(inputs))
-        if not isinstance(inputs, Tensor) or inputs.dim() != 5:
-            raise ValueError('VoxelPose: inputs must be (B, V, C, H, W) (or a list of '
-                             f'(V, C, H, W)), got {getattr(inputs, "shape", type(inputs))}')
-        return inputs
-
     def extract_heatmaps(self, inputs: Tensor) -> Tensor:
         """(B, V, C, H, W) images or heatmaps → (B, V, K, h, w) heatmaps."""
         B, V, C, H, W = inputs.shape
@@ -201,27 +189,6 @@ class VoxelPose(VolumetricPoseEstimator):
                              'input_size in the metainfo')
         return self.image_size
 
-    def parse_meta(self, data_samples, num_views: int, device) -> ViewMeta:
-        if data_samples is None:
-            raise ValueError('VoxelPose needs data_samples with cameras and affines in their '
-                             'metainfo')
-        if self.num_views is not None and num_views != self.num_views:
-            raise ValueError(f'VoxelPose: the inputs have {num_views} views, the model is '
-                             f'configured for num_views={self.num_views}')
-        return parse_view_meta([ds.metainfo for ds in data_samples], num_views, device=device)
-
-    def parse_gt(self, data_samples, device) -> Dict[str, Tensor]:
-        """Padded GT of the batch: ``roots`` (B, G, 3), ``counts`` (B,), ``joints``
-        (B, G, K, 3), ``weights`` (B, G, K), ``roots_list`` (per-sample (G_b, 3))."""
-        per = []
-        for b, ds in enumerate(data_samples):
-            gt = self.read_gt_instance(ds, b, device)
-            if gt is None:
-                raise self.missing_gt_error(b)
-            per.append(gt)
-        return self.pad_gt([p[0] for p in per], [p[1] for p in per], [p[2] for p in per],
-                           device)
-
     def default_roots(self, joints: Tensor) -> Tensor:
         """Mean of the ``root_joints`` (mid-hip for COCO)."""
         return joints[:, list(self.root_joints)].mean(1)
@@ -232,9 +199,9 @@ class VoxelPose(VolumetricPoseEstimator):
         """The whole forward; returns every intermediate the modes need.
 
         Args:
-            inputs: (B, V, C, H, W) or list of (V, C, H, W).
-            data_samples: B data samples with the view metainfo.
-            gt: the output of :meth:`parse_gt` to match proposals to GT (training), or
+            inputs: (B, V, C, H, W).
+            data_samples: B data samples with ``view_meta`` (the data preprocessor's).
+            gt: the output of :meth:`parse_gt` (base class) to match proposals to GT (training), or
                 None to threshold the scores (inference).
             per_slot: run the pose net once per proposal slot (reference BatchNorm).
             return_intermediates: also return the input cubes and the pose-net volumes.
@@ -243,14 +210,12 @@ class VoxelPose(VolumetricPoseEstimator):
             dict with ``heatmaps`` (B, V, K, h, w), ``root_volume`` (B, X, Y, Z),
             ``proposals`` (B, M, 5), ``poses`` (B, M, K, 3) (detached, 0 for unused
             slots), ``pair_index`` (P, 2) (sample, slot) of the used proposals,
-            ``pair_poses`` (P, K, 3) (with gradients), and with ``return_intermediates``
-            ``root_cubes`` (B, K, X, Y, Z), ``pose_cubes`` (P, K, x, y, z),
-            ``pose_volumes`` (P, K, x, y, z).
+            ``pair_poses`` (P, K, 3) (with gradients), ``pose_grids`` (P, N, 3), and with
+            ``return_intermediates`` ``root_cubes`` (B, K, X, Y, Z), ``pose_cubes`` (P, K,
+            x, y, z), ``pose_volumes`` (P, K, x, y, z).
         """
-        inputs = self._stack_inputs(inputs)
-        B, V = inputs.shape[:2]
-        device = inputs.device
-        meta = self.parse_meta(data_samples, V, device)
+        inputs = self._inputs(inputs)
+        meta = self.parse_meta(data_samples, inputs.shape[1])
         input_size = self._input_size(inputs, meta)
         heatmaps = self.extract_heatmaps(inputs)
         if heatmaps.shape[2] != self.num_joints:
@@ -263,50 +228,23 @@ class VoxelPose(VolumetricPoseEstimator):
             proposals = self.root_net.get_proposals(root_volume, gt['roots'], gt['counts'])
         else:
             proposals = self.root_net.get_proposals(root_volume)
-        used = proposals[..., 3] >= 0                                           # (B, M)
-        if per_slot:  # slot-major order, as the reference loops over slots
-            m_idx, b_idx = used.t().nonzero(as_tuple=True)
-        else:
-            b_idx, m_idx = used.nonzero(as_tuple=True)
-        pose_cubes, grids = self.pose_net.project(
-            heatmaps, proposals[b_idx, m_idx, :3], b_idx, meta.cameras, meta.affines,
-            meta.image_sizes, input_size=input_size)
-        groups = None
-        if per_slot and m_idx.numel():
-            groups = [(m_idx == n).nonzero(as_tuple=True)[0] for n in m_idx.unique()]
-        out = self.pose_net(pose_cubes, grids, groups=groups,
-                            return_volumes=return_intermediates)
-        pair_poses, pose_volumes = out if return_intermediates else (out, None)
-        K = self.num_joints
-        poses = heatmaps.new_zeros(B, proposals.shape[1], K, 3)
-        poses[b_idx, m_idx] = pair_poses.detach().to(poses.dtype)
-        result = dict(heatmaps=heatmaps, root_volume=root_volume, proposals=proposals,
-                      poses=poses, pair_index=torch.stack([b_idx, m_idx], -1),
-                      pair_poses=pair_poses)
+        result = dict(heatmaps=heatmaps, root_volume=root_volume, proposals=proposals)
+        result.update(self.run_pose_net(heatmaps, proposals, meta, input_size,
+                                        per_slot=per_slot,
+                                        return_intermediates=return_intermediates))
         if return_intermediates:
-            result.update(root_cubes=cubes, pose_cubes=pose_cubes, pose_volumes=pose_volumes)
+            result['root_cubes'] = cubes
         return result
 
     # ------------------------------------------------------------------ losses
     def compute_losses(self, result: Dict[str, Tensor], data_samples, gt) -> Dict[str, Tensor]:
-        device = result['root_volume'].device
-        losses = dict()
-        targets = self.root_targets(data_samples, gt, device)
-        losses['loss_center'] = self.root_net.loss(result['root_volume'], targets)
-        b_idx, m_idx = result['pair_index'].unbind(-1)
-        if b_idx.numel():
-            g_idx = result['proposals'][b_idx, m_idx, 3].long()
-            losses['loss_pose'] = self.pose_net.loss(
-                result['pair_poses'], gt['joints'][b_idx, g_idx], gt['weights'][b_idx, g_idx])
-        else:  # keep every pose-net parameter in the graph (DDP), with a zero value
-            params = [p for p in self.pose_net.parameters() if p.requires_grad]
-            zero = result['root_volume'].new_zeros(())
-            losses['loss_pose'] = sum((p.sum() * 0.0 for p in params), zero)
-        return losses
+        targets = self.root_targets(data_samples, result['root_volume'].device)
+        return dict(loss_center=self.root_net.loss(result['root_volume'], targets),
+                    loss_pose=self.pose_loss(result, gt))
 
     def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
         """Training losses (see the class docstring)."""
-        inputs = self._stack_inputs(inputs)
+        inputs = self._inputs(inputs)
         gt = self.parse_gt(data_samples, inputs.device)
         result = self.run(inputs, data_samples, gt=gt,
                           per_slot=self.prn_train_per_slot and self.training)

@@ -104,7 +104,9 @@ class VoxelCenterNet(GeometryStateMixin, BaseModule):
         threshold: score above which a proposal is a person at test time.
         match_distance: a training proposal is matched to the nearest GT root within this
             many mm; unmatched proposals do not train the pose net.
-        target_sigma: std in mm of the 3D Gaussian root target built when none is given.
+        target_sigma: std in mm of the 3D Gaussian of the space's codec (the root targets
+            themselves are made by the transform ``GenerateRootTarget3D``; give it the
+            same sigma).
         loss: config of the root-volume loss (default MSE, as the reference).
         projector: kwargs of :class:`VoxelProjector` (``exclude_behind_camera``,
             ``precision``, ``cache_size``).
@@ -133,7 +135,7 @@ class VoxelCenterNet(GeometryStateMixin, BaseModule):
         self.target_sigma = float(target_sigma)
         self.projector = VoxelProjector(**(projector or {}))
         self.v2v_net = MODELS.build(v2v_net)
-        # the space's codec: root targets (training fallback) and peak decoding
+        # the space's codec: peak decoding (root targets: GenerateRootTarget3D)
         self.codec = VoxelRootCodec(self.space_size, self.space_center, self.space_shape,
                                     sigma=self.target_sigma)
         self.proposal_layer = ProposalLayer(self.space_size, self.space_center,
@@ -172,11 +174,6 @@ class VoxelCenterNet(GeometryStateMixin, BaseModule):
                       ) -> torch.Tensor:
         """(B, X, Y, Z) → (B, M, 5) proposals (see :class:`ProposalLayer`)."""
         return self.proposal_layer(root_volume, gt_roots, gt_counts)
-
-    def make_targets(self, roots: Sequence[torch.Tensor], device=None) -> torch.Tensor:
-        """Per-sample (G_b, 3) GT roots (mm) → (B, X, Y, Z) Gaussian targets."""
-        return torch.stack([self.codec.encode_roots(torch.as_tensor(r)).to(device)
-                            for r in roots])
 
     def loss(self, root_volume: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Root-volume loss (B, X, Y, Z) vs (B, X, Y, Z) targets."""

@@ -26,14 +26,14 @@ collected into ONE :class:`CheckpointError` that lists every problem.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Dict, Sequence, Tuple
 
 import torch
 
 from ..virtualpose.depth_net import legacy_depth_net_key
-from .voxelpose_converter import (CheckpointError, match_state_dict, reference_v2v_key,
-                                  unwrap_checkpoint)
+from .state_dict_mapping import (CheckpointError, fit_state_dict, prefix_hint,
+                                 read_weights_only, rename_state_dict, unwrap_checkpoint)
+from .voxelpose_converter import reference_v2v_key
 
 __all__ = ['CheckpointError', 'convert_virtualpose_state_dict', 'load_virtualpose_checkpoint',
            'depth_net_key']
@@ -63,26 +63,12 @@ def convert_virtualpose_state_dict(state_dict, ignore_prefixes: Sequence[str] = 
         ``(converted, info)``; info has ``dropped`` (source keys dropped on purpose) and
         ``unknown`` (source keys that could not be placed).
     """
-    sd = unwrap_checkpoint(state_dict)
-    out: Dict[str, torch.Tensor] = OrderedDict()
-    dropped, unknown = [], []
-    ignore = tuple(ignore_prefixes)
-    for k, v in sd.items():
-        if k.startswith(UNUSED_REFERENCE_HEADS) or (ignore and k.startswith(ignore)):
-            dropped.append(k)
-        elif k.startswith('REN.depth_net.'):
-            out[depth_net_key(k[len('REN.depth_net.'):])] = v
-        elif k.startswith(_OUR_DE):
-            out[depth_net_key(k[len(_OUR_DE):])] = v
-        elif k.startswith(('root_net.', 'pose_net.')):
-            out[k] = v
-        elif k.startswith('REN.v2v_net.'):
-            out['root_net.v2v_net.' + reference_v2v_key(k[len('REN.v2v_net.'):])] = v
-        elif k.startswith('PEN.v2v_net.'):
-            out['pose_net.v2v_net.' + reference_v2v_key(k[len('PEN.v2v_net.'):])] = v
-        else:
-            unknown.append(k)
-    return out, dict(dropped=dropped, unknown=unknown)
+    rules = [(UNUSED_REFERENCE_HEADS, None), (tuple(ignore_prefixes), None),
+             ('REN.depth_net.', depth_net_key), (_OUR_DE, depth_net_key),
+             ('root_net.', 'root_net.'), ('pose_net.', 'pose_net.'),  # ours: kept
+             ('REN.v2v_net.', lambda rest: 'root_net.v2v_net.' + reference_v2v_key(rest)),
+             ('PEN.v2v_net.', lambda rest: 'pose_net.v2v_net.' + reference_v2v_key(rest))]
+    return rename_state_dict(unwrap_checkpoint(state_dict), rules)
 
 
 def load_virtualpose_checkpoint(model, checkpoint, ignore_prefixes: Sequence[str] = (),
@@ -100,23 +86,11 @@ def load_virtualpose_checkpoint(model, checkpoint, ignore_prefixes: Sequence[str
     Raises:
         CheckpointError: unknown, missing or mis-shaped keys (all listed in one message).
     """
-    source = checkpoint if isinstance(checkpoint, str) else 'checkpoint'
-    if isinstance(checkpoint, str):
-        try:
-            checkpoint = torch.load(checkpoint, map_location=map_location, weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as e:
-            raise CheckpointError(f'{source}: cannot be read as a weights-only checkpoint '
-                                  f'({e})') from None
+    checkpoint, source = read_weights_only(checkpoint, map_location)
     converted, info = convert_virtualpose_state_dict(checkpoint, ignore_prefixes)
-    try:
-        sd = match_state_dict(model, converted, source, info)
-    except CheckpointError as e:
-        if any(k.startswith('backbone.') for k in info['unknown']):
-            raise CheckpointError(f'{e}\n  (backbone.* is the stage-1 network, which the '
-                                  'stage-2 model does not contain: pass '
-                                  'ignore_prefixes=(\'backbone.\',) to drop it)') from None
-        raise
-    model.load_state_dict(sd, strict=True)
+    hint = prefix_hint('unknown', 'backbone.', '(backbone.* is the stage-1 network, which '
+                       'the stage-2 model does not contain: pass '
+                       "ignore_prefixes=('backbone.',) to drop it)")
+    model.load_state_dict(fit_state_dict(model, converted, source, info['unknown'], hint),
+                          strict=True)
     return info

@@ -31,6 +31,9 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from .geometry_state import decode_geometry_state
+from .state_dict_mapping import (CheckpointError, fit_state_dict,  # noqa: F401
+                                 optional_2d_net, read_weights_only, rename_state_dict,
+                                 unwrap_checkpoint)
 
 REFERENCE = 'voxelpose-pytorch'
 MMPOSE0X = 'mmpose-0.x'
@@ -41,10 +44,6 @@ _SKIP = {'0': 'conv', '1': 'bn'}
 _BACKBONE_2D = ('conv1.', 'bn1.', 'layer1.', 'layer2.', 'layer3.', 'layer4.')
 _HEAD_2D = ('deconv_layers.', 'final_layer.')
 _SPACE_FIELDS = ('space_size', 'space_center', 'space_shape')
-
-
-class CheckpointError(ValueError):
-    """A checkpoint does not fit the model; the message lists what is wrong."""
 
 
 def reference_v2v_key(key: str) -> str:
@@ -65,20 +64,6 @@ def reference_v2v_key(key: str) -> str:
     if m and m.group(2) in _SKIP:
         return f'{m.group(1)}.skip_con.{_SKIP[m.group(2)]}.{m.group(3)}'
     return key
-
-
-def unwrap_checkpoint(obj) -> Dict[str, torch.Tensor]:
-    """A loaded checkpoint → its state dict (``state_dict`` / ``model`` entry, without a
-    ``module.`` prefix)."""
-    if isinstance(obj, dict) and 'state_dict' in obj and isinstance(obj['state_dict'], dict):
-        obj = obj['state_dict']
-    elif isinstance(obj, dict) and 'model' in obj and isinstance(obj['model'], dict):
-        obj = obj['model']
-    if not isinstance(obj, dict):
-        raise CheckpointError(f'expected a state dict, got {type(obj).__name__}')
-    if obj and all(k.startswith('module.') for k in obj):
-        obj = {k[len('module.'):]: v for k, v in obj.items()}
-    return obj
 
 
 def detect_layout(sd: Dict[str, torch.Tensor]) -> str:
@@ -115,6 +100,28 @@ def _space_from_0x(sd) -> Optional[dict]:
                 space_shape=[int(x) for x in vals['cube_size'].reshape(-1).tolist()])
 
 
+def _v2v(prefix: str):
+    return lambda rest: prefix + reference_v2v_key(rest)
+
+
+#: Key rules of each foreign layout (:func:`~.state_dict_mapping.rename_state_dict`).
+_RULES = {
+    REFERENCE: [
+        ('root_net.v2v_net.', _v2v('root_net.v2v_net.')),
+        ('pose_net.v2v_net.', _v2v('pose_net.v2v_net.')),
+        *[(f'backbone.{p}', f'backbone.{p}') for p in _BACKBONE_2D],
+        *[(f'backbone.{p}', f'head_2d.{p}') for p in _HEAD_2D],
+    ],
+    MMPOSE0X: [
+        ('human_detector.center_net.', 'root_net.v2v_net.'),
+        ('human_detector.center_head.', None),  # the space buffers, checked separately
+        ('pose_regressor.pose_net.', 'pose_net.v2v_net.'),
+        ('backbone.backbone.', 'backbone.'),
+        ('backbone.keypoint_head.', 'head_2d.'),
+    ],
+}
+
+
 def convert_voxelpose_state_dict(state_dict: Dict[str, torch.Tensor],
                                  layout: Optional[str] = None
                                  ) -> Tuple[Dict[str, torch.Tensor], dict]:
@@ -131,8 +138,6 @@ def convert_voxelpose_state_dict(state_dict: Dict[str, torch.Tensor],
     """
     sd = unwrap_checkpoint(state_dict)
     layout = layout or detect_layout(sd)
-    out: Dict[str, torch.Tensor] = OrderedDict()
-    unknown = []
     space = None
     if layout == OURS:
         extra = sd.get('root_net._extra_state')
@@ -142,39 +147,12 @@ def convert_voxelpose_state_dict(state_dict: Dict[str, torch.Tensor],
             except ValueError as e:
                 raise CheckpointError(f'root_net._extra_state: {e}') from None
         return OrderedDict(sd), dict(layout=layout, space=space, unknown=[])
-    if layout == REFERENCE:
-        for k, v in sd.items():
-            if k.startswith('root_net.v2v_net.') or k.startswith('pose_net.v2v_net.'):
-                head, rest = k.split('.v2v_net.', 1)
-                out[f'{head}.v2v_net.{reference_v2v_key(rest)}'] = v
-            elif k.startswith('backbone.'):
-                rest = k[len('backbone.'):]
-                if rest.startswith(_BACKBONE_2D):
-                    out[f'backbone.{rest}'] = v
-                elif rest.startswith(_HEAD_2D):
-                    out[f'head_2d.{rest}'] = v
-                else:
-                    unknown.append(k)
-            else:
-                unknown.append(k)
-    elif layout == MMPOSE0X:
-        space = _space_from_0x(sd)
-        for k, v in sd.items():
-            if k.startswith('human_detector.center_net.'):
-                out['root_net.v2v_net.' + k[len('human_detector.center_net.'):]] = v
-            elif k.startswith('human_detector.center_head.'):
-                continue  # the space buffers, checked separately
-            elif k.startswith('pose_regressor.pose_net.'):
-                out['pose_net.v2v_net.' + k[len('pose_regressor.pose_net.'):]] = v
-            elif k.startswith('backbone.backbone.'):
-                out['backbone.' + k[len('backbone.backbone.'):]] = v
-            elif k.startswith('backbone.keypoint_head.'):
-                out['head_2d.' + k[len('backbone.keypoint_head.'):]] = v
-            else:
-                unknown.append(k)
-    else:
+    if layout not in _RULES:
         raise CheckpointError(f'unknown checkpoint layout {layout!r}')
-    return out, dict(layout=layout, space=space, unknown=unknown)
+    if layout == MMPOSE0X:
+        space = _space_from_0x(sd)
+    out, info = rename_state_dict(sd, _RULES[layout])
+    return out, dict(layout=layout, space=space, unknown=info['unknown'])
 
 
 def check_space(model, space: Optional[dict], source: str = 'checkpoint') -> None:
@@ -193,11 +171,9 @@ def check_space(model, space: Optional[dict], source: str = 'checkpoint') -> Non
 def match_state_dict(model, converted: Dict[str, torch.Tensor], source: str = 'checkpoint',
                      info: Optional[dict] = None, drop_2d: bool = False
                      ) -> Dict[str, torch.Tensor]:
-    """Check a converted state dict against ``model`` key by key.
-
-    Unknown keys, keys the model lacks, missing keys and shape mismatches are all collected
-    into ONE :class:`CheckpointError`. The model's ``_extra_state`` entries (capture space,
-    cube) are filled in from the model when the checkpoint has none.
+    """Check a converted state dict against ``model`` key by key
+    (:func:`~virtualpose_mm.models.utils.state_dict_mapping.fit_state_dict`: every problem
+    in ONE :class:`CheckpointError`; ``_extra_state`` filled in from the model).
 
     Args:
         drop_2d: ignore ``backbone.*`` / ``head_2d.*`` weights in the checkpoint when the
@@ -205,46 +181,9 @@ def match_state_dict(model, converted: Dict[str, torch.Tensor], source: str = 'c
     Returns:
         The state dict to load (float tensors cast to the model's dtypes).
     """
-    target = model.state_dict()
-    converted = OrderedDict(converted)
-    if drop_2d and getattr(model, 'backbone', None) is None:
-        for k in [k for k in converted if k.startswith(('backbone.', 'head_2d.'))]:
-            converted.pop(k)
-    for k, v in target.items():
-        if k.endswith('_extra_state') and k not in converted:
-            converted[k] = v
-    problems = []
-    if info and info.get('unknown'):
-        problems.append(f'unrecognised keys in the source: {sorted(info["unknown"])}')
-    unexpected = sorted(k for k in converted if k not in target)
-    if unexpected:
-        hint = ''
-        if any(k.startswith(('backbone.', 'head_2d.')) for k in unexpected) and \
-                getattr(model, 'backbone', None) is None:
-            hint = (' (the checkpoint holds a 2D network but the model takes heatmaps; '
-                    'pass drop_2d=True / --drop-2d to ignore it)')
-        problems.append(f'keys the model does not have: {unexpected}{hint}')
-    missing = sorted(k for k in target if k not in converted)
-    if missing:
-        problems.append(f'model keys missing from the checkpoint: {missing}')
-    shapes = []
-    out = OrderedDict()
-    for k, v in converted.items():
-        if k not in target:
-            continue
-        t = target[k]
-        if isinstance(t, torch.Tensor):
-            if not isinstance(v, torch.Tensor) or tuple(v.shape) != tuple(t.shape):
-                shapes.append(f'{k}: checkpoint {tuple(getattr(v, "shape", ()))} vs model '
-                              f'{tuple(t.shape)}')
-                continue
-            v = v.to(t.dtype) if v.is_floating_point() else v
-        out[k] = v
-    if shapes:
-        problems.append('shape mismatches: ' + '; '.join(shapes))
-    if problems:
-        raise CheckpointError(f'{source} does not fit the model:\n  - ' + '\n  - '.join(problems))
-    return out
+    converted, hint = optional_2d_net(model, converted, drop_2d, 'drop_2d=True / --drop-2d')
+    return fit_state_dict(model, converted, source, (info or {}).get('unknown') or (),
+                          hint)
 
 
 def load_voxelpose_checkpoint(model, checkpoint, drop_2d: bool = False,
@@ -264,15 +203,7 @@ def load_voxelpose_checkpoint(model, checkpoint, drop_2d: bool = False,
         CheckpointError: unknown, missing or mis-shaped keys (all listed), or a stored
             capture space that differs from the model's.
     """
-    source = checkpoint if isinstance(checkpoint, str) else 'checkpoint'
-    if isinstance(checkpoint, str):
-        try:
-            checkpoint = torch.load(checkpoint, map_location=map_location, weights_only=True)
-        except FileNotFoundError:
-            raise
-        except Exception as e:
-            raise CheckpointError(f'{source}: cannot be read as a weights-only checkpoint '
-                                  f'({e})') from None
+    checkpoint, source = read_weights_only(checkpoint, map_location)
     converted, info = convert_voxelpose_state_dict(checkpoint)
     check_space(model, info['space'], source)
     sd = match_state_dict(model, converted, source, info, drop_2d=drop_2d)

@@ -55,7 +55,8 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         nms_kernel: 3D max-pool NMS of the root volume (reference 5).
         threshold: a proposal is a person when its score exceeds it (reference 0.3).
         match_distance: GT matching radius in mm (reference ``MATCHED_THRESHOLD`` 500).
-        target_sigma: σ in mm of the 3D Gaussian root target (200).
+        target_sigma: σ in mm of the 3D Gaussian of the space's codec (200; the root
+            targets are made by the transform ``GenerateRootTarget3D``).
         projection_precision: arithmetic of the camera projection: ``'float64'``
             (default), ``'float32'``, or ``'reference'`` (float32 in the reference's order
             of operations, to reproduce its volumes bit for bit; see
@@ -96,7 +97,7 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         if any(int(s) < 2 for s in space_shape):
             raise ValueError(f'VirtualPoseRootNet: space_shape needs ≥ 2 voxels per axis, '
                              f'got {space_shape}')
-        # the space's codec: root targets (training fallback) and peak decoding
+        # the space's codec: peak decoding (root targets: GenerateRootTarget3D)
         self.codec = VoxelRootCodec(space_size, space_center, space_shape,
                                     sigma=float(target_sigma))
         self.proposal_layer = ProposalLayer(space_size, space_center, space_shape,
@@ -190,8 +191,3 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         """(B, X, Y, Z) → (B, M, 5) proposals ``x, y, z (mm), flag, score``; the flag is the
         matched GT index (or −1) when GT roots are given, else 0 / −1 by the threshold."""
         return self.proposal_layer(root_volume, gt_roots, gt_counts)
-
-    def make_targets(self, roots: Sequence[torch.Tensor], device=None) -> torch.Tensor:
-        """Per-sample (G_b, 3) GT roots (mm) → (B, X, Y, Z) Gaussian root targets."""
-        return torch.stack([self.codec.encode_roots(torch.as_tensor(r)).to(device)
-                            for r in roots])
