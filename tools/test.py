@@ -5,6 +5,10 @@
 
 The command line is MMPose 1.x's ``tools/test.py``. ``--out`` writes the metric values
 (JSON), ``--dump`` the raw predictions (pickle); both are written completely or not at all.
+``--show-dir DIR`` draws every ``--interval``-th test sample (all people in a world plot
+with the cameras and capture space, and one panel per view) to ``DIR/<sample_idx>.png``
+with the config's ``default_hooks.visualization``, by default the package's
+``MultiviewVisualizationHook``; ``--show`` displays them instead.
 """
 import argparse
 import os
@@ -48,10 +52,13 @@ def merge_args(cfg, args):
     cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:
-        hooks = cfg.setdefault('default_hooks', {})
+        from mmengine.config import ConfigDict
+        if cfg.get('default_hooks') is None:
+            cfg.default_hooks = ConfigDict()
+        hooks = cfg.default_hooks
         if 'visualization' not in hooks:
-            raise ValueError(f'{args.config}: --show/--show-dir need a `visualization` hook '
-                             'in default_hooks')
+            # the package's hook: world plot + one panel per view, DIR/<sample_idx>.png
+            hooks.visualization = ConfigDict(type='MultiviewVisualizationHook')
         hooks.visualization.enable = True
         hooks.visualization.show = args.show
         hooks.visualization.interval = args.interval

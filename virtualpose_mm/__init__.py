@@ -14,3 +14,4 @@ from . import codecs  # noqa: F401,E402
 from . import models  # noqa: F401,E402
 from . import datasets  # noqa: F401,E402
 from . import evaluation  # noqa: F401,E402
+from . import visualization  # noqa: F401,E402
