@@ -81,6 +81,14 @@ train_pipeline = [
     dict(type='PackMultiViewPoseInputs', inputs_key='input_heatmaps'),
 ]
 val_pipeline = train_pipeline
+# frames without ground truth (virtualpose_mm.apis.inference_multiview and the multi-view
+# demo): per-view 2D detections in original pixels, letterboxed, rendered as heatmaps
+inference_pipeline = [
+    dict(type='MultiViewLetterbox', input_size='${input_size}'),
+    dict(type='GenerateMultiViewHeatmaps', heatmap_size='${heatmap_size}',
+         sigma='${heatmap_sigma}'),
+    dict(type='PackMultiViewPoseInputs', inputs_key='input_heatmaps'),
+]
 
 train_dataloader = dict(
     batch_size=1,

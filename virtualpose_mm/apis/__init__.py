@@ -1,0 +1,6 @@
+"""High-level inference API (MMPose ``mmpose.apis`` style)."""
+from .inference import (IMAGE_EXTENSIONS, InferenceError, inference_multiview,  # noqa: F401
+                        init_model, iter_multiview_frames, load_rig)
+
+__all__ = ['init_model', 'inference_multiview', 'iter_multiview_frames', 'load_rig',
+           'InferenceError', 'IMAGE_EXTENSIONS']
