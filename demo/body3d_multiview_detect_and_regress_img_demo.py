@@ -309,11 +309,17 @@ def main(argv=None) -> int:
             view_dets = views
         elif pose2d is not None:
             views = []
-            for p in paths:
+            for cam, p in zip(names, paths):
                 res = next(pose2d(p, return_datasamples=True))['predictions'][0]
                 k = np.asarray(res.pred_instances.keypoints, dtype=np.float64)
                 s = np.asarray(res.pred_instances.keypoint_scores, dtype=np.float64)
-                views.append(np.concatenate([k, s[..., None]], -1))
+                d = np.concatenate([k, s[..., None]], -1).reshape(-1, *k.shape[-2:-1], 3)
+                ok = np.isfinite(d).all(axis=(1, 2))
+                if not ok.all():  # said, not silent: a 2D model's invalid people
+                    print(f'warning: frame {f}, camera {cam}: the 2D model returned '
+                          f'{int((~ok).sum())} of {len(ok)} people with NaN/inf keypoints; '
+                          'they are left out', file=sys.stderr)
+                views.append(d[ok])
             view_dets = views
         else:
             views, view_dets = paths, None

@@ -211,3 +211,34 @@ def test_bad_inputs_fail_clearly(demo, ckpt, tmp_path, capsys, case, message):
     assert 'multi-view demo: error:' in err and message in err
     assert 'Traceback' not in err
     assert not (out / '1.json').exists()
+
+
+def test_images_through_an_mmpose_2d_model(demo, ckpt, tmp_path, capsys):
+    """--pose2d: a heatmap-input config on images, the 2D detections from an MMPose 2D
+    model (RTMO-s, one-stage, random weights: the path, not the accuracy)."""
+    import mmpose
+    rtmo = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', 'body_2d_keypoint',
+                    'rtmo', 'coco', 'rtmo-s_8xb32-600e_coco-640x640.py')
+    if not osp.isfile(rtmo):
+        pytest.skip(f'{rtmo}: MMPose config folder not installed')
+    root = tmp_path / 'img'
+    rng = np.random.default_rng(0)
+    for v in range(5):
+        (root / str(v)).mkdir(parents=True)
+        cv2.imwrite(str(root / str(v) / 'frame_000007.jpg'),
+                    rng.integers(0, 255, (776, 1032, 3), dtype=np.uint8))
+    out = tmp_path / 'out'
+    torch.manual_seed(0)  # the 2D model's random weights
+    assert demo.cli([CFG, ckpt[0], '--camera-param-file', CALIB, '--image-size', '1032', '776',
+                     '--img-root', str(root), '--pose2d', rtmo, '--out-img-root', str(out)] +
+                    FIVE) == 0
+    rec = json.load(open(out / 'frame_000007.json'))
+    assert rec['cameras'] == ['0', '1', '2', '3', '4']
+    err = capsys.readouterr().err
+    # random RTMO weights give many people with NaN keypoints: counted, left out, said
+    if 'NaN/inf keypoints' in err:
+        assert 'they are left out' in err
+    assert all(np.isfinite(np.asarray(p['keypoints_3d'])).all() for p in rec['people'])
+    # without --pose2d the same images cannot feed a heatmap-input model
+    assert demo.cli([CFG, ckpt[0], '--camera-param-file', CALIB, '--image-size', '1032', '776',
+                     '--img-root', str(root), '--out-img-root', str(out)] + FIVE) == 2

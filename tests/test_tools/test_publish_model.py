@@ -1,0 +1,42 @@
+"""tools/misc/publish_model.py: weights and meta kept, optimizer dropped, fp16 storage that
+loads back into the float32 model, the hash suffix."""
+import hashlib
+import os.path as osp
+import sys
+
+import torch
+
+from tests.helpers import REPO_ROOT
+
+sys.path.insert(0, REPO_ROOT)
+from tools.misc.publish_model import publish  # noqa: E402
+
+
+def test_publish(tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.randn(2, 3, 8, 8)).sum().backward()
+    opt.step()
+    src = str(tmp_path / 'epoch_3.pth')
+    torch.save({'state_dict': net.state_dict(), 'optimizer': opt.state_dict(),
+                'meta': {'epoch': 3, 'cfg': 'model = dict()', 'hook_msgs': {'x': 1}}}, src)
+    out = publish(src, str(tmp_path / 'model.pth'))
+    data = open(out, 'rb').read()
+    assert osp.basename(out) == f'model-{hashlib.sha256(data).hexdigest()[:8]}.pth'
+    ck = torch.load(out, weights_only=True)
+    assert set(ck) == {'state_dict', 'meta'}
+    assert ck['meta']['epoch'] == 3 and ck['meta']['cfg'] == 'model = dict()'
+    assert 'hook_msgs' not in ck['meta'] and ck['meta']['weights_dtype'] == 'float32'
+    for k, v in net.state_dict().items():
+        assert torch.equal(ck['state_dict'][k], v)
+    half = publish(src, str(tmp_path / 'half.pth'), fp16=True, add_hash=False)
+    assert osp.basename(half) == 'half.pth'
+    hk = torch.load(half, weights_only=True)['state_dict']
+    assert hk['0.weight'].dtype == torch.float16
+    assert hk['1.num_batches_tracked'].dtype == torch.int64
+    net2 = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8))
+    net2.load_state_dict(hk)
+    assert net2[0].weight.dtype == torch.float32
+    torch.testing.assert_close(net2[0].weight, net[0].weight, rtol=1e-3, atol=1e-4)
+    assert not torch.equal(net2[0].weight, net[0].weight)  # it was rounded
