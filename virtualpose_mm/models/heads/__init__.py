@@ -1,3 +1,5 @@
 """Heads and sub-networks of the voxel-based estimators."""
 from .voxel_center_net import VoxelCenterNet  # noqa: F401
 from .voxel_single_pose_net import VoxelSinglePoseNet  # noqa: F401
+from .faster_voxelpose_heads import (FasterVoxelPoseDetector,  # noqa: F401
+                                     FasterVoxelPoseJointNet)
