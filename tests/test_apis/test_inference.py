@@ -217,3 +217,29 @@ def test_iter_multiview_frames(tmp_path):
         list(iter_multiview_frames(str(tmp_path), ['00_03', '00_09']))
     with pytest.raises(InferenceError, match='image folder not found'):
         list(iter_multiview_frames(str(tmp_path / 'none')))
+
+
+def test_faster_voxelpose_checkpoint_in_the_authors_layout(tmp_path):
+    """init_model converts an AlvinYH/Faster-VoxelPose state dict on the fly; the model
+    runs on the real Shelf detections through the same API."""
+    from virtualpose_mm.models.utils.faster_voxelpose_converter import \
+        to_reference_state_dict
+    cfg = osp.join(REPO_ROOT, 'configs/faster_voxelpose/faster-voxelpose_own_rig.py')
+    opts = dict(calibration=CALIB, image_size=SIZE, space_center=(450.0, -320.0, 800.0))
+    torch.manual_seed(0)
+    ours = init_model(cfg, cfg_options=opts)
+    ref = str(tmp_path / 'fvp_reference.pth')
+    torch.save({'state_dict': to_reference_state_dict(ours.state_dict())}, ref)
+    conv = init_model(cfg, ref, cfg_options=opts)
+    for k, v in ours.state_dict().items():
+        if not k.endswith('_extra_state'):
+            assert torch.equal(v, conv.state_dict()[k]), k
+    a = _poses(_run(ours, _shelf_views(0)))
+    b = _poses(_run(conv, _shelf_views(0)))
+    assert a.shape[1:] == (17, 3)
+    np.testing.assert_array_equal(a, b)
+    sd = to_reference_state_dict(ours.state_dict())
+    sd['joint_net.conv_net.bogus.weight'] = torch.zeros(1)
+    torch.save({'state_dict': sd}, ref)
+    with pytest.raises(ValueError, match='bogus'):
+        init_model(cfg, ref, cfg_options=opts)

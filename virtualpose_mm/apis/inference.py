@@ -89,6 +89,13 @@ def _load_weights(model, checkpoint: str) -> str:
     if type(model).__name__ == 'VoxelPose':
         info = load_voxelpose_checkpoint(model, checkpoint)
         return info['layout']
+    if type(model).__name__ == 'FasterVoxelPose':
+        from ..models.utils.faster_voxelpose_converter import \
+            load_faster_voxelpose_checkpoint
+        info = load_faster_voxelpose_checkpoint(model, checkpoint,
+                                                drop_2d=getattr(model, 'backbone', None)
+                                                is None)
+        return info['layout']
     from ..engine.runner import compare_state_dict, read_checkpoint
     ckpt = read_checkpoint(checkpoint)
     sd = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
@@ -108,8 +115,9 @@ def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
 
     Args:
         config: config path or :class:`mmengine.Config` (``'${name}'`` variables resolved).
-        checkpoint: our checkpoint, or a voxelpose-pytorch / MMPose-0.x VoxelPose one
-            (converted on the fly, with a log line saying so). None: random weights.
+        checkpoint: our checkpoint, or a voxelpose-pytorch / MMPose-0.x VoxelPose one, or
+            an AlvinYH/Faster-VoxelPose one (converted on the fly, with a log line saying
+            so). None: random weights.
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
         cfg_options: overrides merged into the config before building.
 
