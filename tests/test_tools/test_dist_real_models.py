@@ -22,6 +22,7 @@ from tests.helpers import run_tool as _run
 
 DEMO_CFG = osp.join(REPO, 'configs', 'voxelpose', 'voxelpose_demo_shelf_virtual_cpu.py')
 VP_TINY_CFG = osp.join(REPO, 'configs', 'virtualpose', 'virtualpose_tiny_cpu.py')
+FVP_RIG_CFG = osp.join(REPO, 'configs', 'faster_voxelpose', 'faster-voxelpose_own_rig.py')
 
 # A hook (imported through the child config's custom_imports) that saves each rank's
 # final weights, so the test can compare the replicas; registered in the test scope.
@@ -161,6 +162,38 @@ def test_dist_train_virtualpose_tiny_config_two_processes(tmp_path):
     for k, v in state.items():
         assert torch.equal(saved[k].cpu(), v), k
     assert isinstance(saved['root_net._extra_state'], torch.Tensor)
+
+
+@pytest.mark.timeout(900)
+def test_dist_train_faster_voxelpose_own_rig_two_processes(tmp_path):
+    """Faster-VoxelPose's own-rig config (real Shelf cameras; grids made small) trains with
+    2 processes; the replicas stay identical and the checkpoint holds them."""
+    calib = osp.join(REPO, 'demo', 'data', 'calibration_shelf.json')
+    cfg = _child_config(tmp_path, FVP_RIG_CFG, f'''
+        calibration = {calib!r}
+        image_size = (1032, 776)
+        space_center = (450.0, -320.0, 800.0)
+        root_shape = (32, 32, 8)
+        cube_shape = (16, 16, 16)
+        input_size = (256, 192)
+        heatmap_size = (64, 48)
+        train_dataloader = dict(num_workers=0, persistent_workers=False,
+                                dataset=dict(num_samples=4))
+        val_dataloader = dict(num_workers=0, persistent_workers=False,
+                              dataset=dict(num_samples=2))
+        test_dataloader = val_dataloader
+        train_cfg = dict(max_epochs=1, val_interval=1)
+        ''')
+    wd = str(tmp_path / 'work')
+    _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', wd], env=_env(tmp_path),
+         timeout=800)
+    state = _assert_identical_replicas(wd, iters=2)
+    saved = torch.load(osp.join(wd, 'epoch_1.pth'), map_location='cpu',
+                       weights_only=True)['state_dict']
+    for k, v in state.items():
+        assert torch.equal(saved[k].cpu(), v), k
+    assert any(k.startswith('detector.') for k in saved)
+    assert any(k.startswith('joint_net.') for k in saved)
 
 
 def test_slurm_scripts_launch_dist_scripts_with_slurm_topology(tmp_path):
