@@ -357,8 +357,10 @@ def main(argv=None) -> int:
         if args.visualize_single_view:
             for n, img in zip(names, out['views']):
                 atomic_write_image(osp.join(args.out_img_root, f'{f}_view_{n}.png'), img)
+        why = 'n/a (no 2D detections)' if view_dets is None else 'n/a (nobody found)' \
+            if not people else 'n/a (no person matches a detection)'
         lines.append(f'frame {f}: {len(people)} people, median reprojection error '
-                     + ('n/a (no 2D detections)' if np.isnan(err) else f'{err:.1f} px'))
+                     + (why if np.isnan(err) else f'{err:.1f} px'))
         bar.update()
     print()
     for line in lines:
