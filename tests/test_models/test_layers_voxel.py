@@ -239,3 +239,29 @@ def test_root_target_matches_golden(shared_data):
             t = render_root_target(m['roots_3d'][b, :n], mp['SPACE_SIZE'],
                                    mp['SPACE_CENTER'], mp['INITIAL_CUBE_SIZE'])
             assert torch.equal(t, d['targets_3d'][b].float()), (f, b)
+
+
+@pytest.mark.parametrize('exclude', [True, False])
+def test_float32_linear_path_of_undistorted_cameras(exclude):
+    """Undistorted cameras take the one-matrix-product float32 path: same visibility and
+    the same aggregated volume as float64, also with points behind a camera."""
+    cams, A, S = _rig(dist=(0, 0, 0, 0, 0))
+    rng = np.random.default_rng(3)
+    hm = torch.from_numpy(rng.random((2, 3, 2, HM[1], HM[0])).astype(np.float32))
+    pts = torch.from_numpy(rng.uniform([-9000, -9000, 0], [9000, 9000, 2000], (2, 500, 3)))
+    c, At, St = _batched(cams, A, S, B=2)
+    g64 = compute_sampling_grid(pts, c, At, St, HM, input_size=INP,
+                                exclude_behind_camera=exclude, return_depth=True)
+    g32 = compute_sampling_grid(pts, c, At, St, HM, input_size=INP, precision='float32',
+                                exclude_behind_camera=exclude, return_depth=True)
+    assert g32.grid.dtype == torch.float32 and g32.grid.shape == g64.grid.shape
+    assert torch.equal(g32.inside, g64.inside)
+    assert bool(((g32.grid - g64.grid).abs().amax(-1) * g64.inside).max() < 1e-5)
+    assert torch.allclose(g32.depth.double(), g64.depth, rtol=1e-5, atol=1e-2)
+    if not exclude:
+        assert bool((g64.depth < 0).any())  # some points are behind a camera
+    ref = VoxelProjector(precision='float64', exclude_behind_camera=exclude)(
+        hm, pts, c, At, St, input_size=INP)
+    out = VoxelProjector(precision='float32', exclude_behind_camera=exclude)(
+        hm, pts, c, At, St, input_size=INP)
+    assert (out - ref).abs().max() < 1e-4

@@ -8,6 +8,13 @@
 #   source tools/device/gpu_env.sh install    # THERE (carry .whl): installs into
 #                                             #   /tmp/site, builds mmcv (CPU ops) and
 #                                             #   xtcocotools, exports PYTHONPATH
+#   bash tools/device/gpu_env.sh bench [REF]  # THERE, after install: the VoxelPose
+#                                             #   benchmark on CUDA (all cubes per call,
+#                                             #   channels-last, cudnn.benchmark, TF32 and
+#                                             #   bf16 lines with their pose error), against
+#                                             #   the reference checkout REF when given
+#                                             #   (default ../shared/reference/voxelpose-
+#                                             #   pytorch; needs easydict, in WHEELS)
 #
 # .whl/ is ignored by git (.gitignore) and travels with `carry: [".whl"]` (~9 MB).
 # Written 2026-11 without a GPU session: `prepare` was run here; `install` has not yet
@@ -24,6 +31,7 @@ XTCOCO_VERSION=1.14.3
 # pytest, cython, packaging, pillow.
 WHEELS=(mmengine==0.10.7 mmpose==1.3.2 mmdet==3.3.0 addict yapf platformdirs termcolor
         json-tricks munkres terminaltables shapely pycocotools pytest-timeout
+        easydict                # the voxelpose-pytorch reference (benchmark only)
         'setuptools>=77,<81')   # mmcv's setup.py needs pkg_resources
 
 prepare() {
@@ -72,8 +80,24 @@ install() {
   python3 -c 'import torch, mmcv, mmpose, mmpose.models, virtualpose_mm; print("gpu env ok:", torch.__version__, torch.cuda.is_available(), mmcv.__version__, mmpose.__version__)'
 }
 
+bench() {
+  # the same benchmark as on the CPU, unchanged, on the GPU (device-agnostic code paths;
+  # written without a GPU session: not yet run on a device machine)
+  local REF="${1:-$REPO/../shared/reference/voxelpose-pytorch}"
+  local CFG="$REPO/configs/voxelpose/voxelpose_prn64x64x64_cpn80x80x20_shelf_cam5.py"
+  local args=(--device cuda --tf32 --bf16 --repeats 5)
+  if [ -d "$REF/lib" ] && python3 -c 'import easydict' 2>/dev/null; then
+    args+=(--reference-root "$REF")
+  else
+    echo "reference not found or easydict missing: timing ours only" >&2
+    args+=(--compare-loop --num-proposals 10)
+  fi
+  (cd "$REPO" && python3 tools/analysis/benchmark_voxelpose.py "$CFG" "${args[@]}" --train)
+}
+
 case "${1:-}" in
   prepare) prepare ;;
   install) install ;;
-  *) echo "usage: bash $0 prepare   |   source $0 install" >&2; false ;;
+  bench) shift; bench "$@" ;;
+  *) echo "usage: bash $0 prepare   |   source $0 install   |   bash $0 bench [REF]" >&2; false ;;
 esac

@@ -27,6 +27,8 @@ model = dict(
         max_people=10,
         threshold=0.3,
         match_distance=500.0,
+        # float32 projection (cached per rig: only the first frame pays for it)
+        projector=dict(precision='float32', cache_size=8),
         fast_eval=True,
         v2v_net=dict(type='V2VNet', input_channels=num_joints, output_channels=1)),
     pose_net=dict(
@@ -36,4 +38,6 @@ model = dict(
         beta=100.0,
         projector=dict(precision='float32', cache_size=0),
         fast_eval=True,
+        # None: one cube per call on the CPU, all at once on a GPU and in training
+        max_cubes_per_call=None,
         v2v_net=dict(type='V2VNet', input_channels=num_joints, output_channels=num_joints)))

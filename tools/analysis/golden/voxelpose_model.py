@@ -97,19 +97,24 @@ def model_config_from_reference(cfg: dict, exclude_behind_camera: bool = False,
         raise ValueError(f'golden case has a 2D backbone ({cfg["BACKBONE_MODEL"]!r}); this '
                          'checker handles heatmap-input cases (BACKBONE_MODEL empty) only')
     K = int(net['NUM_JOINTS'])
+    # the reference-exact settings, forced explicitly (the shipped configs default to the
+    # faster float32 projection, auto cube batching and the fast inference V2V copy): the
+    # reference's float32 projection order, its soft-argmax sum, the plain V2V modules, no
+    # FFT first layer, all cubes of a slot in one V2V call
     proj = dict(exclude_behind_camera=exclude_behind_camera, precision='reference',
                 cache_size=4)
+    exact = dict(fast_eval=False, fft_first_layer=False, compile_v2v=False)
     return dict(
         type='VoxelPose', num_joints=K, image_size=tuple(net['IMAGE_SIZE']),
         prn_train_per_slot=prn_train_per_slot,
         root_net=dict(type='VoxelCenterNet', space_size=mp['SPACE_SIZE'],
                       space_center=mp['SPACE_CENTER'], space_shape=mp['INITIAL_CUBE_SIZE'],
                       max_people=int(mp['MAX_PEOPLE_NUM']), threshold=float(mp['THRESHOLD']),
-                      match_distance=500.0, projector=proj,
+                      match_distance=500.0, projector=proj, **exact,
                       v2v_net=dict(type='V2VNet', input_channels=K, output_channels=1)),
         pose_net=dict(type='VoxelSinglePoseNet', cube_size=ps['GRID_SIZE'],
                       cube_shape=ps['CUBE_SIZE'], beta=float(net['BETA']), projector=proj,
-                      reference_soft_argmax=True,
+                      reference_soft_argmax=True, max_cubes_per_call=0, **exact,
                       v2v_net=dict(type='V2VNet', input_channels=K, output_channels=K)))
 
 

@@ -54,15 +54,23 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         beta: soft-argmax multiplier.
         loss: config of the joint loss (default L1 weighted by joint visibility).
         projector: kwargs of :class:`VoxelProjector`.
-        max_cubes_per_call: if set, the projection and the V2V net handle at most this
-            many cubes per call (a memory bound for 64³ cubes; results are identical in
-            eval mode). Default None: all cubes of the batch in one call. On a CPU, 1 is
-            faster for 64³ cubes (cache locality; ~1.5x on the projection in our runs).
+        max_cubes_per_call: the projection and the V2V net handle at most this many
+            cubes per call (a memory / cache bound; results are identical in eval mode).
+            Default None: chosen by device at run time (:meth:`cubes_per_call`): ONE cube
+            per call on the CPU in inference (10 cubes × 64³ × 32 channels is 335 MB
+            per activation, far beyond the L3 cache: one cube per call is faster, see
+            ``tools/analysis/benchmark_voxelpose.py``), all cubes in one call on a GPU
+            and in training (the BatchNorm statistics are those of all pairs there, so
+            training never splits the V2V batch unless this is set explicitly). A
+            positive integer forces that many cubes per call everywhere; 0 forces all
+            cubes in one call (the behaviour before the auto default).
         reference_soft_argmax: sum the soft-argmax like the reference, in float32 over
             absolute coordinates (loses up to ~1 mm); only to reproduce its numbers. The
             default sums offsets from the cube centre (float64-accurate to ~1e-3 mm).
         fast_eval: BatchNorm-folded, channels-last V2V copy for inference (see
             :class:`VoxelCenterNet`).
+        fft_first_layer: with ``fast_eval``, the 7³ first convolution by FFT (opt-in).
+        compile_v2v: with ``fast_eval``, ``torch.compile`` the inference copy (opt-in).
         init_cfg: mmengine init config.
     """
 
@@ -71,7 +79,7 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
                  loss: dict = dict(type='L1Loss', use_target_weight=True),
                  projector: Optional[dict] = None, max_cubes_per_call: Optional[int] = None,
                  reference_soft_argmax: bool = False, fast_eval: bool = False,
-                 init_cfg=None):
+                 fft_first_layer: bool = False, compile_v2v: bool = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.cube_size = tuple(float(s) for s in _check_space('cube_size', cube_size))
         self.cube_shape = tuple(int(s) for s in _check_space('cube_shape', cube_shape))
@@ -81,11 +89,24 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         self.loss_module = MODELS.build(loss)
         self.max_cubes_per_call = max_cubes_per_call
         self.fast_eval = bool(fast_eval)
-        self._fast_v2v = FastEvalV2V()
+        self._fast_v2v = FastEvalV2V(fft_first_layer, compile_v2v)
 
     # ------------------------------------------------------------------ state
     geometry_fields = ('cube_size', 'cube_shape')
     geometry_what = 'pose-net cube'
+
+    def cubes_per_call(self, device, num_cubes: int, for_v2v: bool = False) -> int:
+        """Cubes per projection / V2V call for ``num_cubes`` cubes on ``device``.
+
+        ``max_cubes_per_call`` if set (0: all); else (auto) 1 on a CPU and ``num_cubes``
+        (all) on other devices. The V2V batch is never split automatically in training mode
+        (``for_v2v`` and ``self.training``): its BatchNorm statistics depend on it."""
+        if self.max_cubes_per_call is not None:
+            n = int(self.max_cubes_per_call)
+            return n if n > 0 else max(1, num_cubes)
+        if for_v2v and self.training:
+            return max(1, num_cubes)
+        return 1 if torch.device(device).type == 'cpu' else max(1, num_cubes)
 
     # ------------------------------------------------------------------ forward parts
     def project(self, heatmaps: torch.Tensor, centers: torch.Tensor,
@@ -110,7 +131,7 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
                            device=heatmaps.device)
         if P == 0:
             return heatmaps.new_zeros(0, K, *self.cube_shape), grids
-        step = self.max_cubes_per_call or P
+        step = self.cubes_per_call(heatmaps.device, P)
         if step < P:  # memory / cache bound: several calls of at most `step` cubes
             parts = [self.project(heatmaps, centers[i:i + step], batch_index[i:i + step],
                                   cameras, affines, image_sizes, input_size)[0]
@@ -144,7 +165,7 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
             out = cubes.new_zeros(0, cubes.shape[1], 3)
             return (out, cubes.new_zeros(cubes.shape)) if return_volumes else out
         if groups is None:
-            step = self.max_cubes_per_call or P
+            step = self.cubes_per_call(cubes.device, P, for_v2v=True)
             groups = [torch.arange(i, min(i + step, P), device=cubes.device)
                       for i in range(0, P, step)]
         poses = cubes.new_zeros(P, cubes.shape[1], 3)
