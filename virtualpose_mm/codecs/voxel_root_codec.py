@@ -2,9 +2,8 @@
 
 One object owns the voxel-grid convention of ``DESIGN.md`` §2 at run time (it is backed by
 :class:`~virtualpose_mm.geometry.VoxelSpace`): :class:`GenerateRootTarget3D` calls
-:meth:`VoxelRootCodec.encode` to make the root targets, the root nets call
-:meth:`~VoxelRootCodec.encode_roots` (the same function) for the training fallback and
-:meth:`~VoxelRootCodec.decode` to turn root-volume peaks into world millimetres.
+:meth:`VoxelRootCodec.encode` to make the root targets (their only producer), and the root
+nets call :meth:`~VoxelRootCodec.decode` to turn root-volume peaks into world millimetres.
 """
 from __future__ import annotations
 
