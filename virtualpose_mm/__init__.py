@@ -15,3 +15,7 @@ from . import models  # noqa: F401,E402
 from . import datasets  # noqa: F401,E402
 from . import evaluation  # noqa: F401,E402
 from . import visualization  # noqa: F401,E402
+
+from ._moved_modules import install as _install_moved_modules  # noqa: E402
+
+_install_moved_modules()  # old module paths (before MMPose's folder layout) stay importable

@@ -37,7 +37,7 @@ def ckpt(tmp_path_factory):
 
 
 def _shelf_views(frame=0):
-    from virtualpose_mm.datasets.shelf_campus import load_detections_2d
+    from virtualpose_mm.datasets.datasets.multiview.shelf_campus import load_detections_2d
     d = load_detections_2d(DETS)
     return [np.stack([e['pred'] for e in d[f'{c}_{frame}']]) for c in range(5)]
 

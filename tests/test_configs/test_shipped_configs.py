@@ -46,8 +46,8 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmpose.structures import PoseDataSample
 
-from virtualpose_mm.datasets.panoptic_mono import convert_hmor
-from virtualpose_mm.datasets.virtual_agr import load_virtualpose_pose_bank
+from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import convert_hmor
+from virtualpose_mm.datasets.datasets.virtual.virtual_agr import load_virtualpose_pose_bank
 from virtualpose_mm.engine.config_checks import check_config, resolve_config_variables
 from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.geometry.camera_io import (MUCO_AXIS_SWAP, load_mupots_extrinsics,

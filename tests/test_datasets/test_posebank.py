@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from virtualpose_mm.datasets.joint_sets import coco17_to_panoptic15, coco17_to_virtualpose17
-from virtualpose_mm.datasets.posebank import (BUILTIN_POSE_BANK, BUILTIN_POSE_BANKS, PoseBank,
+from virtualpose_mm.datasets.datasets.virtual.posebank import (BUILTIN_POSE_BANK, BUILTIN_POSE_BANKS, PoseBank,
                                               PoseBankError, convert_bank, load_pose_bank)
 
 

@@ -7,8 +7,8 @@ import pytest
 import virtualpose_mm  # noqa: F401
 from virtualpose_mm.datasets import VirtualMviewSceneDataset, VirtualPoseSceneDataset
 from virtualpose_mm.datasets.joint_sets import root_of
-from virtualpose_mm.datasets.posebank import PoseBank
-from virtualpose_mm.datasets.virtual_core import (Candidates, FootprintOverlap, InsideSpace,
+from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank
+from virtualpose_mm.datasets.datasets.virtual.virtual_core import (Candidates, FootprintOverlap, InsideSpace,
                                                   MinSpacing, PeoplePlacer, PlacedPeople,
                                                   PlacementCheck, RootInView,
                                                   UnplaceableError, VirtualSceneMixin,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from virtualpose_mm.datasets import DatasetError, VirtualMviewSceneDataset
-from virtualpose_mm.datasets.posebank import PoseBank, load_pose_bank, root_of
+from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank, load_pose_bank, root_of
 
 SPACE = dict(space_size=(8000, 8000, 2000), space_center=(450, -320, 800))
 NO_NOISE = dict(type='SimulateHeatmapNoise', person_drop_prob=0.0, peak_jitter_prob=0.0,

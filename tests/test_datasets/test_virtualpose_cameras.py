@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from virtualpose_mm.datasets.virtual_cameras import (FixedCameraSampler, VirtualCameraSampler,
+from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import (FixedCameraSampler, VirtualCameraSampler,
                                                      build_camera_sampler, camera_geometry,
                                                      look_rotation)
 from virtualpose_mm.geometry.camera import Camera

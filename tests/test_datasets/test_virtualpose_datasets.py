@@ -15,9 +15,9 @@ import virtualpose_mm  # noqa: F401
 from virtualpose_mm.datasets import (DatasetError, MuCo3DHPDataset, MuPoTS3DDataset,
                                      PanopticMonoDataset, VirtualPoseSceneDataset)
 from virtualpose_mm.datasets.joint_sets import virtualpose17_to_mupots17
-from virtualpose_mm.datasets.panoptic_mono import convert_hmor, panoptic_activity
-from virtualpose_mm.datasets.virtual_agr import load_virtualpose_pose_bank
-from virtualpose_mm.datasets.virtual_cameras import FixedCameraSampler, look_rotation
+from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import convert_hmor, panoptic_activity
+from virtualpose_mm.datasets.datasets.virtual.virtual_agr import load_virtualpose_pose_bank
+from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import FixedCameraSampler, look_rotation
 from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.geometry.camera_io import (MUCO_AXIS_SWAP, load_mupots_extrinsics,
                                                load_panoptic_calibration,

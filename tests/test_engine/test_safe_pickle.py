@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from virtualpose_mm.datasets import Body3DMviewDirectPanopticDataset, DatasetError
-from virtualpose_mm.datasets.panoptic_mono import load_panoptic_mono, read_hmor_pkl
-from virtualpose_mm.datasets.posebank import PoseBankError, load_pose_bank
-from virtualpose_mm.datasets.shelf_campus import load_detections_2d
+from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import load_panoptic_mono, read_hmor_pkl
+from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBankError, load_pose_bank
+from virtualpose_mm.datasets.datasets.multiview.shelf_campus import load_detections_2d
 from virtualpose_mm.engine.safe_pickle import (ALLOWED_GLOBALS, RestrictedUnpickler,
                                                UnsafePickleError, safe_load_pickle,
                                                safe_loads_pickle)

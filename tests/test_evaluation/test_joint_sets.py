@@ -159,6 +159,8 @@ def test_convert_joints_dispatches_every_known_conversion():
 def test_conversions_live_in_joint_sets_and_the_old_paths_still_work():
     from virtualpose_mm.datasets import posebank, virtual_agr
     import virtualpose_mm.datasets as datasets
+    from virtualpose_mm.datasets.datasets.virtual import posebank as new_posebank
+    assert posebank is new_posebank      # an old module path is the module at its new path
     assert posebank.coco17_to_panoptic15 is js.coco17_to_panoptic15
     assert posebank.root_of is js.root_of
     assert virtual_agr.coco17_to_virtualpose17 is js.coco17_to_virtualpose17

@@ -5,7 +5,7 @@ from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 
 import virtualpose_mm  # noqa: F401
-from virtualpose_mm.datasets.virtual_cameras import look_rotation
+from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import look_rotation
 from virtualpose_mm.evaluation.functional.panoptic_ap import eval_list_to_mpjpe
 from virtualpose_mm.evaluation.metrics import PanopticMonoMetric
 from virtualpose_mm.evaluation.metrics.panoptic_mono_metric import greedy_matches

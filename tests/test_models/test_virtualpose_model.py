@@ -14,8 +14,8 @@ import virtualpose_mm  # noqa: F401  (registers the models)
 from virtualpose_mm.models.layers.projection import voxel_grid
 from virtualpose_mm.models.utils.virtualpose_converter import (
     CheckpointError, convert_virtualpose_state_dict, load_virtualpose_checkpoint)
-from virtualpose_mm.models.virtualpose import (VirtualPoseDepthNet, decode_root_detections,
-                                               depth_gated_projection)
+from virtualpose_mm.models.backbones import VirtualPoseDepthNet
+from virtualpose_mm.models.layers import decode_root_detections, depth_gated_projection
 from virtualpose_mm.registry import MODELS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -6,7 +6,7 @@ camera) with ``image_name``, ``joints_3d_cam`` (cm, camera frame), ``joints_3d_v
 optionally ``intrinsics``. This script looks up every entry's camera in the Panoptic
 calibration of its sequence, converts camera and joints into the package convention (world
 z-up mm), and writes ONE annotation file that ``PanopticMonoDataset`` reads (format in
-``virtualpose_mm/datasets/panoptic_mono.py``).
+``virtualpose_mm/datasets/datasets/monocular/panoptic_mono.py``).
 
 Example (the VirtualPose layout: ``data/panoptic-toolbox/{clean_train,clean_valid}.pkl``
 and the toolbox's ``data/panoptic-toolbox/data/<seq>/calibration_<seq>.json``)::
@@ -49,7 +49,7 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.utils import ProgressBar
 
-    from virtualpose_mm.datasets.panoptic_mono import convert_hmor, read_hmor_pkl
+    from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import convert_hmor, read_hmor_pkl
 
     files = {}
     for split in args.splits:

@@ -12,7 +12,7 @@ The shipped file ``virtualpose_mm/data/cmu_mocap_train_poses.npz`` was made with
         /path/to/cmu_mocap_poses.npz --clips /path/to/clips.json --split train \\
         --out virtualpose_mm/data/cmu_mocap_train_poses.npz
 
-Read the result with ``virtualpose_mm.datasets.posebank.load_pose_bank('builtin')`` (or the
+Read the result with ``virtualpose_mm.datasets.datasets.virtual.posebank.load_pose_bank('builtin')`` (or the
 output path).
 """
 from __future__ import annotations

@@ -443,7 +443,7 @@ def _model_space(model: dict) -> Tuple[Dict[str, Any], dict]:
     fallback = None
     if 'type' not in rn and model.get('type') == 'VirtualPose':
         try:
-            from virtualpose_mm.models.virtualpose.root_net import VirtualPoseRootNet
+            from virtualpose_mm.models.heads.virtualpose_root_net import VirtualPoseRootNet
             fallback = VirtualPoseRootNet
         except Exception:  # noqa: BLE001
             fallback = None

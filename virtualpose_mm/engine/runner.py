@@ -173,8 +173,8 @@ def last_checkpoint(work_dir: Optional[str]) -> Optional[str]:
 def _user_errors() -> tuple:
     """Exception classes that describe a user's input (printed in one line)."""
     from ..geometry.camera_io import CameraError
-    from ..datasets.mview_base import DatasetError
-    from ..datasets.posebank import PoseBankError
+    from ..datasets.datasets.base.mview_base import DatasetError
+    from ..datasets.datasets.virtual.posebank import PoseBankError
     errors = [CheckpointError, CameraError, PoseBankError, DatasetError]
     try:
         from .config_checks import ConfigError

@@ -356,7 +356,7 @@ def check_stage2(data: dict, path: str, device: str = 'cpu') -> GoldenReport:
     model.eval()
     agr, samples = prepare(model, data['input_AGR'].to(device),
                            data_samples_from_meta(data['meta'], data['config']))
-    from virtualpose_mm.models.virtualpose.losses import root_depth_l1
+    from virtualpose_mm.models.losses.virtualpose_losses import root_depth_l1
     with torch.no_grad():
         r = model.predict_forward(agr, samples, return_intermediates=True)
         m = data['meta']  # the reference computes loss_depth in eval mode too

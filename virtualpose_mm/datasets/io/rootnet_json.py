@@ -25,8 +25,8 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from ..joint_sets import MUCO21, MUPOTS17, convert_joints
-from ..mview_base import DatasetError
+from virtualpose_mm.datasets.joint_sets import MUCO21, MUPOTS17, convert_joints
+from virtualpose_mm.datasets.datasets.base.mview_base import DatasetError
 
 __all__ = ['read_json_object', 'json_array', 'read_rootnet_annotations',
            'rootnet_to_virtualpose17']

@@ -1,6 +1,6 @@
 """VirtualPose transforms: render the AGR of a monocular frame and pack it for the model.
 
-A monocular frame (virtual or real, :mod:`virtualpose_mm.datasets.mono_base`) goes through
+A monocular frame (virtual or real, :mod:`virtualpose_mm.datasets.datasets.base.mono_base`) goes through
 
 ``GenerateVirtualPoseAGR`` → ``GenerateRootTarget3D`` → ``PackVirtualPoseInputs``
 
@@ -284,7 +284,7 @@ DEFAULT_META_KEYS = ('sample_idx', 'frame_id', 'seq_name', 'dataset_name', 'img_
 @TRANSFORMS.register_module()
 class PackVirtualPoseInputs(PackMultiViewPoseInputs):
     """:class:`PackMultiViewPoseInputs` for a monocular frame of
-    :class:`~virtualpose_mm.models.estimators.VirtualPose` (``inputs_key='agr'``, V = 1),
+    :class:`~virtualpose_mm.models.pose_estimators.VirtualPose` (``inputs_key='agr'``, V = 1),
     with VirtualPose's GT fields.
 
     Output ``dict(inputs=Tensor (1, K + 4, H, W) float32 AGR, data_samples=PoseDataSample)``:

@@ -30,7 +30,7 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from ...datasets.panoptic_mono import panoptic_activity
+from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import panoptic_activity
 from ...geometry.camera import Camera
 from ...registry import METRICS
 from ..functional.panoptic_ap import (eval_list_to_aps, greedy_matches,  # noqa: F401

@@ -1,5 +1,6 @@
-"""Heads and sub-networks of the voxel-based estimators."""
+"""Heads and sub-networks of the voxel-based estimators (MMPose ``mmpose.models.heads``)."""
 from .voxel_center_net import VoxelCenterNet  # noqa: F401
 from .voxel_single_pose_net import VoxelSinglePoseNet  # noqa: F401
 from .faster_voxelpose_heads import (FasterVoxelPoseDetector,  # noqa: F401
                                      FasterVoxelPoseJointNet)
+from .virtualpose_root_net import VirtualPoseRootNet  # noqa: F401

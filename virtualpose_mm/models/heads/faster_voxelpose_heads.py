@@ -456,7 +456,7 @@ class FasterVoxelPoseDetector(GeometryStateMixin, BaseModule):
         match_distance: GT matching radius (mm) in training.
         target_sigma: σ of the Gaussian targets (mm).
         bbox_unit: (w, d) mm the box sizes are fractions of (set by
-            :class:`~virtualpose_mm.models.estimators.FasterVoxelPose` to the JLN cube).
+            :class:`~virtualpose_mm.models.pose_estimators.FasterVoxelPose` to the JLN cube).
         bbox_padding: mm added to the joints' extent for the GT box.
         replace_small_boxes, box_replace_margin: see above.
         nms_kernel: 2D NMS kernel.
@@ -471,7 +471,7 @@ class FasterVoxelPoseDetector(GeometryStateMixin, BaseModule):
             differ by ~1e-6 relative). Off by default (the golden check runs without it).
         reference_view_average, reference_bbox_index, reference_bbox_mask: reference
             behaviours, set by the estimator (see
-            :class:`~virtualpose_mm.models.estimators.FasterVoxelPose`).
+            :class:`~virtualpose_mm.models.pose_estimators.FasterVoxelPose`).
     """
 
     geometry_fields = ('space_size', 'space_center', 'space_shape')
@@ -823,7 +823,7 @@ class FasterVoxelPoseJointNet(GeometryStateMixin, BaseModule):
         fast_eval: BatchNorm-folded copies of the plane and weight nets for inference (see
             :class:`FasterVoxelPoseDetector`).
         reference_view_average, reference_soft_argmax, reference_weight_net_init: set by
-            the estimator (see :class:`~virtualpose_mm.models.estimators.FasterVoxelPose`).
+            the estimator (see :class:`~virtualpose_mm.models.pose_estimators.FasterVoxelPose`).
     """
 
     geometry_fields = ('cube_size', 'cube_shape')

@@ -1,5 +1,5 @@
 """Convert Faster-VoxelPose checkpoints (AlvinYH/Faster-VoxelPose) into
-:class:`~virtualpose_mm.models.estimators.FasterVoxelPose` state dicts, and back.
+:class:`~virtualpose_mm.models.pose_estimators.FasterVoxelPose` state dicts, and back.
 
 Reference layout (``FasterVoxelPoseNet``) → ours:
 
@@ -138,7 +138,7 @@ def load_faster_voxelpose_checkpoint(model, checkpoint, drop_2d: bool = False,
     """Load a reference or own Faster-VoxelPose checkpoint into ``model``.
 
     Args:
-        model: a :class:`~virtualpose_mm.models.estimators.FasterVoxelPose`.
+        model: a :class:`~virtualpose_mm.models.pose_estimators.FasterVoxelPose`.
         checkpoint: a path (read with ``torch.load(weights_only=True)``) or a loaded dict.
         drop_2d: ignore 2D-network weights when the model takes heatmaps.
 

@@ -6,7 +6,7 @@ Reference layout (``MultiPersonPoseNet``) → ours:
   ``root_net.depth_net.backbone.{conv1, bn1, layer1..4}.*``: the DE's ResNet is MMPose's
   registered ``ResNet``, whose parameter names are torchvision's (``conv1``, ``bn1``,
   ``layerN.M.{conv1, bn1, conv2, bn2, conv3, bn3}``, ``layerN.0.downsample.{0, 1}``), one
-  level down (:func:`~virtualpose_mm.models.virtualpose.depth_net.legacy_depth_net_key`);
+  level down (:func:`~virtualpose_mm.models.backbones.virtualpose_depth_net.legacy_depth_net_key`);
 * ``REN.depth_net.{deconv_layers, depth}.*`` → ``root_net.depth_net.*`` (same names);
 * ``REN.depth_net.{final_layer, bbox}.*`` — heads the reference computes but never uses —
   are dropped (reported in ``info['dropped']``);
@@ -30,10 +30,10 @@ from typing import Dict, Sequence, Tuple
 
 import torch
 
-from ..virtualpose.depth_net import legacy_depth_net_key
-from .state_dict_mapping import (CheckpointError, fit_state_dict, prefix_hint,
+from virtualpose_mm.models.backbones.virtualpose_depth_net import legacy_depth_net_key
+from virtualpose_mm.models.utils.state_dict_mapping import (CheckpointError, fit_state_dict, prefix_hint,
                                  read_weights_only, rename_state_dict, unwrap_checkpoint)
-from .voxelpose_converter import reference_v2v_key
+from virtualpose_mm.models.utils.voxelpose_converter import reference_v2v_key
 
 __all__ = ['CheckpointError', 'convert_virtualpose_state_dict', 'load_virtualpose_checkpoint',
            'depth_net_key']

@@ -1,7 +1,7 @@
 """Common base of the monocular (one camera per frame) datasets of VirtualPose.
 
 One sample is one *frame* seen by one camera. The virtual-scene dataset
-(:class:`~virtualpose_mm.datasets.virtual_agr.VirtualPoseSceneDataset`) and the datasets
+(:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset`) and the datasets
 that read published formats (MuCo-3DHP, MuPoTS-3D, CMU Panoptic monocular) hand the
 pipeline a dict with the same keys, so the same transforms
 (:class:`~virtualpose_mm.datasets.transforms.GenerateVirtualPoseAGR` →
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-from .mview_base import BaseMviewDataset, DatasetError
+from virtualpose_mm.datasets.datasets.base.mview_base import BaseMviewDataset, DatasetError
 
 __all__ = ['BaseMonoDataset', 'DatasetError', 'VIRTUALPOSE_JOINT_SETS']
 
@@ -47,7 +47,7 @@ VIRTUALPOSE_JOINT_SETS = ('virtualpose17', 'panoptic15')
 class BaseMonoDataset(BaseMviewDataset):
     """Base of the monocular VirtualPose datasets (module docstring).
 
-    Reuses :class:`~virtualpose_mm.datasets.mview_base.BaseMviewDataset` for what is not
+    Reuses :class:`~virtualpose_mm.datasets.datasets.base.mview_base.BaseMviewDataset` for what is not
     multi-view specific: the MMPose metainfo of the joint set, building the pipeline from the
     package's registry, index caches and progress bars.
 

@@ -29,13 +29,13 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
-from ..geometry.camera import Camera, CameraError
-from ..geometry.camera_io import camera_from_muco
-from ..registry import DATASETS
-from .io.rootnet_json import read_rootnet_annotations
-from .joint_sets import get_joint_set
-from .mono_base import BaseMonoDataset, DatasetError
-from .posebank import PoseBank
+from virtualpose_mm.geometry.camera import Camera, CameraError
+from virtualpose_mm.geometry.camera_io import camera_from_muco
+from virtualpose_mm.registry import DATASETS
+from virtualpose_mm.datasets.io.rootnet_json import read_rootnet_annotations
+from virtualpose_mm.datasets.joint_sets import get_joint_set
+from virtualpose_mm.datasets.datasets.base.mono_base import BaseMonoDataset, DatasetError
+from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank
 
 __all__ = ['MuCo3DHPDataset', 'read_muco_annotations', 'load_muco_pose_bank',
            'MUCO_ANKLE_HEIGHT']
@@ -138,7 +138,7 @@ class MuCo3DHPDataset(BaseMonoDataset):
 
     Use it as real data (AGR rendered from the GT through the image's camera, the released
     VirtualPose setting for stage 2, or images for a 2D network), or give its json to
-    :class:`~virtualpose_mm.datasets.virtual_agr.VirtualPoseSceneDataset` as a pose source
+    :class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset` as a pose source
     (``pose_bank='.../MuCo-3DHP.json'``) and camera source.
 
     Args:

@@ -1,7 +1,8 @@
-"""What VoxelPose and VirtualPose share as estimators: the data preprocessor and the
-reading of the batch (:meth:`VolumetricPoseEstimator.parse_meta`), the mode dispatch, GT
-reading, the root-volume targets, the pose net over the proposals and its loss, and the
-packing of predictions into ``pred_instances``."""
+"""What the voxel-space estimators share: the data preprocessor and the reading of the batch
+(:meth:`VolumetricPoseEstimator.parse_meta`), the mode dispatch, GT reading, the root-volume
+targets, the pose net over the proposals and its loss, the packing of predictions into
+``pred_instances`` (all three models), and the 2D front end of the calibrated multi-view
+models (:class:`MultiViewPoseEstimator`: VoxelPose, Faster-VoxelPose)."""
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
@@ -12,8 +13,8 @@ from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..data_preprocessors.multiview import MultiViewDataPreprocessor
-from ..utils.multiview import ViewMeta
+from virtualpose_mm.models.data_preprocessors.multiview import MultiViewDataPreprocessor
+from virtualpose_mm.models.utils.multiview import ViewMeta
 
 
 def as_tensor(x, device=None, dtype=torch.float32) -> Tensor:
@@ -325,3 +326,116 @@ class VolumetricPoseEstimator(BaseModel):
             inst.centers_3d = np.ascontiguousarray(props[b, keep, :3].reshape(n, 3))
             ds.pred_instances = inst
         return data_samples
+
+
+class MultiViewPoseEstimator(VolumetricPoseEstimator):
+    """Base of the calibrated multi-view estimators (VoxelPose, Faster-VoxelPose): what
+    they share in front of their voxel nets.
+
+    **Inputs.** Either per-view heatmaps (B, V, K, h, w) (``backbone``/``head_2d`` None),
+    or images (B, V, 3, H, W) through an MMPose 2D network (``backbone`` + ``head_2d``,
+    frozen with ``freeze_2d``; trained with its own ``loss_module`` on ``gt_fields.heatmaps``
+    otherwise). The network input size the affines map to is the images' size, or the
+    metainfo's ``input_size``, or the model's ``image_size`` for heatmap inputs.
+
+    **GT roots** default to the mean of the ``root_joints`` (mid-hip for COCO-17).
+    """
+
+    def _init_2d(self, num_joints: int, backbone: Optional[dict], head_2d: Optional[dict],
+                 freeze_2d: bool, image_size, num_views: Optional[int],
+                 root_joints, check_inputs: bool) -> None:
+        """Set the attributes of the class docstring (call in ``__init__``)."""
+        from virtualpose_mm.registry import MODELS
+        name = type(self).__name__
+        if (backbone is None) != (head_2d is None):
+            raise ValueError(f'{name}: give both backbone and head_2d (image input) or '
+                             'neither (heatmap input)')
+        self.num_joints = int(num_joints)
+        self.backbone = MODELS.build(backbone) if backbone is not None else None
+        self.head_2d = MODELS.build(head_2d) if head_2d is not None else None
+        self.freeze_2d = bool(freeze_2d)
+        self.image_size = None if image_size is None else tuple(float(v) for v in image_size)
+        self.num_views = num_views
+        self.root_joints = tuple(int(j) for j in root_joints)
+        self.check_inputs = bool(check_inputs)
+        if self.freeze_2d and self.backbone is not None:
+            for p in list(self.backbone.parameters()) + list(self.head_2d.parameters()):
+                p.requires_grad_(False)
+
+    @property
+    def with_2d(self) -> bool:
+        """Whether the model runs its own 2D network on images."""
+        return self.backbone is not None
+
+    def train(self, mode: bool = True):
+        """``nn.Module.train``; a frozen 2D network stays in eval mode (BatchNorm)."""
+        super().train(mode)
+        if mode and self.freeze_2d and self.with_2d:
+            self.backbone.eval()
+            self.head_2d.eval()
+        return self
+
+    def default_roots(self, joints: Tensor) -> Tensor:
+        """Mean of the ``root_joints`` (mid-hip for COCO)."""
+        return joints[:, list(self.root_joints)].mean(1)
+
+    def extract_heatmaps(self, inputs: Tensor) -> Tensor:
+        """(B, V, C, H, W) images or heatmaps → (B, V, K, h, w) heatmaps (inputs checked
+        for their channel count and NaN / Inf with ``check_inputs``)."""
+        name = type(self).__name__
+        B, V, C, H, W = inputs.shape
+        if self.check_inputs:
+            want = 3 if self.with_2d else self.num_joints
+            if C != want:
+                kind = 'images (3 channels)' if self.with_2d else \
+                    f'heatmaps ({self.num_joints} joint channels)'
+                raise ValueError(f'{name}: inputs have {C} channels per view, the model '
+                                 f'expects {kind}')
+            finite = torch.isfinite(inputs).flatten(2).all(-1)               # (B, V)
+            if not bool(finite.all()):
+                bad = [tuple(i) for i in (~finite).nonzero().tolist()]
+                raise ValueError(f'{name}: inputs contain NaN or Inf values in '
+                                 f'(sample, view) {bad[:8]}')
+        if not self.with_2d:
+            return inputs
+        x = inputs.reshape(B * V, C, H, W)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_2d):
+            hm = self.head_2d.forward(self.backbone(x))
+        return hm.reshape(B, V, *hm.shape[1:])
+
+    def _input_size(self, inputs: Tensor, meta: ViewMeta) -> Tuple[float, float]:
+        """The network input size (w, h) the batch's affines map to."""
+        name = type(self).__name__
+        if self.with_2d:
+            size = (float(inputs.shape[-1]), float(inputs.shape[-2]))
+            if meta.input_size is not None and tuple(meta.input_size) != size:
+                raise ValueError(f'{name}: metainfo input_size {meta.input_size} differs '
+                                 f'from the images\' size {size}')
+            return size
+        if meta.input_size is not None:
+            return tuple(meta.input_size)
+        if self.image_size is None:
+            raise ValueError(f'{name}: heatmap inputs need the network input size the '
+                             'affines map to: set image_size in the model config or '
+                             'input_size in the metainfo')
+        return self.image_size
+
+    def add_loss_2d(self, losses: Dict[str, Tensor], heatmaps: Tensor,
+                    data_samples) -> Dict[str, Tensor]:
+        """Add ``loss_2d`` (the 2D head's ``loss_module``) for a trainable 2D network
+        when every sample has ``gt_fields.heatmaps`` (and optionally
+        ``gt_fields.keypoint_weights_2d``)."""
+        if not self.with_2d or self.freeze_2d:
+            return losses
+        fields = [ds.get('gt_fields', None) for ds in data_samples]
+        targets = [None if f is None else f.get('heatmaps', None) for f in fields]
+        if any(t is None for t in targets):
+            return losses
+        B, V, K, h, w = heatmaps.shape
+        tgt = torch.stack([as_tensor(t, heatmaps.device) for t in targets])
+        wts = [f.get('keypoint_weights_2d', None) for f in fields]
+        wt = None if any(x is None for x in wts) else \
+            torch.stack([as_tensor(x, heatmaps.device) for x in wts]).reshape(B * V, K)
+        losses['loss_2d'] = self.head_2d.loss_module(
+            heatmaps.reshape(B * V, K, h, w), tgt.reshape(B * V, K, h, w), wt)
+        return losses

@@ -24,8 +24,8 @@ from virtualpose_mm.models.layers.proposal import ProposalLayer
 from virtualpose_mm.models.utils.geometry_state import GeometryStateMixin
 from virtualpose_mm.registry import MODELS
 from virtualpose_mm.codecs.voxel_root_codec import VoxelRootCodec
-from .decode import decode_root_detections
-from .projection import depth_gated_projection
+from virtualpose_mm.models.layers.root_decode import decode_root_detections
+from virtualpose_mm.models.layers.depth_gated_projection import depth_gated_projection
 
 # joints of the 17-joint MuCo order the DE sees: neck, headtop, mid-hip, shoulders, hips,
 # knees (reference ``RootEstimationNet.depth_joints``)

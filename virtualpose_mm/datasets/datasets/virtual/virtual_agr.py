@@ -7,14 +7,14 @@ abstract geometry representation (AGR: joint heatmaps + box map) by
 :class:`~virtualpose_mm.datasets.transforms.GenerateVirtualPoseAGR`. This module makes the
 3D scene (camera + people); the transforms render and pack it. A frame of
 :class:`VirtualPoseSceneDataset` has the keys of every monocular VirtualPose dataset
-(:mod:`virtualpose_mm.datasets.mono_base`), so the same pipeline serves real frames.
+(:mod:`virtualpose_mm.datasets.datasets.base.mono_base`), so the same pipeline serves real frames.
 
 One frame (every number is an argument, every draw comes from
 ``numpy.random.default_rng([seed, index])``):
 
 1. the number of people, uniform in ``num_people`` (both ends included), and their poses
    from the bank (with replacement unless ``replace=False``);
-2. a camera from ``cameras`` (:class:`~virtualpose_mm.datasets.virtual_cameras.
+2. a camera from ``cameras`` (:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_cameras.
    VirtualCameraSampler` by default, or a :class:`~virtualpose_mm.datasets.
    virtual_cameras.FixedCameraSampler` of real cameras);
 3. each person in turn: turned about the vertical through its root by a yaw uniform in
@@ -30,17 +30,17 @@ One frame (every number is an argument, every draw comes from
 Heights come from the bank (its floor is z = 0) plus ``floor_z``.
 
 Drawing the people, turning and placing them, and the per-frame generator are
-:mod:`~virtualpose_mm.datasets.virtual_core` (shared with the multi-view
-:class:`~virtualpose_mm.datasets.virtual_scene.VirtualMviewSceneDataset`), with its
+:mod:`~virtualpose_mm.datasets.datasets.virtual.virtual_core` (shared with the multi-view
+:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_scene.VirtualMviewSceneDataset`), with its
 ``'batch'`` candidate positions, people that fit nowhere left out, and the checks
 ``RootInView`` (depth, image) then ``MinSpacing``; this class adds the camera of each frame.
 
 Pose sources (``pose_bank``): ``'builtin'`` (the CMU mocap bank shipped with the package,
 COCO-17, converted by :func:`~virtualpose_mm.datasets.joint_sets.coco17_to_virtualpose17`
 for ``joint_set='virtualpose17'`` or to Panoptic-15), a pose-bank file (``.pkl`` /
-``.npz``, see :func:`~virtualpose_mm.datasets.posebank.load_pose_bank`), a ``MuCo-3DHP.json`` (the
-17-joint MuCo poses, :func:`~virtualpose_mm.datasets.muco.load_muco_pose_bank`) or a
-:class:`~virtualpose_mm.datasets.posebank.PoseBank`.
+``.npz``, see :func:`~virtualpose_mm.datasets.datasets.virtual.posebank.load_pose_bank`), a ``MuCo-3DHP.json`` (the
+17-joint MuCo poses, :func:`~virtualpose_mm.datasets.datasets.monocular.muco.load_muco_pose_bank`) or a
+:class:`~virtualpose_mm.datasets.datasets.virtual.posebank.PoseBank`.
 """
 from __future__ import annotations
 
@@ -49,14 +49,14 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..geometry.camera import Camera
-from ..registry import DATASETS
+from virtualpose_mm.geometry.camera import Camera
+from virtualpose_mm.registry import DATASETS
 # the joint-set conversion lives in joint_sets; imported here for the old import path
-from .joint_sets import HEADTOP_EXTENSION, coco17_to_virtualpose17, get_joint_set  # noqa: F401
-from .mono_base import BaseMonoDataset, DatasetError
-from .posebank import PoseBank, convert_bank, load_pose_bank
-from .virtual_cameras import build_camera_sampler
-from .virtual_core import (MinSpacing, PeoplePlacer, PlacementCheck, RootInView,
+from virtualpose_mm.datasets.joint_sets import HEADTOP_EXTENSION, coco17_to_virtualpose17, get_joint_set  # noqa: F401
+from virtualpose_mm.datasets.datasets.base.mono_base import BaseMonoDataset, DatasetError
+from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank, convert_bank, load_pose_bank
+from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import build_camera_sampler
+from virtualpose_mm.datasets.datasets.virtual.virtual_core import (MinSpacing, PeoplePlacer, PlacementCheck, RootInView,
                            VirtualSceneMixin, points_in_view)
 
 __all__ = ['VirtualPoseSceneDataset', 'coco17_to_virtualpose17', 'load_virtualpose_pose_bank',
@@ -73,7 +73,7 @@ def load_virtualpose_pose_bank(source: Union[str, PoseBank] = 'builtin',
             or a :class:`PoseBank`.
         joint_set: ``'virtualpose17'`` or ``'panoptic15'``.
         split: pose-bank split (``.npz`` banks).
-        muco_floor: ``floor`` of :func:`~virtualpose_mm.datasets.muco.load_muco_pose_bank`.
+        muco_floor: ``floor`` of :func:`~virtualpose_mm.datasets.datasets.monocular.muco.load_muco_pose_bank`.
     """
     js = get_joint_set(joint_set).name
     if js not in ('virtualpose17', 'panoptic15'):
@@ -81,7 +81,7 @@ def load_virtualpose_pose_bank(source: Union[str, PoseBank] = 'builtin',
     if isinstance(source, PoseBank):
         return convert_bank(source, js)
     if isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith('.json'):
-        from .muco import load_muco_pose_bank
+        from virtualpose_mm.datasets.datasets.monocular.muco import load_muco_pose_bank
         return load_muco_pose_bank(os.fspath(source), joint_set=js, floor=muco_floor)
     # a COCO-17 bank (the builtin one) is converted (joint_sets.convert_joints)
     return load_pose_bank(source, joint_set=js, split=split)
@@ -97,7 +97,7 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
         joint_set: ``'virtualpose17'`` (MuCo / MuPoTS models) or ``'panoptic15'``.
         bank_split: pose-bank split.
         muco_floor: how MuCo poses are put on the floor (``'ankle'`` or ``'world'``, see
-            :func:`~virtualpose_mm.datasets.muco.load_muco_pose_bank`).
+            :func:`~virtualpose_mm.datasets.datasets.monocular.muco.load_muco_pose_bank`).
         cameras: camera sampler config: ``dict(type='VirtualCameraSampler', ...)``
             (default, virtual cameras) or ``dict(type='FixedCameraSampler',
             calibration=..., cameras=...)`` (real cameras, the released setting), or a

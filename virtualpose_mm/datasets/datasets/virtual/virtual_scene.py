@@ -35,9 +35,9 @@ Determinism: frame ``i`` uses ``numpy.random.default_rng([seed, i])`` and hands
 ``random_seed = (seed, i)`` to the random transforms, so a frame is the same in every
 worker, epoch and run.
 
-Steps 1–4 are :mod:`~virtualpose_mm.datasets.virtual_core` (shared with the VirtualPose
-:class:`~virtualpose_mm.datasets.virtual_agr.VirtualPoseSceneDataset`): its
-:class:`~virtualpose_mm.datasets.virtual_core.PeoplePlacer` with ``'sequential'`` candidate
+Steps 1–4 are :mod:`~virtualpose_mm.datasets.datasets.virtual.virtual_core` (shared with the VirtualPose
+:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset`): its
+:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_core.PeoplePlacer` with ``'sequential'`` candidate
 positions and the checks ``FootprintOverlap`` → ``InsideSpace`` → ``RootInView``; this class
 adds the fixed rig and the capture space.
 """
@@ -50,13 +50,13 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..engine.config_checks import reject_unresolved
-from ..geometry.camera import Camera, CameraError
-from ..geometry.camera_io import load_cameras, stack_cameras
-from ..registry import DATASETS
-from .mview_base import BaseMviewDataset, DatasetError
-from .posebank import PoseBank, load_pose_bank
-from .virtual_core import (FootprintOverlap, InsideSpace, PeoplePlacer, PlacementCheck,
+from virtualpose_mm.engine.config_checks import reject_unresolved
+from virtualpose_mm.geometry.camera import Camera, CameraError
+from virtualpose_mm.geometry.camera_io import load_cameras, stack_cameras
+from virtualpose_mm.registry import DATASETS
+from virtualpose_mm.datasets.datasets.base.mview_base import BaseMviewDataset, DatasetError
+from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank, load_pose_bank
+from virtualpose_mm.datasets.datasets.virtual.virtual_core import (FootprintOverlap, InsideSpace, PeoplePlacer, PlacementCheck,
                            RootInView, UnplaceableError, VirtualSceneMixin)
 
 __all__ = ['VirtualMviewSceneDataset', 'load_rig']
@@ -90,7 +90,7 @@ def load_rig(calibration, camera_kwargs: Optional[dict] = None,
         if not osp.isfile(source):
             raise DatasetError(f'{source}: calibration file not found')
         if image_size is not None and 'image_size' not in kw:
-            from ..geometry.camera_io import sniff_camera_format
+            from virtualpose_mm.geometry.camera_io import sniff_camera_format
             if sniff_camera_format(source) == 'shelf_campus':
                 kw['image_size'] = tuple(image_size)
         table = load_cameras(source, **kw)
@@ -139,7 +139,7 @@ class VirtualMviewSceneDataset(VirtualSceneMixin, BaseMviewDataset):
             ``data_root`` when one is given.
         space_size: (3,) capture-space edge lengths, mm.
         space_center: (3,) capture-space centre, world mm.
-        pose_bank: a pose-bank file (see :func:`~virtualpose_mm.datasets.posebank.
+        pose_bank: a pose-bank file (see :func:`~virtualpose_mm.datasets.datasets.virtual.posebank.
             load_pose_bank`), ``'builtin'`` (the CMU mocap train poses shipped with the
             package) or a :class:`PoseBank`.
         bank_split: ``'train'``, ``'test'`` or ``'all'``.

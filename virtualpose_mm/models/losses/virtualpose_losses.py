@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .decode import gather_at
+from virtualpose_mm.models.layers.root_decode import gather_at
 
 
 def root_depth_l1(depth_map: torch.Tensor, depth_norm_factor: torch.Tensor,

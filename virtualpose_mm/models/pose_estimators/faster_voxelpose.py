@@ -1,7 +1,7 @@
 """Faster-VoxelPose (Ye et al., ECCV 2022): real-time multi-view, multi-person 3D pose."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -9,9 +9,7 @@ from torch import Tensor
 
 from virtualpose_mm.engine.config_checks import reject_unresolved
 from virtualpose_mm.registry import MODELS
-from ..utils.multiview import ViewMeta
-from .base import VolumetricPoseEstimator
-from .base import as_tensor as _t
+from virtualpose_mm.models.pose_estimators.base import MultiViewPoseEstimator
 
 #: the reference behaviours (all off by default) and the head each one goes to
 _REFERENCE_OPTIONS = {
@@ -24,7 +22,7 @@ _REFERENCE_OPTIONS = {
 
 
 @MODELS.register_module()
-class FasterVoxelPose(VolumetricPoseEstimator):
+class FasterVoxelPose(MultiViewPoseEstimator):
     """Faster-VoxelPose estimator for MMPose 1.x (reference: AlvinYH/Faster-VoxelPose).
 
     Pipeline: (optional) 2D network per view → projection of the K joint heatmaps into the
@@ -130,13 +128,8 @@ class FasterVoxelPose(VolumetricPoseEstimator):
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         reject_unresolved(type(self).__name__, locals())
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if (backbone is None) != (head_2d is None):
-            raise ValueError('FasterVoxelPose: give both backbone and head_2d (image input) '
-                             'or neither (heatmap input)')
-        self.num_joints = int(num_joints)
-        self.backbone = MODELS.build(backbone) if backbone is not None else None
-        self.head_2d = MODELS.build(head_2d) if head_2d is not None else None
-        self.freeze_2d = bool(freeze_2d)
+        self._init_2d(num_joints, backbone, head_2d, freeze_2d, image_size, num_views,
+                      root_joints, check_inputs)
         det = dict(detector)
         jn = dict(joint_net)
         det.setdefault('type', 'FasterVoxelPoseDetector')
@@ -175,101 +168,10 @@ class FasterVoxelPose(VolumetricPoseEstimator):
         inject(det, 'detector', 'bbox_unit', tuple(jn['cube_size'])[:2])
         self.detector = MODELS.build(det)
         self.joint_net = MODELS.build(jn)
-        self.image_size = None if image_size is None else tuple(float(v) for v in image_size)
-        self.num_views = num_views
-        self.root_joints = tuple(int(j) for j in root_joints)
-        self.check_inputs = bool(check_inputs)
         self.reference_jln_per_sample = bool(reference_jln_per_sample)
         self.reference_jln_score = bool(reference_jln_score)
         for name, v in opts.items():
             setattr(self, name, bool(v))
-        if self.freeze_2d and self.backbone is not None:
-            for p in list(self.backbone.parameters()) + list(self.head_2d.parameters()):
-                p.requires_grad_(False)
-
-    @property
-    def with_2d(self) -> bool:
-        return self.backbone is not None
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if mode and self.freeze_2d and self.with_2d:
-            self.backbone.eval()
-            self.head_2d.eval()
-        return self
-
-    # ------------------------------------------------------------------ inputs
-    def _inputs(self, inputs) -> Tensor:
-        if not isinstance(inputs, Tensor) or inputs.dim() != 5:
-            raise ValueError('FasterVoxelPose: inputs must be a (B, V, C, H, W) tensor (the '
-                             'data preprocessor stacks the frames), got '
-                             f'{getattr(inputs, "shape", type(inputs).__name__)}')
-        return inputs
-
-    def parse_meta(self, data_samples, num_views: Optional[int] = None) -> ViewMeta:
-        """The batch's :class:`ViewMeta` (base class), ``num_views`` checked against the
-        model's."""
-        if self.num_views is not None and num_views is not None and \
-                num_views != self.num_views:
-            raise ValueError(f'FasterVoxelPose: the inputs have {num_views} views, the model '
-                             f'is configured for num_views={self.num_views}')
-        return super().parse_meta(data_samples, num_views)
-
-    def default_roots(self, joints: Tensor) -> Tensor:
-        """Mean of the ``root_joints`` (mid-hip for COCO)."""
-        return joints[:, list(self.root_joints)].mean(1)
-
-    def extract_heatmaps(self, inputs: Tensor) -> Tensor:
-        """(B, V, C, H, W) images or heatmaps → (B, V, K, h, w) heatmaps (inputs checked
-        for their channel count and NaN / Inf with ``check_inputs``)."""
-        B, V, C, H, W = inputs.shape
-        if self.check_inputs:
-            want = 3 if self.with_2d else self.num_joints
-            if C != want:
-                kind = 'images (3 channels)' if self.with_2d else \
-                    f'heatmaps ({self.num_joints} joint channels)'
-                raise ValueError(f'FasterVoxelPose: inputs have {C} channels per view, the '
-                                 f'model expects {kind}')
-            finite = torch.isfinite(inputs).flatten(2).all(-1)               # (B, V)
-            if not bool(finite.all()):
-                bad = [tuple(i) for i in (~finite).nonzero().tolist()]
-                raise ValueError('FasterVoxelPose: inputs contain NaN or Inf values in '
-                                 f'(sample, view) {bad[:8]}')
-        if not self.with_2d:
-            return inputs
-        x = inputs.reshape(B * V, C, H, W)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_2d):
-            hm = self.head_2d.forward(self.backbone(x))
-        return hm.reshape(B, V, *hm.shape[1:])
-
-    def _input_size(self, inputs: Tensor, meta: ViewMeta) -> Tuple[float, float]:
-        if self.with_2d:
-            size = (float(inputs.shape[-1]), float(inputs.shape[-2]))
-            if meta.input_size is not None and tuple(meta.input_size) != size:
-                raise ValueError(f'FasterVoxelPose: metainfo input_size {meta.input_size} '
-                                 f'differs from the images\' size {size}')
-            return size
-        if meta.input_size is not None:
-            return tuple(meta.input_size)
-        if self.image_size is None:
-            raise ValueError('FasterVoxelPose: heatmap inputs need the network input size '
-                             'the affines map to: set image_size in the model config or '
-                             'input_size in the metainfo')
-        return self.image_size
-
-    def _loss_2d(self, heatmaps: Tensor, data_samples) -> Optional[Tensor]:
-        """2D heatmap loss of a trainable 2D net when every sample has
-        ``gt_fields.heatmaps`` (and optionally ``gt_fields.keypoint_weights_2d``)."""
-        fields = [ds.get('gt_fields', None) for ds in data_samples]
-        targets = [None if f is None else f.get('heatmaps', None) for f in fields]
-        if any(t is None for t in targets):
-            return None
-        B, V, K, h, w = heatmaps.shape
-        tgt = torch.stack([_t(t, heatmaps.device) for t in targets]).reshape(B * V, K, h, w)
-        wts = [f.get('keypoint_weights_2d', None) for f in fields]
-        wt = None if any(x is None for x in wts) else \
-            torch.stack([_t(x, heatmaps.device) for x in wts]).reshape(B * V, K)
-        return self.head_2d.loss_module(heatmaps.reshape(B * V, K, h, w), tgt, wt)
 
     # ------------------------------------------------------------------ the forward
     def run(self, inputs, data_samples, gt: Optional[Dict[str, Tensor]] = None,
@@ -357,11 +259,7 @@ class FasterVoxelPose(VolumetricPoseEstimator):
         gt = self.parse_gt(data_samples, inputs.device)
         result = self.run(inputs, data_samples, gt=gt)
         losses = self.compute_losses(result, gt)
-        if self.with_2d and not self.freeze_2d:
-            l2d = self._loss_2d(result['heatmaps'], data_samples)
-            if l2d is not None:
-                losses['loss_2d'] = l2d
-        return losses
+        return self.add_loss_2d(losses, result['heatmaps'], data_samples)
 
     # ------------------------------------------------------------------ inference
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):

@@ -28,7 +28,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..geometry.camera import Camera, CameraError
+from virtualpose_mm.geometry.camera import Camera, CameraError
 
 __all__ = ['VirtualCameraSampler', 'FixedCameraSampler', 'build_camera_sampler',
            'look_rotation', 'camera_geometry']
@@ -149,7 +149,7 @@ class VirtualCameraSampler:
 
     Parameters are independent, so some cameras (e.g. 0.5 m high, pitched 35° down) see
     only the floor near them; the scene dataset rejects cameras that see nobody and draws
-    again (:class:`~virtualpose_mm.datasets.virtual_agr.VirtualPoseSceneDataset`).
+    again (:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset`).
 
     Args:
         height_range: (min, max) camera centre height above the floor, mm.
@@ -279,7 +279,7 @@ class FixedCameraSampler:
     def __init__(self, calibration, cameras: Optional[Union[str, Sequence[str]]] = None,
                  camera_kwargs: Optional[dict] = None,
                  image_size: Optional[Sequence[float]] = None, choice: str = 'random'):
-        from .virtual_scene import load_rig
+        from virtualpose_mm.datasets.datasets.virtual.virtual_scene import load_rig
         if choice not in ('random', 'cycle'):
             raise ValueError(f"choice must be 'random' or 'cycle', got {choice!r}")
         self.choice = choice

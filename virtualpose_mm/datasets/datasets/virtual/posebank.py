@@ -25,17 +25,18 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
+from virtualpose_mm.engine.safe_pickle import UnsafePickleError, safe_load_pickle
 # the joint-set conversions live in joint_sets; imported here for the old import paths
-from .joint_sets import (can_convert, coco17_to_panoptic15, convert_joints,  # noqa: F401
+from virtualpose_mm.datasets.joint_sets import (can_convert, coco17_to_panoptic15, convert_joints,  # noqa: F401
                          get_joint_set, root_of)
 
 __all__ = ['PoseBank', 'load_pose_bank', 'BUILTIN_POSE_BANK', 'BUILTIN_POSE_BANKS', 'coco17_to_panoptic15',
            'PoseBankError', 'root_of', 'convert_bank']
 
+#: ``virtualpose_mm/data`` (this file is virtualpose_mm/datasets/datasets/virtual/posebank.py)
+PACKAGE_DATA = osp.normpath(osp.join(osp.dirname(osp.abspath(__file__)), *(['..'] * 3), 'data'))
 #: The compact CMU mocap bank shipped with the package (train split, int16 mm).
-BUILTIN_POSE_BANK = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
-                             'cmu_mocap_train_poses.npz')
+BUILTIN_POSE_BANK = osp.normpath(osp.join(PACKAGE_DATA, 'cmu_mocap_train_poses.npz'))
 #: The compact banks shipped with the package per split (``'builtin'``): the train split and
 #: the held-out test split (whole CMU takes no training pose comes from), for validation.
 BUILTIN_POSE_BANKS = dict(

@@ -12,10 +12,10 @@ import torch
 from torch import Tensor
 
 from virtualpose_mm.registry import MODELS
-from ..utils.multiview import ViewMeta
-from .base import VolumetricPoseEstimator
-from .base import as_tensor as _t
-from ..virtualpose.losses import root_depth_l1, root_volume_mse
+from virtualpose_mm.models.utils.multiview import ViewMeta
+from virtualpose_mm.models.pose_estimators.base import VolumetricPoseEstimator
+from virtualpose_mm.models.pose_estimators.base import as_tensor as _t
+from virtualpose_mm.models.losses.virtualpose_losses import root_depth_l1, root_volume_mse
 
 
 @MODELS.register_module()
@@ -91,7 +91,7 @@ class VirtualPose(VolumetricPoseEstimator):
       ``root_net.threshold``.
     * the decoding options ``root_net.peak_offset`` (0.5 in the reference) and
       ``root_net.sort_by_depth`` (far → near in the reference), see
-      :mod:`virtualpose_mm.models.virtualpose.decode`;
+      :mod:`virtualpose_mm.models.layers.root_decode`;
     * the DE flip augmentation ``root_net.depth_net.flip_swap_channels`` (the reference
       does not swap left/right channels), see :class:`VirtualPoseDepthNet`;
     * the AGR rendering quirks, see :mod:`virtualpose_mm.structures.targets`.

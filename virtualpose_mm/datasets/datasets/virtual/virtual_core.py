@@ -1,8 +1,8 @@
 """The core of every virtual scene: people from a pose bank placed on a floor.
 
-Both virtual datasets — :class:`~virtualpose_mm.datasets.virtual_scene.
+Both virtual datasets — :class:`~virtualpose_mm.datasets.datasets.virtual.virtual_scene.
 VirtualMviewSceneDataset` (VoxelPose, a fixed calibrated rig) and
-:class:`~virtualpose_mm.datasets.virtual_agr.VirtualPoseSceneDataset` (VirtualPose, one
+:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset` (VirtualPose, one
 sampled camera per frame) — make a frame the same way; they differ only in where the
 cameras come from and in what they hand to the pipeline. This module is that common part:
 
@@ -44,9 +44,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..geometry.camera import Camera
-from .joint_sets import root_of
-from .posebank import PoseBank
+from virtualpose_mm.geometry.camera import Camera
+from virtualpose_mm.datasets.joint_sets import root_of
+from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank
 
 __all__ = ['scene_rng', 'parse_num_people', 'parse_range', 'yaw_rotation', 'points_in_view',
            'Candidates', 'PlacedPeople', 'PlacementCheck', 'FootprintOverlap',
@@ -127,7 +127,7 @@ class Candidates:
     Attributes:
         xy: (m, 2) drawn floor positions of the root (world mm).
         poses: (m, K, 3) the placed joints.
-        roots: (m, 3) their roots (:func:`~virtualpose_mm.datasets.posebank.root_of`).
+        roots: (m, 3) their roots (:func:`~virtualpose_mm.datasets.datasets.virtual.posebank.root_of`).
         visible: (K,) bool, the pose's joint visibility.
     """
     xy: np.ndarray

@@ -49,9 +49,9 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from ..engine.fileio import atomic_write_bytes
-from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
-from .joint_sets import get_joint_set, to_mmpose_metainfo
+from virtualpose_mm.engine.fileio import atomic_write_bytes
+from virtualpose_mm.engine.safe_pickle import UnsafePickleError, safe_load_pickle
+from virtualpose_mm.datasets.joint_sets import get_joint_set, to_mmpose_metainfo
 
 __all__ = ['BaseMviewDataset', 'DatasetError', 'parse_frame_ranges']
 
@@ -113,7 +113,7 @@ class BaseMviewDataset(BaseDataset):
         kwargs.setdefault('serialize_data', True)
         # build the transforms from the mmpose-scoped registry, so the dataset works
         # without a default scope being set (tests, scripts) as well as under the runner
-        from ..registry import TRANSFORMS
+        from virtualpose_mm.registry import TRANSFORMS
         kwargs['pipeline'] = [TRANSFORMS.build(t) if isinstance(t, dict) else t
                               for t in (kwargs.get('pipeline') or [])]
         super().__init__(metainfo=metainfo, **kwargs)

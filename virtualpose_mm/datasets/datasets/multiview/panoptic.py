@@ -24,12 +24,12 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 from mmengine.logging import print_log
 
-from ..geometry.camera import CameraError
-from ..geometry.camera_io import (PANOPTIC_DEFAULT_CAMERAS, load_panoptic_calibration,
+from virtualpose_mm.geometry.camera import CameraError
+from virtualpose_mm.geometry.camera_io import (PANOPTIC_DEFAULT_CAMERAS, load_panoptic_calibration,
                                   panoptic_joints_to_world, stack_cameras)
-from ..registry import DATASETS
-from .joint_sets import PANOPTIC19, convert_joints
-from .mview_base import BaseMviewDataset, DatasetError
+from virtualpose_mm.registry import DATASETS
+from virtualpose_mm.datasets.joint_sets import PANOPTIC19, convert_joints
+from virtualpose_mm.datasets.datasets.base.mview_base import BaseMviewDataset, DatasetError
 
 __all__ = ['Body3DMviewDirectPanopticDataset', 'PANOPTIC_TRAIN_SEQUENCES',
            'PANOPTIC_VAL_SEQUENCES']
@@ -75,11 +75,11 @@ class Body3DMviewDirectPanopticDataset(BaseMviewDataset):
             was made with the same data root, sequences, cameras, interval and options;
             otherwise it is rebuilt (with a warning saying what differs).
         show_progress: show an mmengine ProgressBar while indexing.
-        **kwargs: :class:`~virtualpose_mm.datasets.mview_base.BaseMviewDataset` and
+        **kwargs: :class:`~virtualpose_mm.datasets.datasets.base.mview_base.BaseMviewDataset` and
             :class:`mmengine.dataset.BaseDataset` arguments (``pipeline``, ``test_mode``,
             ``lazy_init``, ``indices``, ...).
 
-    Each frame dict carries the keys listed in :mod:`virtualpose_mm.datasets.mview_base`
+    Each frame dict carries the keys listed in :mod:`virtualpose_mm.datasets.datasets.base.mview_base`
     (``gt_keypoints_3d`` (N, 15, 3) mm, ``gt_keypoints_3d_visible`` (N, 15), ``gt_ids`` =
     the Panoptic body ids, ``img_paths``, ``cameras`` (V,) ...) plus ``ann_file``.
     """

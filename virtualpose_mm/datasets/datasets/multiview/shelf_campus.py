@@ -20,12 +20,12 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
-from ..geometry.camera_io import (CAMPUS_IMAGE_SIZE, SHELF_IMAGE_SIZE,
+from virtualpose_mm.engine.safe_pickle import UnsafePickleError, safe_load_pickle
+from virtualpose_mm.geometry.camera_io import (CAMPUS_IMAGE_SIZE, SHELF_IMAGE_SIZE,
                                   load_shelf_campus_calibration, stack_cameras)
-from ..registry import DATASETS
-from .io.actors_gt import load_actors_gt
-from .mview_base import BaseMviewDataset, DatasetError, parse_frame_ranges
+from virtualpose_mm.registry import DATASETS
+from virtualpose_mm.datasets.io.actors_gt import load_actors_gt
+from virtualpose_mm.datasets.datasets.base.mview_base import BaseMviewDataset, DatasetError, parse_frame_ranges
 
 __all__ = ['Body3DMviewDirectShelfDataset', 'Body3DMviewDirectCampusDataset',
            'load_detections_2d']
@@ -96,7 +96,7 @@ class _ShelfCampusDataset(BaseMviewDataset):
         **kwargs: :class:`BaseMviewDataset` / :class:`mmengine.dataset.BaseDataset`
             arguments.
 
-    Frame dicts (keys of :mod:`virtualpose_mm.datasets.mview_base`):
+    Frame dicts (keys of :mod:`virtualpose_mm.datasets.datasets.base.mview_base`):
     ``gt_keypoints_3d`` (n, 14, 3) Shelf-14 world mm of the actors present,
     ``gt_keypoints_3d_visible`` (n, 14) all True, ``gt_ids`` (n,) 0-based actor index (the
     column of ``actor3D``), ``input_keypoints_2d`` V × (n_v, 17, 2) detections in original

@@ -47,11 +47,11 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
-from ..engine.safe_pickle import UnsafePickleError, safe_load_pickle
-from ..geometry.camera import Camera, CameraError
-from ..geometry.camera_io import load_panoptic_calibration
-from ..registry import DATASETS
-from .mono_base import BaseMonoDataset, DatasetError
+from virtualpose_mm.engine.safe_pickle import UnsafePickleError, safe_load_pickle
+from virtualpose_mm.geometry.camera import Camera, CameraError
+from virtualpose_mm.geometry.camera_io import load_panoptic_calibration
+from virtualpose_mm.registry import DATASETS
+from virtualpose_mm.datasets.datasets.base.mono_base import BaseMonoDataset, DatasetError
 
 __all__ = ['PanopticMonoDataset', 'convert_hmor', 'load_panoptic_mono', 'read_hmor_pkl',
            'PANOPTIC_MONO_FORMAT', 'panoptic_activity']
