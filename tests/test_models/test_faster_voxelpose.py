@@ -309,3 +309,31 @@ def test_golden_file(shared_data):
     rep = check_golden_file(str(path))
     assert rep.ok, rep.format()
     assert rep.final_value < 0.05
+
+
+def test_weight_net_chunked_eval_equals_one_call_and_training_uses_the_whole_batch():
+    from virtualpose_mm.models.heads.faster_voxelpose_heads import FusionWeightNet
+    torch.manual_seed(0)
+    net = FusionWeightNet(feat_channels=8, hidden_channels=16, reference_init=True)
+    x = torch.rand(3, 5, 16, 16)                        # 15 maps: two chunks of 8
+    net.train()
+    net(x)                                              # BatchNorm running statistics
+    net.eval()
+    with torch.no_grad():
+        chunked = net(x)
+        net.eval_chunk_maps = 1000
+        whole = net(x)
+    assert chunked.shape == (3, 5, 1)
+    torch.testing.assert_close(chunked, whole, rtol=1e-6, atol=1e-7)
+    # training: BatchNorm over all 15 maps at once, as the reference (chunks would give
+    # other batch statistics)
+    net.train()
+    net.eval_chunk_maps = 8
+    feat = net.heatmap_feature_net[0](x.reshape(15, 1, 16, 16))
+    before = net.heatmap_feature_net[1].running_mean.clone()
+    net(x)
+    m = net.heatmap_feature_net[1].momentum
+    torch.testing.assert_close(net.heatmap_feature_net[1].running_mean,
+                               (1 - m) * before + m * feat.mean((0, 2, 3)).detach())
+    with torch.no_grad():                               # no maps (no proposal)
+        assert net.eval()(torch.rand(0, 5, 16, 16)).shape == (0, 5, 1)
