@@ -16,14 +16,16 @@ editing this file; the ``_base_`` parts are not configs of their own):
    ``model(..., mode='loss')`` (finite losses) and ``mode='predict'`` (``PoseDataSample``\\ s
    with ``pred_instances.keypoints`` (N, K, 3)).
 
-Three kinds of config need more than a feeder, each said where it is done:
+Four kinds of config need more than a feeder, each said where it is done:
 
 * "your rig" configs (``voxelpose_own_rig.py`` and its children) are put on the real
   Shelf rig: its calibration, image size and capture space, through the rig variables;
 * test-only configs (MuPoTS) make no training target: the root target the loss needs is
   added before their pack transform (:func:`_add_root_target`);
 * a config with a model and no data (``voxelpose_tiny_heatmap_cpu.py``) is fed Shelf
-  virtual scenes sized for its model (:func:`_model_only_dataset`).
+  virtual scenes sized for its model (:func:`_model_only_dataset`);
+* VirtualPose stage-1 configs (image → AGR, :data:`IMAGE_TO_AGR`) are image networks
+  whose prediction is the AGR in ``pred_fields``, checked instead of 3D keypoints.
 
 The same estimator code runs for every dataset and camera format: nothing below tells
 the model which dataset it is fed. A dataset type without a feeder fails (add one); a
@@ -59,6 +61,8 @@ DATA = REPO / 'tests' / 'data'
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
 #: the model of these configs may not exist yet (another change adds it)
 UNDER_CONSTRUCTION = ('faster_voxelpose', )
+#: image → AGR networks (VirtualPose stage 1): their prediction is 2D (``pred_fields``)
+IMAGE_TO_AGR = ('VirtualPoseAGRNet', )
 
 BATCH = 2               # samples per batch
 SMALL_SPACE = (16, 16, 8)
@@ -102,7 +106,7 @@ def _shrink(node, notes: list, path: str = 'cfg'):
                     and val.get('depth', 18) > 18:
                 notes.append(f'{where}.depth: {val["depth"]} → 18')
                 val['depth'] = 18
-                head = node.get('head_2d')
+                head = node.get('head_2d') or node.get('head')
                 if isinstance(head, dict) and head.get('in_channels') == 2048:
                     head['in_channels'] = 512
             else:
@@ -127,18 +131,22 @@ def _shrink_canvas(cfg, notes: list):
       ``heatmap_size`` 240×128 → 64×32 (a ResNet on five 960×512 views per sample is
       most of a minute on one CPU thread);
     * VirtualPose (its depth network runs on the AGR canvas): 960×512 → 480×256,
-      heatmaps 240×128 → 120×64 (the tiny CPU config's canvas).
+      heatmaps 240×128 → 120×64 (the tiny CPU config's canvas);
+    * VirtualPose stage 1 (a ResNet on the image canvas, the config's ``input_size``):
+      960×512 → 256×128, maps 240×128 → 64×32.
 
     Heatmap-input VoxelPose configs keep their sizes (their cost is the voxel grids).
     """
     m = cfg.model
-    if m.get('backbone'):
+    if m.get('type') in IMAGE_TO_AGR:
+        key, small = None, SMALL_IMAGE_INPUT
+    elif m.get('backbone'):
         key, small = 'image_size', SMALL_IMAGE_INPUT
     elif m.get('type') == 'VirtualPose':
         key, small = 'input_size', SMALL_AGR_CANVAS
     else:
         return
-    big = tuple(m[key])
+    big = tuple(cfg.input_size if key is None else m[key])
     if math.prod(big) <= math.prod(small):
         return
     sizes = {big: small, (big[0] // 4, big[1] // 4): (small[0] // 4, small[1] // 4)}
@@ -356,7 +364,41 @@ def feed_shelf_campus(ds: dict, tmp: Path) -> str:
     return f'the real {case} fixture'
 
 
-FEEDERS = {
+def feed_coco(ds: dict, tmp: Path) -> str:
+    from tests.test_models.test_virtualpose_stage1 import write_tiny_coco
+    root = tmp / 'coco'
+    write_tiny_coco(str(root))
+    ds.update(data_root=str(root) + '/', ann_file='annotations/person_keypoints_train2017.json',
+              data_prefix=dict(img='train2017/'))
+    return 'tiny COCO folder (3 generated images, 1-2 people each)'
+
+
+def feed_muco_images(ds: dict, tmp: Path) -> str:
+    """MuCo json of :func:`make_muco` plus black images where the json names them (image
+    configs load them)."""
+    import cv2
+    feed_muco(ds, tmp)
+    ann = json.loads((tmp / 'MuCo-3DHP.json').read_text())
+    prefix = (ds.get('data_prefix') or {}).get('img', 'images/')
+    for im in ann['images']:
+        f = tmp / prefix / im['file_name']
+        f.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(f), np.zeros((im['height'], im['width'], 3), np.uint8))
+    return 'MuCo json from the MuPoTS cameras, black images'
+
+
+def feed_combined(ds: dict, tmp: Path) -> str:
+    """Each sub-dataset of MMPose's ``CombinedDataset`` by its own feeder (MuCo with
+    images: the combined datasets here are image datasets)."""
+    notes = []
+    for i, sub in enumerate(ds['datasets']):
+        feeder = feed_muco_images if sub['type'] == 'MuCo3DHPDataset' else FEEDERS[sub['type']]
+        (tmp / f'part{i}').mkdir()
+        notes.append(feeder(sub, tmp / f'part{i}'))
+    return 'CombinedDataset of: ' + '; '.join(notes)
+
+
+FEEDERS = {'CocoDataset': feed_coco, 'CombinedDataset': feed_combined,
     'VirtualMviewSceneDataset': feed_virtual_mview,
     'VirtualPoseSceneDataset': feed_virtualpose_scene,
     'MuCo3DHPDataset': feed_muco,
@@ -483,6 +525,15 @@ def test_config_builds_and_runs_one_batch(path, tmp_path):
     with torch.no_grad():
         out = model(**model.data_preprocessor(test_batch, training=False), mode='predict')
     assert len(out) == BATCH
+    if cfg.model['type'] in IMAGE_TO_AGR:
+        # VirtualPose stage 1: an image network; its prediction is the AGR (per-joint
+        # heatmaps + 4-channel box map at a quarter of the canvas), not 3D people
+        K = cfg.model['head']['out_channels']
+        for s in out:
+            hm, box = s.pred_fields.heatmaps, s.pred_fields.box_map
+            assert hm.shape[0] == K and box.shape[0] == 4 and hm.shape[1:] == box.shape[1:]
+            assert torch.isfinite(torch.as_tensor(hm)).all()
+        return
     K = cfg.model['num_joints']
     for s in out:
         assert isinstance(s, PoseDataSample), type(s)

@@ -519,3 +519,48 @@ def convert_joints(x, src, dst, visible=None):
         raise ValueError(f'no conversion from joint set {s.name!r} to {d.name!r}; known: '
                          f'{known}') from None
     return f(x) if visible is None else f(x, visible)
+
+
+# ----------------------------------------------------------------------------- 2D targets
+def coco17_to_virtualpose17_2d(coco, visible):
+    """(..., 17, C) COCO-17 keypoints → (..., 17, C) VirtualPose-17 for *2D training targets*
+    (VirtualPose stage 1, the reference's ``dataset/coco.py``).
+
+    Unlike :func:`coco17_to_virtualpose17` nothing is guessed: only the joints COCO can
+    give are made, the rest are marked invisible (target weight 0):
+
+    * neck = mean of the shoulders, mid-hip (root) = mean of the hips, each visible when
+      both sources are;
+    * shoulders, elbows, wrists, hips, knees and ankles are taken as they are;
+    * head top, spine and head are zeros and invisible (COCO has no such joint; the
+      reference leaves them out of the loss the same way).
+
+    Args:
+        coco: (..., 17, C) COCO-17 keypoints (numpy; any unit, C ≥ 1).
+        visible: (..., 17) visibility (bool or COCO's 0/1/2; > 0 is visible).
+
+    Returns:
+        ``(joints, visible)``: (..., 17, C) float64 in the VirtualPose-17 order and
+        (..., 17) bool.
+    """
+    c = np.asarray(coco, dtype=np.float64)
+    if c.ndim < 2 or c.shape[-2] != 17:
+        raise ValueError(f'coco17_to_virtualpose17_2d: expected (..., 17, C) COCO keypoints, '
+                         f'got shape {c.shape}')
+    v = np.asarray(visible)
+    if v.shape != c.shape[:-1]:
+        raise ValueError(f'coco17_to_virtualpose17_2d: visibility shape {v.shape} does not '
+                         f'match the keypoints {c.shape[:-1]}')
+    v = v > 0
+    zero = np.zeros_like(c[..., 0, :])
+    neck = (c[..., 5, :] + c[..., 6, :]) / 2
+    hip = (c[..., 11, :] + c[..., 12, :]) / 2
+    limbs = (5, 7, 9, 11, 13, 15, 6, 8, 10, 12, 14, 16)
+    out = np.stack([neck, zero, hip] + [c[..., k, :] for k in limbs] + [zero, zero], axis=-2)
+    off = np.zeros(v.shape[:-1], bool)
+    vis = np.stack([v[..., 5] & v[..., 6], off, v[..., 11] & v[..., 12]] +
+                   [v[..., k] for k in limbs] + [off, off], axis=-1)
+    return out, vis
+
+
+__all__ += ['coco17_to_virtualpose17_2d']

@@ -26,7 +26,7 @@ from .formatting import PackMultiViewPoseInputs, pack_gt_people
 from .multiview import apply_affine, frame_rng, letterbox_affine
 
 __all__ = ['GenerateVirtualPoseAGR', 'PackVirtualPoseInputs', 'reference_agr_noise',
-           'depth_norm_factor']
+           'depth_norm_factor', 'render_agr_from_image_points']
 
 
 def reference_agr_noise(joint_set: str = 'virtualpose17') -> dict:
@@ -57,6 +57,41 @@ def depth_norm_factor(f, affine) -> float:
     part of the affine. The depth estimator regresses depth / this factor."""
     A = np.asarray(affine, dtype=np.float64)[:2, :2]
     return float(np.sqrt(float(f[0]) * float(f[1]) * abs(np.linalg.det(A))))
+
+
+def render_agr_from_image_points(keypoints, image_size: Sequence[float],
+                                 input_size: Sequence[int] = (960, 512),
+                                 heatmap_size: Sequence[int] = (240, 128), root_index: int = 2,
+                                 base_sigma: float = 3.0,
+                                 bbox_extension: Sequence[float] = (0.25, 0.12),
+                                 box_radius: int = 15, legacy_peak_offset: bool = False,
+                                 legacy_box_paint: bool = False,
+                                 paint_offcanvas_roots: bool = False):
+    """The one AGR rendering of VirtualPose from 2D joints in ORIGINAL image pixels, shared
+    by :class:`GenerateVirtualPoseAGR` (virtual / real frames: the projected 3D joints) and
+    :class:`~virtualpose_mm.datasets.transforms.RenderAGRFromKeypoints` (a 2D model's
+    keypoints), so both produce the same AGR for the same 2D points.
+
+    The letterbox affine ``A = letterbox_affine(image_size, input_size)`` maps the joints
+    to canvas px, and :func:`~virtualpose_mm.structures.render_agr` renders the heatmaps
+    (person-size σ), the box map and the detection targets at ``heatmap_size``.
+
+    Args:
+        keypoints: (N, K, 2) original image px (N may be 0).
+        image_size: original (w, h).
+        the others: as :class:`GenerateVirtualPoseAGR`.
+
+    Returns:
+        ``(A (2, 3) float64, canvas (N, K, 2) float64 canvas px, render_agr's dict)``.
+    """
+    A = letterbox_affine(image_size, input_size)
+    canvas = apply_affine(keypoints, A)
+    agr = render_agr(canvas, image_size=input_size, heatmap_size=heatmap_size,
+                     root_index=root_index, base_sigma=base_sigma,
+                     bbox_extension=bbox_extension, box_radius=box_radius,
+                     legacy_peak_offset=legacy_peak_offset, legacy_box_paint=legacy_box_paint,
+                     paint_offcanvas_roots=paint_offcanvas_roots)
+    return A, canvas, agr
 
 
 @TRANSFORMS.register_module()
@@ -157,6 +192,17 @@ class GenerateVirtualPoseAGR(BaseTransform):
         self.min_depth = float(min_depth)
         self.noise = self._parse_noise(noise)
 
+    def render_kwargs(self) -> dict:
+        """The rendering settings, as keyword arguments of
+        :func:`render_agr_from_image_points` (what a ``RenderAGRFromKeypoints`` must get
+        to render the same AGR)."""
+        return dict(input_size=self.input_size, heatmap_size=self.heatmap_size,
+                    root_index=self.root_index, base_sigma=self.base_sigma,
+                    bbox_extension=self.bbox_extension, box_radius=self.box_radius,
+                    legacy_peak_offset=self.legacy_peak_offset,
+                    legacy_box_paint=self.legacy_box_paint,
+                    paint_offcanvas_roots=self.paint_offcanvas_roots)
+
     def _parse_noise(self, noise) -> Optional[dict]:
         if noise is None or noise is False:
             return None
@@ -229,23 +275,16 @@ class GenerateVirtualPoseAGR(BaseTransform):
         vis3d = results.get('gt_keypoints_3d_visible')
         vis3d = np.ones((N, K), bool) if vis3d is None else \
             np.asarray(vis3d).astype(bool).reshape(N, K, -1)[..., 0]
-        A = letterbox_affine(size, self.input_size)
         W, H = self.heatmap_size
         if N:
             depth = cam.depth(X.reshape(-1, 3)).reshape(N, K)
             uv = cam.project(X.reshape(-1, 3), min_depth=self.min_depth).reshape(N, K, 2)
-            canvas = apply_affine(uv, A)
         else:
-            depth, canvas = np.zeros((0, K)), np.zeros((0, K, 2))
+            depth, uv = np.zeros((0, K)), np.zeros((0, K, 2))
+        A, canvas, agr = render_agr_from_image_points(uv, size, **self.render_kwargs())
         iw, ih = self.input_size
         in_canvas = (canvas[..., 0] >= 0) & (canvas[..., 1] >= 0) & (canvas[..., 0] < iw) & \
             (canvas[..., 1] < ih) & (depth > self.min_depth)
-        agr = render_agr(canvas, image_size=self.input_size, heatmap_size=self.heatmap_size,
-                         root_index=self.root_index, base_sigma=self.base_sigma,
-                         bbox_extension=self.bbox_extension, box_radius=self.box_radius,
-                         legacy_peak_offset=self.legacy_peak_offset,
-                         legacy_box_paint=self.legacy_box_paint,
-                         paint_offcanvas_roots=self.paint_offcanvas_roots)
         heatmaps = agr['heatmaps']
         if self.noise is not None and N:
             rng = frame_rng(results, type(self).__name__)

@@ -4,3 +4,4 @@ from .voxel_single_pose_net import VoxelSinglePoseNet  # noqa: F401
 from .faster_voxelpose_heads import (FasterVoxelPoseDetector,  # noqa: F401
                                      FasterVoxelPoseJointNet)
 from .virtualpose_root_net import VirtualPoseRootNet  # noqa: F401
+from .virtualpose_agr_head import VirtualPoseAGRHead  # noqa: F401
