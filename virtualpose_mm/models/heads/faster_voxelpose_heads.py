@@ -42,6 +42,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
 from virtualpose_mm.engine.config_checks import reject_unresolved
 from virtualpose_mm.registry import MODELS
+from virtualpose_mm.models.utils.loss_weights import merge_loss_weights
 from ..layers import (SamplingGrid, SamplingGridCache, VoxelProjector, aggregate_views,
                       match_to_gt, sample_views, voxel_grid)
 from ..utils.geometry_state import GeometryStateMixin
@@ -523,13 +524,8 @@ class FasterVoxelPoseDetector(GeometryStateMixin, BaseModule):
         self.replace_small_boxes = bool(replace_small_boxes)
         self.box_replace_margin = float(box_replace_margin)
         self.nms_kernel = int(nms_kernel)
-        w = dict(topview=1.0, height=1.0, bbox=0.1)
-        unknown = set(loss_weights or {}) - set(w)
-        if unknown:
-            raise ValueError(f'FasterVoxelPoseDetector: unknown loss_weights {sorted(unknown)}; '
-                             f'expected {sorted(w)}')
-        w.update(loss_weights or {})
-        self.loss_weights = w
+        self.loss_weights = merge_loss_weights(
+            'FasterVoxelPoseDetector', dict(topview=1.0, height=1.0, bbox=0.1), loss_weights)
         self.projector = VoxelProjector(**(projector or {}))
         self.center_net = TopViewCenterNet(self.num_joints, mid_channels, head_channels)
         self.height_net = HeightNet(self.num_joints, mid_channels)
@@ -564,30 +560,18 @@ class FasterVoxelPoseDetector(GeometryStateMixin, BaseModule):
         space (one entry per rig, :class:`~virtualpose_mm.models.layers.SamplingGridCache`
         of the projector)."""
         pj = self.projector
-        B = affines.shape[0]
         space_key = ('fvp-hdn', self.space_size, self.space_center, self.space_shape,
                      tuple(heatmap_size),
                      None if input_size is None else tuple(float(v) for v in input_size),
                      pj.exclude_behind_camera, pj.precision, str(affines.device))
-        grids: List[Optional[Tensor]] = [None] * B
-        insides: List[Optional[Tensor]] = [None] * B
-        missing = []
-        for b, k in enumerate(keys):
-            hit = pj.cache.get((space_key, k))
-            if hit is None:
-                missing.append(b)
-            else:
-                grids[b], insides[b] = hit
-        if missing:
+
+        def make(idx: Tensor):
             pts = voxel_grid(self.space_size, self.space_center, self.space_shape,
                              device=affines.device)
-            idx = torch.as_tensor(missing, device=affines.device)
-            g = projector_grid(pj, pts, cameras[idx], affines[idx], image_sizes[idx],
-                               heatmap_size, input_size=input_size)
-            for j, b in enumerate(missing):
-                grids[b], insides[b] = g.grid[j], g.inside[j]
-                pj.cache.put((space_key, keys[b]), (g.grid[j], g.inside[j]))
-        return torch.stack(grids), torch.stack(insides)
+            return projector_grid(pj, pts, cameras[idx], affines[idx], image_sizes[idx],
+                                  heatmap_size, input_size=input_size)
+
+        return pj.cached_grids(space_key, list(keys), make, affines.device)
 
     def project(self, heatmaps: Tensor, cameras, affines, image_sizes, input_size=None,
                 keys: Optional[List[Hashable]] = None) -> Tensor:
@@ -877,13 +861,8 @@ class FasterVoxelPoseJointNet(GeometryStateMixin, BaseModule):
         self.fine_shape = tuple(fine)
         self.num_joints = int(num_joints)
         self.beta = float(beta)
-        w = dict(planes=1.0, fused=5.0)
-        unknown = set(loss_weights or {}) - set(w)
-        if unknown:
-            raise ValueError(f'FasterVoxelPoseJointNet: unknown loss_weights {sorted(unknown)}; '
-                             f'expected {sorted(w)}')
-        w.update(loss_weights or {})
-        self.loss_weights = w
+        self.loss_weights = merge_loss_weights(
+            'FasterVoxelPoseJointNet', dict(planes=1.0, fused=5.0), loss_weights)
         pj = dict(projector or {})
         cache_size = int(pj.pop('cache_size', 2))
         self.projector = VoxelProjector(cache_size=0, **pj)

@@ -28,7 +28,7 @@ for a static rig the grid of the whole capture space is computed once and cached
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Hashable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Hashable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -464,6 +464,30 @@ class VoxelProjector(nn.Module):
             return dict(volume=volume, values=values, inside=g.inside, depth=g.depth)
         return volume
 
+    def cached_grids(self, space_key: Hashable, sample_keys: List[Hashable],
+                     make: Callable[[torch.Tensor], SamplingGrid], device
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The (B, V, N, 2) grids and (B, V, N) in-image masks of B samples from the cache,
+        keyed ``(space_key, sample_keys[b])``; the samples not cached are computed in one
+        call ``make(idx)`` (``idx`` the (M,) long tensor of their batch indices, returning
+        a :class:`SamplingGrid` of M samples) and cached."""
+        B = len(sample_keys)
+        grids: List[Optional[torch.Tensor]] = [None] * B
+        insides: List[Optional[torch.Tensor]] = [None] * B
+        missing: List[int] = []
+        for b, k in enumerate(sample_keys):
+            hit = self.cache.get((space_key, k))
+            if hit is None:
+                missing.append(b)
+            else:
+                grids[b], insides[b] = hit
+        if missing:
+            g = make(torch.as_tensor(missing, device=device))
+            for j, b in enumerate(missing):
+                grids[b], insides[b] = g.grid[j], g.inside[j]
+                self.cache.put((space_key, sample_keys[b]), (g.grid[j], g.inside[j]))
+        return torch.stack(grids), torch.stack(insides)
+
     def project_space(self, heatmaps: torch.Tensor, size: Size3, center: Size3,
                       shape: Sequence[int], cameras: Camera, affines: torch.Tensor,
                       image_sizes: torch.Tensor, input_size: Optional[Size2] = None,
@@ -489,24 +513,12 @@ class VoxelProjector(nn.Module):
         if sample_keys is None:
             sample_keys = [sample_key(cameras[b].key(), affines[b], image_sizes[b])
                            for b in range(B)]
-        grids: List[Optional[torch.Tensor]] = [None] * B
-        insides: List[Optional[torch.Tensor]] = [None] * B
-        missing: List[int] = []
-        for b, k in enumerate(sample_keys):
-            hit = self.cache.get((space_key, k))
-            if hit is None:
-                missing.append(b)
-            else:
-                grids[b], insides[b] = hit
-        if missing:
+
+        def make(idx: torch.Tensor) -> SamplingGrid:
             pts = voxel_grid(size, center, shape, device=heatmaps.device)
-            idx = torch.as_tensor(missing, device=affines.device)
-            g = self.sampling_grid(pts, cameras[idx], affines[idx], image_sizes[idx], (W, H),
-                                   input_size=input_size)
-            for j, b in enumerate(missing):
-                grids[b], insides[b] = g.grid[j], g.inside[j]
-                self.cache.put((space_key, sample_keys[b]), (g.grid[j], g.inside[j]))
-        grid = torch.stack(grids)
-        inside = torch.stack(insides)
+            return self.sampling_grid(pts, cameras[idx], affines[idx], image_sizes[idx],
+                                      (W, H), input_size=input_size)
+
+        grid, inside = self.cached_grids(space_key, sample_keys, make, affines.device)
         values = sample_views(heatmaps, grid)
         return aggregate_views(values, inside).view(B, K, *shape)

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from virtualpose_mm.registry import MODELS
+from virtualpose_mm.models.utils.loss_weights import merge_loss_weights
 from virtualpose_mm.models.utils.multiview import ViewMeta
 from virtualpose_mm.models.pose_estimators.base import VolumetricPoseEstimator
 from virtualpose_mm.models.pose_estimators.base import as_tensor as _t
@@ -129,13 +130,8 @@ class VirtualPose(VolumetricPoseEstimator):
         pose_net.setdefault('type', 'VoxelSinglePoseNet')
         self.pose_net = MODELS.build(pose_net)
         self.input_size = tuple(float(v) for v in input_size)
-        w = dict(depth=0.1, root=1000.0, pose=1.0)
-        unknown = set(loss_weights or {}) - set(w)
-        if unknown:
-            raise ValueError(f'VirtualPose: unknown loss_weights {sorted(unknown)}; '
-                             f'expected some of {sorted(w)}')
-        w.update(loss_weights or {})
-        self.loss_weights = w
+        self.loss_weights = merge_loss_weights(
+            'VirtualPose', dict(depth=0.1, root=1000.0, pose=1.0), loss_weights)
         self.gt_proposal_filter = bool(gt_proposal_filter)
         self.pen_train_per_slot = bool(pen_train_per_slot)
         self.check_inputs = bool(check_inputs)
