@@ -5,7 +5,7 @@ VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 
-.PHONY: install test demo demo-train golden clean
+.PHONY: install test demo demo-train demo-train-voxelpose golden clean
 
 install:
 	bash tools/install.sh
@@ -16,15 +16,26 @@ test: install
 demo: install
 	bash demo/run_demo.sh
 
-# reproduce the embedded demo checkpoint (VoxelPose for the Shelf rig from virtual scenes;
-# about 1.5 h on 2 CPU cores), then run the demo with it
-DEMO_TRAIN_DIR ?= work_dirs/voxelpose_shelf_virtual_cpu
+# reproduce the embedded demo checkpoint (Faster-VoxelPose for the Shelf rig from virtual
+# scenes; about 1.5 h on one CPU core), then run the demo with it;
+# demo-train-voxelpose: the same for the VoxelPose checkpoint (about 1.5 h)
+DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
-		configs/voxelpose/voxelpose_shelf_virtual_cpu.py --work-dir $(DEMO_TRAIN_DIR)
-	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)/epoch_3.pth \
-		$(DEMO_TRAIN_DIR)/voxelpose_shelf_virtual_cpu.pth --no-hash
-	DEMO_CHECKPOINT=$(DEMO_TRAIN_DIR)/voxelpose_shelf_virtual_cpu.pth bash demo/run_demo.sh
+		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu.py --work-dir $(DEMO_TRAIN_DIR)
+	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)/iter_3600.pth \
+		$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth --no-hash
+	DEMO_MODEL=faster-voxelpose \
+	DEMO_CHECKPOINT=$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth bash demo/run_demo.sh
+
+VP_TRAIN_DIR ?= work_dirs/voxelpose_shelf_virtual_cpu
+demo-train-voxelpose: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
+		configs/voxelpose/voxelpose_shelf_virtual_cpu.py --work-dir $(VP_TRAIN_DIR)
+	$(PYTHON) tools/misc/publish_model.py $(VP_TRAIN_DIR)/epoch_3.pth \
+		$(VP_TRAIN_DIR)/voxelpose_shelf_virtual_cpu.pth --no-hash
+	DEMO_MODEL=voxelpose \
+	DEMO_CHECKPOINT=$(VP_TRAIN_DIR)/voxelpose_shelf_virtual_cpu.pth bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)
 golden: install

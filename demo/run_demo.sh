@@ -3,8 +3,10 @@
 #
 # 1. The multi-view demo (demo/body3d_multiview_detect_and_regress_img_demo.py) on three
 #    REAL Shelf frames: the 2D detections of the five real cameras (data/demo/shelf) through
-#    the embedded VoxelPose checkpoint (checkpoints/voxelpose_shelf_virtual_cpu.pth, trained
-#    on virtual scenes through the real Shelf cameras: `make demo-train`). Prints per frame
+#    the embedded checkpoint (DEMO_MODEL: faster-voxelpose, the default,
+#    checkpoints/faster-voxelpose_shelf_virtual_cpu.pth, or voxelpose,
+#    checkpoints/voxelpose_shelf_virtual_cpu.pth; both trained on virtual scenes through the
+#    real Shelf cameras: `make demo-train`). Prints per frame
 #    the people found and the median reprojection error of their 3D joints against the 2D
 #    detections; writes JSON and pictures.
 # 2. The same three real frames scored against the Shelf ground truth (PCP).
@@ -14,20 +16,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-CFG=configs/voxelpose/voxelpose_shelf_virtual_cpu.py
-CKPT=${DEMO_CHECKPOINT:-checkpoints/voxelpose_shelf_virtual_cpu.pth}
+DEMO_MODEL=${DEMO_MODEL:-faster-voxelpose}
+case "$DEMO_MODEL" in
+  faster-voxelpose)
+    CFG=configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu.py
+    REAL_CFG=configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_real-shelf-demo.py
+    CKPT=${DEMO_CHECKPOINT:-checkpoints/faster-voxelpose_shelf_virtual_cpu.pth} ;;
+  voxelpose)
+    CFG=configs/voxelpose/voxelpose_shelf_virtual_cpu.py
+    REAL_CFG=configs/voxelpose/voxelpose_shelf_virtual_cpu_real-shelf-demo.py
+    CKPT=${DEMO_CHECKPOINT:-checkpoints/voxelpose_shelf_virtual_cpu.pth} ;;
+  *) echo "DEMO_MODEL must be faster-voxelpose or voxelpose, got '$DEMO_MODEL'" >&2; exit 2 ;;
+esac
 OUT=${DEMO_OUT:-demo_output}
 NUM_VIRTUAL=${DEMO_NUM_VIRTUAL:-40}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 
-echo "== 1/3 multi-view demo on real Shelf frames 0-2 (2D detections of the 5 cameras)"
+echo "== 1/3 multi-view demo ($DEMO_MODEL, $CKPT) on real Shelf frames 0-2 (2D detections of the 5 cameras)"
 "$PY" demo/body3d_multiview_detect_and_regress_img_demo.py "$CFG" "$CKPT" \
   --camera-param-file data/demo/shelf/calibration_shelf.json --image-size 1032 776 \
   --kpt2d-file data/demo/shelf/pred_shelf_maskrcnn_hrnet_coco.pkl \
   --out-img-root "$OUT/shelf" --out-json "$OUT/shelf/results.json" --visualize-single-view
 echo "== 2/3 the same real frames against the Shelf ground truth"
-"$PY" tools/test.py configs/voxelpose/voxelpose_shelf_virtual_cpu_real-shelf-demo.py "$CKPT" \
+"$PY" tools/test.py "$REAL_CFG" "$CKPT" \
   --work-dir "$OUT/test_real" --out "$OUT/real_shelf_metrics.json" > "$OUT/test_real.log" 2>&1 \
   || { tail -20 "$OUT/test_real.log"; exit 1; }
 echo "== 3/3 $NUM_VIRTUAL held-out virtual Shelf-rig frames (CMU test-split poses, unseen seed)"
