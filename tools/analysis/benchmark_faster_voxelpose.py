@@ -183,11 +183,9 @@ def train_throughput(args, ref_fvp, state_dict, cfg_ref) -> None:
     targets = inp['targets']
 
     def ref_step():
-        out = rm(meta=meta, targets=targets, input_heatmaps=hm, cameras=cams,
-                 resize_transform=inp['resize_transform'])
-        loss = out[-1] if not isinstance(out, dict) else out['total']
-        if isinstance(loss, dict):
-            loss = loss['total']
+        # the reference returns (poses, plane poses, proposals, heatmaps, loss dict)
+        loss = rm(meta=meta, targets=targets, input_heatmaps=hm, cameras=cams,
+                  resize_transform=inp['resize_transform'])[-1]['total']
         ropt.zero_grad()
         loss.backward()
         ropt.step()
