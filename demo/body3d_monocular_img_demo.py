@@ -4,6 +4,11 @@
         --pose2d CFG --pose2d-checkpoint PTH [--focal F | --camera-param-file FILE] \\
         --out-dir DIR [--device cpu]
 
+    # images through an assembled VirtualPose (stage 1 + stage 2: no 2D model needed)
+    python demo/body3d_monocular_img_demo.py \
+        configs/virtualpose/virtualpose_image_res152_muco-mupots.py VIRTUALPOSE.pth \
+        --img PATH|DIR [--focal F | --camera-param-file FILE] --out-dir DIR
+
     # one real Shelf view at a time, from the published 2D detections (no images needed)
     python demo/body3d_monocular_img_demo.py CONFIG CHECKPOINT \\
         --kpt2d-file data/demo/shelf/pred_shelf_maskrcnn_hrnet_coco.pkl --camera-index 0 \\
@@ -17,7 +22,9 @@ Inputs:
   multi-view demo reads it; ``--camera-index`` picks the camera, ``--frames`` the frames;
   ``--img`` optional: images matched by the number in their file name, else blank
   canvases of ``--image-size``) or from any MMPose 2D model on ``--img``
-  (``--pose2d CFG --pose2d-checkpoint PTH``, MMPose's ``Pose2DInferencer``);
+  (``--pose2d CFG --pose2d-checkpoint PTH``, MMPose's ``Pose2DInferencer``); or, with an
+  assembled config (``VirtualPoseImageEstimator``: stage 1 + stage 2) and ``--img`` alone,
+  none: its own stage-1 network makes the AGR from the image;
 * the camera: ``--camera-param-file`` (any format
   ``virtualpose_mm.geometry.camera_io.load_cameras`` reads, with extrinsics;
   ``--camera-index`` picks one camera: name or position), or ``--focal F`` (px; principal
@@ -215,9 +222,6 @@ def main(argv=None) -> int:
 
     if args.kpt2d_file is None and args.img is None:
         raise DemoError('give --img (images, with --pose2d) or --kpt2d-file (2D detections)')
-    if args.kpt2d_file is None and not args.pose2d:
-        raise DemoError('--img needs a 2D model for the keypoints: --pose2d CFG '
-                        '--pose2d-checkpoint PTH (or give --kpt2d-file)')
     if args.pose2d_checkpoint and not args.pose2d:
         raise DemoError('--pose2d-checkpoint needs --pose2d')
     cam_names = None
@@ -235,9 +239,15 @@ def main(argv=None) -> int:
 
     model = init_model(args.config, args.checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
-    if not hasattr(model, 'root_net') or type(model).__name__ != 'VirtualPose':
+    assembled = type(model).__name__ == 'VirtualPoseImageEstimator'  # stage 1 + stage 2
+    net = model.stage2 if assembled else model
+    if not hasattr(net, 'root_net') or type(net).__name__ != 'VirtualPose':
         raise DemoError(f'{args.config}: a {type(model).__name__} config; this demo runs '
-                        'VirtualPose (stage 2) configs')
+                        'VirtualPose (stage 2) and VirtualPoseImageEstimator configs')
+    if args.kpt2d_file is None and not args.pose2d and not assembled:
+        raise DemoError('--img needs a 2D model for the keypoints: --pose2d CFG '
+                        '--pose2d-checkpoint PTH (or give --kpt2d-file, or an assembled '
+                        'VirtualPoseImageEstimator config)')
     pose2d = None
     if args.pose2d and args.kpt2d_file is None:
         from mmpose.apis.inferencers import Pose2DInferencer
@@ -245,7 +255,7 @@ def main(argv=None) -> int:
                                   device=args.device)
     vis = VISUALIZERS.build(dict(type='MultiviewPose3dVisualizer', name='monocular_demo'))
     vis.set_dataset_meta(model.dataset_meta)
-    space = dict(space_size=model.root_net.space_size, space_center=model.root_net.space_center)
+    space = dict(space_size=net.root_net.space_size, space_center=net.root_net.space_center)
 
     os.makedirs(args.out_dir, exist_ok=True)
     lines = []

@@ -16,7 +16,7 @@ editing this file; the ``_base_`` parts are not configs of their own):
    ``model(..., mode='loss')`` (finite losses) and ``mode='predict'`` (``PoseDataSample``\\ s
    with ``pred_instances.keypoints`` (N, K, 3)).
 
-Four kinds of config need more than a feeder, each said where it is done:
+Five kinds of config need more than a feeder, each said where it is done:
 
 * "your rig" configs (``voxelpose_own_rig.py`` and its children) are put on the real
   Shelf rig: its calibration, image size and capture space, through the rig variables;
@@ -25,7 +25,10 @@ Four kinds of config need more than a feeder, each said where it is done:
 * a config with a model and no data (``voxelpose_tiny_heatmap_cpu.py``) is fed Shelf
   virtual scenes sized for its model (:func:`_model_only_dataset`);
 * VirtualPose stage-1 configs (image → AGR, :data:`IMAGE_TO_AGR`) are image networks
-  whose prediction is the AGR in ``pred_fields``, checked instead of 3D keypoints.
+  whose prediction is the AGR in ``pred_fields``, checked instead of 3D keypoints;
+* assembled VirtualPose configs (image → 3D people, :data:`IMAGE_TO_3D`) are inference
+  only: no dataset and no loss (``mode='loss'`` must refuse); their test pipeline runs on
+  generated images (:func:`_run_image_to_3d`).
 
 The same estimator code runs for every dataset and camera format: nothing below tells
 the model which dataset it is fed. A dataset type without a feeder fails (add one); a
@@ -63,6 +66,8 @@ CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in 
 UNDER_CONSTRUCTION = ('faster_voxelpose', )
 #: image → AGR networks (VirtualPose stage 1): their prediction is 2D (``pred_fields``)
 IMAGE_TO_AGR = ('VirtualPoseAGRNet', )
+#: image → 3D people, inference only (the two VirtualPose stages assembled)
+IMAGE_TO_3D = ('VirtualPoseImageEstimator', )
 
 BATCH = 2               # samples per batch
 SMALL_SPACE = (16, 16, 8)
@@ -133,13 +138,17 @@ def _shrink_canvas(cfg, notes: list):
     * VirtualPose (its depth network runs on the AGR canvas): 960×512 → 480×256,
       heatmaps 240×128 → 120×64 (the tiny CPU config's canvas);
     * VirtualPose stage 1 (a ResNet on the image canvas, the config's ``input_size``):
-      960×512 → 256×128, maps 240×128 → 64×32.
+      960×512 → 256×128, maps 240×128 → 64×32;
+    * the assembled VirtualPose (the config's ``input_size``: both stages' canvas):
+      960×512 → 480×256 as stage 2, AGR 240×128 → 120×64.
 
     Heatmap-input VoxelPose configs keep their sizes (their cost is the voxel grids).
     """
     m = cfg.model
     if m.get('type') in IMAGE_TO_AGR:
         key, small = None, SMALL_IMAGE_INPUT
+    elif m.get('type') in IMAGE_TO_3D:
+        key, small = None, SMALL_AGR_CANVAS
     elif m.get('backbone'):
         key, small = 'image_size', SMALL_IMAGE_INPUT
     elif m.get('type') == 'VirtualPose':
@@ -474,6 +483,39 @@ def _not_finite(losses: dict) -> list:
     return bad
 
 
+def _run_image_to_3d(cfg, path, tmp: Path, notes: list) -> None:
+    """An assembled (inference-only) config: ``mode='loss'`` refuses; two generated images
+    of different sizes go through its ``test_pipeline`` (with the assumed level camera of
+    ``inference_monocular``) and ``mode='predict'``."""
+    import cv2
+    from virtualpose_mm.apis.inference_monocular import monocular_camera
+    from mmengine.dataset import Compose
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    rn = model.stage2.root_net
+    items = []
+    for i, (w, h) in enumerate(((640, 480), (300, 400))):
+        f = tmp / f'img{i}.jpg'
+        cv2.imwrite(str(f), np.random.default_rng(i).integers(0, 255, (h, w, 3), np.uint8))
+        cam, _ = monocular_camera(None, (w, h), space_size=rn.space_size,
+                                  space_center=rn.space_center)
+        items.append(Compose(cfg.test_pipeline)(dict(img_path=str(f), camera=cam.to_dict(),
+                                                     sample_idx=i)))
+    batch = pseudo_collate(items)
+    model.train()
+    with pytest.raises(RuntimeError, match='trained separately'):
+        model(**model.data_preprocessor(copy.deepcopy(batch), training=True), mode='loss')
+    model.eval()
+    with torch.no_grad():
+        out = model(**model.data_preprocessor(batch, training=False), mode='predict')
+    assert len(out) == BATCH
+    K = model.stage2.num_joints
+    for s in out:
+        kp = torch.as_tensor(s.pred_instances.keypoints)
+        assert kp.ndim == 3 and tuple(kp.shape[1:]) == (K, 3), (tuple(kp.shape), notes)
+        assert torch.isfinite(kp).all(), (_rel(path), notes)
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=[_rel(p) for p in CONFIGS])
 def test_config_builds_and_runs_one_batch(path, tmp_path):
     init_default_scope('mmpose')
@@ -496,6 +538,8 @@ def test_config_builds_and_runs_one_batch(path, tmp_path):
     notes = []
     _shrink(cfg._cfg_dict, notes)
     _shrink_canvas(cfg, notes)
+    if cfg.model['type'] in IMAGE_TO_3D:
+        return _run_image_to_3d(cfg, path, tmp_path, notes)
     loader = cfg.get('train_dataloader') or cfg.get('test_dataloader')
     if loader:
         ds_cfg = loader['dataset']

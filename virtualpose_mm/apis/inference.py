@@ -89,6 +89,12 @@ def _load_weights(model, checkpoint: str) -> str:
     if type(model).__name__ == 'VoxelPose':
         info = load_voxelpose_checkpoint(model, checkpoint)
         return info['layout']
+    if type(model).__name__ == 'VirtualPoseImageEstimator':
+        # official full VirtualPose checkpoints (backbone.* + REN.* + PEN.*) or ours
+        from ..models.utils.virtualpose_image_converter import (
+            OURS_IMAGE, load_virtualpose_image_checkpoint)
+        info = load_virtualpose_image_checkpoint(model, checkpoint)
+        return OURS if info['layout'] == OURS_IMAGE else info['layout']
     if type(model).__name__ == 'FasterVoxelPose':
         from ..models.utils.faster_voxelpose_converter import \
             load_faster_voxelpose_checkpoint
@@ -116,8 +122,9 @@ def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
     Args:
         config: config path or :class:`mmengine.Config` (``'${name}'`` variables resolved).
         checkpoint: our checkpoint, or a voxelpose-pytorch / MMPose-0.x VoxelPose one, or
-            an AlvinYH/Faster-VoxelPose one (converted on the fly, with a log line saying
-            so). None: random weights.
+            an AlvinYH/Faster-VoxelPose one, or (for a ``VirtualPoseImageEstimator``) an
+            official full wkom/VirtualPose one (converted on the fly, with a log line
+            saying so). None: random weights.
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
         cfg_options: overrides merged into the config before building.
 
@@ -138,9 +145,10 @@ def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
         layout = _load_weights(model, checkpoint)
         from ..models.utils.voxelpose_converter import OURS
         if layout != OURS:
+            once = ('' if type(model).__name__ == 'VirtualPoseImageEstimator' else
+                    ' (tools/convert_voxelpose_checkpoint.py converts it once)')
             print_log(f'{checkpoint}: a {layout} checkpoint, converted to virtualpose_mm keys '
-                      'on the fly (tools/convert_voxelpose_checkpoint.py converts it once)',
-                      logger='current')
+                      f'on the fly{once}', logger='current')
     model.cfg = cfg
     model.dataset_meta = _dataset_meta(cfg, model)
     model.to(device)

@@ -9,6 +9,11 @@
                                          # extrinsics, else the camera frame
     # path B: a stage-1 network (VirtualPoseAGRNet) makes the AGR from the image
     sample = inference_monocular(model, 'img.jpg', camera='calib.json', agr_model=agr_net)
+    # path B, assembled: one VirtualPoseImageEstimator (stage 1 + stage 2, e.g.
+    # configs/virtualpose/virtualpose_image_res152_muco-mupots.py + an official full
+    # VirtualPose checkpoint) runs on the image itself
+    model = init_model('configs/virtualpose/virtualpose_image_res152_muco-mupots.py', 'vp.pth')
+    sample = inference_monocular(model, 'img.jpg', camera=1500.0)
 
 **The camera** (:func:`monocular_camera`): a camera file in any format
 :func:`~virtualpose_mm.geometry.camera_io.load_cameras` reads (``camera_index`` picks one
@@ -223,8 +228,11 @@ def agr_render_settings(model) -> dict:
     ``inference_pipeline``, ``test_pipeline``, ``train_pipeline``, the dataloaders'; a
     ``RenderAGRFromKeypoints`` also gives its ``score_thr``, ``score_as_amplitude`` and
     ``bbox_source``), else the model's canvas (``input_size``) with stride 4 and the
-    default settings. Returns keyword arguments of ``RenderAGRFromKeypoints``."""
+    default settings. Returns keyword arguments of ``RenderAGRFromKeypoints``. For an
+    assembled ``VirtualPoseImageEstimator`` the canvas, root joint and checks are those of
+    its ``stage2`` (the config is the assembled model's)."""
     cfg = getattr(model, 'cfg', None)
+    model = _stage2(model)
     found = None
     if cfg is not None:
         for pipe in _pipelines(cfg):
@@ -253,6 +261,16 @@ def agr_render_settings(model) -> dict:
         raise InferenceError(f'the config renders the AGR on a {out["input_size"]} canvas, '
                              f'the model reads {want}')
     return out
+
+
+def _is_assembled(model) -> bool:
+    """Whether ``model`` is an assembled image → 3D model (``agr_net`` + ``stage2``)."""
+    return hasattr(model, 'agr_net') and hasattr(model, 'stage2')
+
+
+def _stage2(model):
+    """The stage-2 network of ``model`` (itself unless it is an assembled model)."""
+    return model.stage2 if _is_assembled(model) else model
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -353,8 +371,14 @@ def inference_monocular(model, image_or_size, camera=None, keypoints_2d=None, sc
     """Absolute 3D poses of every person in one image (VirtualPose stage 2).
 
     Args:
-        model: a :class:`~virtualpose_mm.models.pose_estimators.VirtualPose` from
-            :func:`~virtualpose_mm.apis.init_model` (it has ``cfg``).
+        model: a :class:`~virtualpose_mm.models.pose_estimators.VirtualPose`, or an
+            assembled :class:`~virtualpose_mm.models.pose_estimators.
+            VirtualPoseImageEstimator` (stage 1 + stage 2), from
+            :func:`~virtualpose_mm.apis.init_model` (it has ``cfg``). The assembled model
+            makes the AGR from the image with its own ``agr_net`` (path B: the image is
+            letterboxed to ``stage2.input_size`` and run through
+            ``model.predict_forward``) unless ``keypoints_2d`` are given (path A, with its
+            ``stage2``).
         image_or_size: an image path, an (H, W, 3) uint8 BGR image, or the image size
             (w, h) (path A needs no pixels).
         camera: the module docstring's forms (file, Camera, dict, focal length, None).
@@ -366,7 +390,7 @@ def inference_monocular(model, image_or_size, camera=None, keypoints_2d=None, sc
             ``predict_agr(images (B, 3, H, W)) -> (heatmaps (B, K, H/4, W/4), box_map
             (B, 4, H/4, W/4))``; it gets the image letterboxed to the stage-2 canvas and
             normalised by its ``data_preprocessor`` (float RGB 0–255 without one); needs
-            the image.
+            the image. Not with an assembled model (it has its own).
         bboxes: (N, 4) person boxes, image px (used only by a ``RenderAGRFromKeypoints``
             with ``bbox_source='input'`` in the config).
         camera_index: which camera of a camera file (name or position).
@@ -396,20 +420,27 @@ def inference_monocular(model, image_or_size, camera=None, keypoints_2d=None, sc
     """
     if not hasattr(model, 'cfg'):
         raise InferenceError('model: build it with virtualpose_mm.apis.init_model')
-    if not hasattr(model, 'root_net') or not hasattr(model, 'predict_forward'):
+    net = _stage2(model)  # the stage-2 network
+    if not hasattr(net, 'root_net') or not hasattr(net, 'predict_forward'):
         raise InferenceError(f'model: inference_monocular runs VirtualPose models, got a '
                              f'{type(model).__name__}')
-    if (keypoints_2d is None) == (agr_model is None):
+    assembled = _is_assembled(model)
+    if assembled and agr_model is not None:
+        raise InferenceError(f'agr_model: the {type(model).__name__} makes the AGR with its '
+                             'own agr_net; give agr_model only with a stage-2 VirtualPose')
+    if not assembled and (keypoints_2d is None) == (agr_model is None):
         raise InferenceError('give either keypoints_2d (path A: 2D keypoints of an MMPose '
                              '2D model) or agr_model (path B: a stage-1 AGR network)')
+    from_image = assembled and keypoints_2d is None  # path B through the assembled model
     img, size, path = _image_and_size(image_or_size)
-    rn = model.root_net
+    rn = net.root_net
     cam, info = monocular_camera(camera, size, camera_index=camera_index, focal=focal,
                                  space_size=rn.space_size, space_center=rn.space_center)
     settings = agr_render_settings(model)
-    K = int(model.num_joints)
+    K = int(net.num_joints)
     import virtualpose_mm  # noqa: F401  (registers the transforms)
-    from ..datasets.transforms import PackVirtualPoseInputs, RenderAGRFromKeypoints
+    from ..datasets.transforms import (LetterboxImage, PackVirtualPoseInputs,
+                                       RenderAGRFromKeypoints)
     from ..datasets.transforms.virtualpose_agr import depth_norm_factor
     init_default_scope(model.cfg.get('default_scope', 'mmpose'))
     results = dict(sample_idx=0, frame_id=frame_id, img_path=path, image_size=size,
@@ -439,6 +470,14 @@ def inference_monocular(model, image_or_size, camera=None, keypoints_2d=None, sc
             results = RenderAGRFromKeypoints(**kw)(results)
         except (KeyError, ValueError) as e:
             raise InferenceError(str(e)) from None
+    elif from_image:
+        if img is None:
+            raise InferenceError(f'a {type(model).__name__} without keypoints_2d needs the '
+                                 'image (a path or an array), not only its size')
+        lb = LetterboxImage(settings['input_size'])(dict(img=img))
+        results.update(img=lb['img'], affine=lb['affine'], input_size=lb['input_size'],
+                       heatmap_size=np.asarray(settings['heatmap_size'], np.int64),
+                       depth_norm_factor=depth_norm_factor(cam.f, lb['affine']))
     else:
         if img is None:
             raise InferenceError('agr_model needs the image (a path or an array), not only '
@@ -449,12 +488,14 @@ def inference_monocular(model, image_or_size, camera=None, keypoints_2d=None, sc
                        input_size=np.asarray(settings['input_size'], np.int64),
                        heatmap_size=np.asarray(settings['heatmap_size'], np.int64),
                        depth_norm_factor=depth_norm_factor(cam.f, A))
-    data = Compose([PackVirtualPoseInputs()])(results)
+    data = Compose([PackVirtualPoseInputs(inputs_key='img' if from_image else 'agr')])(
+        results)
+    runner = model if from_image else net  # images: stage 1 then stage 2; AGR: stage 2
     with torch.no_grad():
-        batch = model.data_preprocessor(pseudo_collate([data]), False)
-        result = model.predict_forward(batch['inputs'], batch['data_samples'])
-        sample = model.add_pred_to_datasample(result, batch['data_samples'])[0]
-    _finish(sample, result, cam, info, results, settings, model)
+        batch = runner.data_preprocessor(pseudo_collate([data]), False)
+        result = runner.predict_forward(batch['inputs'], batch['data_samples'])
+        sample = runner.add_pred_to_datasample(result, batch['data_samples'])[0]
+    _finish(sample, result, cam, info, results, settings, net)
     return sample
 
 

@@ -324,9 +324,13 @@ DEFAULT_META_KEYS = ('sample_idx', 'frame_id', 'seq_name', 'dataset_name', 'img_
 class PackVirtualPoseInputs(PackMultiViewPoseInputs):
     """:class:`PackMultiViewPoseInputs` for a monocular frame of
     :class:`~virtualpose_mm.models.pose_estimators.VirtualPose` (``inputs_key='agr'``, V = 1),
-    with VirtualPose's GT fields.
+    or of the assembled
+    :class:`~virtualpose_mm.models.pose_estimators.VirtualPoseImageEstimator`
+    (``inputs_key='img'``: the letterboxed image), with VirtualPose's GT fields.
 
-    Output ``dict(inputs=Tensor (1, K + 4, H, W) float32 AGR, data_samples=PoseDataSample)``:
+    Output ``dict(inputs=Tensor, data_samples=PoseDataSample)``; ``inputs``: (1, K + 4, H, W)
+    float32 AGR (``'agr'``) or (1, 3, ih, iw) uint8 letterboxed image, BGR as read
+    (``'img'``; the model's data preprocessor normalises it):
 
     * ``metainfo``: the views in the canonical layout of every model (``cameras`` dict of
       (1, ...) arrays from the frame's ``camera``, ``image_size``; ``affines`` (1, 2, 3)
@@ -353,16 +357,33 @@ class PackVirtualPoseInputs(PackMultiViewPoseInputs):
 
     Required Keys:
 
-    - agr, camera, affine, gt_keypoints_3d
+    - agr (``inputs_key='agr'``: (K + 4, H, W), e.g. from ``GenerateVirtualPoseAGR``) or
+      img (``inputs_key='img'``: one (ih, iw, 3) uint8 image, from ``LoadImage`` and
+      ``LetterboxImage``)
+    - camera, affine
+    - gt_keypoints_3d (optional: training and evaluation)
 
     Args:
         meta_keys: further frame keys copied into the metainfo when present.
         root_index: root joint used when ``gt_roots_3d`` is absent.
+        inputs_key: ``'agr'`` (default) or ``'img'``.
     """
 
-    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS, root_index: int = 2):
-        super().__init__(inputs_key='agr', meta_keys=meta_keys)
+    INPUT_HINTS = {'agr': 'GenerateVirtualPoseAGR', 'img': 'LoadImage and LetterboxImage'}
+
+    def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS, root_index: int = 2,
+                 inputs_key: str = 'agr'):
+        super().__init__(inputs_key=inputs_key, meta_keys=meta_keys)
         self.root_index = int(root_index)
+
+    def _inputs(self, results: dict) -> torch.Tensor:
+        if self.inputs_key != 'img' or 'img' not in results:
+            return super()._inputs(results)
+        img = np.asarray(results['img'])
+        if img.ndim != 3 or img.shape[-1] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"{self._name}: results['img'] must be one (H, W, 3) uint8 "
+                             f'image (monocular), got {img.dtype} of shape {img.shape}')
+        return super()._inputs(dict(img=[img]))
 
     def pack_gt(self, results: dict, ds: PoseDataSample) -> None:
         gt, labels = pack_gt_people(results, weights=results.get('gt_keypoints_3d_weights'),
