@@ -5,15 +5,21 @@
         --out-dir DIR [--device cpu]
 
     # images through an assembled VirtualPose (stage 1 + stage 2: no 2D model needed)
-    python demo/body3d_monocular_img_demo.py \
-        configs/virtualpose/virtualpose_image_res152_muco-mupots.py VIRTUALPOSE.pth \
+    python demo/body3d_monocular_img_demo.py \\
+        configs/virtualpose/virtualpose_image_res152_muco-mupots.py VIRTUALPOSE.pth \\
         --img PATH|DIR [--focal F | --camera-param-file FILE] --out-dir DIR
 
     # one real Shelf view at a time, from the published 2D detections (no images needed)
     python demo/body3d_monocular_img_demo.py CONFIG CHECKPOINT \\
         --kpt2d-file data/demo/shelf/pred_shelf_maskrcnn_hrnet_coco.pkl --camera-index 0 \\
         --camera-param-file data/demo/shelf/calibration_shelf.json --image-size 1032 776 \\
-        --out-dir DIR
+        --out-dir DIR [--reference-json demo_output/shelf/results.json]
+
+``--reference-json`` (the multi-view demo's ``--out-json`` of the same frames): each
+person's 3D root (mid-hip, world mm) is compared with the nearest root the multi-view demo
+found in that frame; the distances are printed per image, summarised at the end and
+stored per person (``root_distance_to_reference_mm``). ``make demo`` runs it on the five
+real Shelf cameras, one at a time.
 
 Inputs:
 
@@ -90,6 +96,9 @@ def parse_args(argv=None):
                    choices=('coco17', 'virtualpose17'), help='joint set of the 2D keypoints')
     p.add_argument('--score-thr', type=float, default=None,
                    help='2D joints scoring below it are not rendered (default 0)')
+    p.add_argument('--reference-json', help='the multi-view demo\'s --out-json of the same '
+                   'frames: each person\'s 3D root (mid-hip) is compared with the nearest '
+                   'root found there (world mm; needs a camera file with extrinsics)')
     p.add_argument('--out-dir', required=True, help='output folder')
     p.add_argument('--device', default='cpu')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -143,6 +152,47 @@ def kpt2d_items(args, cam_names):
             imgs[mv._frame_number(osp.basename(p))] = p
     return cam, [(f'cam{cam}_{f}', imgs.get(mv._frame_number(f)), dets[f'{cam}_{f}'])
                  for f in frames]
+
+
+# --------------------------------------------------------------------------- reference
+def load_reference_roots(path: str) -> dict:
+    """``{frame: (M, 3) world mm}``: the people's roots (mid-hip) in a multi-view demo
+    JSON (``{"frames": [{"frame", "joint_names", "people": [{"keypoints_3d"}]}]}``)."""
+    from virtualpose_mm.datasets.joint_sets import root_of
+    if not osp.isfile(path):
+        raise DemoError(f'{path}: reference JSON not found')
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+    except json.JSONDecodeError as e:
+        raise DemoError(f'{path}: not valid JSON ({e})') from None
+    frames = raw.get('frames') if isinstance(raw, dict) else None
+    if not isinstance(frames, list):
+        raise DemoError(f'{path}: expected {{"frames": [...]}} (the multi-view demo\'s '
+                        '--out-json)')
+    out = {}
+    for i, fr in enumerate(frames):
+        try:
+            names = fr['joint_names']
+            kp = np.asarray([p['keypoints_3d'] for p in fr['people']], np.float64)
+            frame = str(fr['frame'])
+        except (KeyError, TypeError) as e:
+            raise DemoError(f'{path}: frames[{i}] lacks {e} (frame, joint_names, '
+                            'people[].keypoints_3d)') from None
+        js = {17: 'coco17', 15: 'panoptic15'}.get(len(names))
+        if js is None or (len(kp) and kp.shape[1:] != (len(names), 3)):
+            raise DemoError(f'{path}: frames[{i}]: {len(names)} joint names and keypoints '
+                            f'of shape {kp.shape}; expected COCO-17 or Panoptic-15 joints')
+        out[frame] = root_of(kp, js) if len(kp) else np.zeros((0, 3))
+    return out
+
+
+def frame_of(name: str, from_kpt2d: bool):
+    """The frame name of an item (``cam<C>_<frame>`` or an image file name)."""
+    if from_kpt2d:
+        return name.split('_', 1)[1]
+    n = mv._frame_number(name)
+    return None if n is None else str(n)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -257,8 +307,13 @@ def main(argv=None) -> int:
     vis.set_dataset_meta(model.dataset_meta)
     space = dict(space_size=net.root_net.space_size, space_center=net.root_net.space_center)
 
+    ref_roots = load_reference_roots(args.reference_json) if args.reference_json else None
+    if ref_roots is not None and not args.camera_param_file:
+        raise DemoError('--reference-json compares world positions: give the camera with '
+                        'its extrinsics (--camera-param-file)')
+
     os.makedirs(args.out_dir, exist_ok=True)
-    lines = []
+    lines, all_dist = [], []
     for name, img_path, dets in items:
         img = read_image(img_path) if img_path else None
         if img is not None:
@@ -282,6 +337,25 @@ def main(argv=None) -> int:
         except InferenceError as e:
             raise DemoError(f'{name}: {e}') from None
         record = frame_record(name, img_path, sample, model, cam_name)
+        dist_txt = ''
+        if ref_roots is not None:
+            frame = frame_of(name, args.kpt2d_file is not None)
+            if frame not in ref_roots:
+                raise DemoError(f'{args.reference_json}: no frame {frame!r} (frames: '
+                                f'{sorted(ref_roots)})')
+            roots = np.asarray(sample.pred_instances.keypoints_world,
+                               np.float64)[:, net.root_index]
+            ref = ref_roots[frame]
+            d = (np.linalg.norm(roots[:, None] - ref[None], axis=-1).min(1) if len(ref)
+                 else np.full(len(roots), np.inf))
+            for person, di in zip(record['people'], d):
+                person['root_distance_to_reference_mm'] = \
+                    round(float(di), 2) if np.isfinite(di) else None
+            record['reference'] = dict(file=args.reference_json, frame=frame,
+                                       num_people=int(len(ref)))
+            all_dist.extend(d[np.isfinite(d)].tolist())
+            dist_txt = (f'; {len(ref)} in the multi-view result, root distance to the nearest '
+                        'one (m) ' + (', '.join(f'{v / 1000:.2f}' for v in d) or '-'))
         mv.atomic_write_text(osp.join(args.out_dir, f'{name}.json'),
                              json.dumps(record, indent=1, allow_nan=False))
         rgb = None if img is None else np.ascontiguousarray(img[..., ::-1])
@@ -290,9 +364,14 @@ def main(argv=None) -> int:
         mv.atomic_write_image(osp.join(args.out_dir, f'{name}_3d.png'), world)
         depths = ', '.join(f'{p["root_depth_mm"] / 1000:.2f}' for p in record['people'])
         lines.append(f'{name}: {record["num_people"]} people'
-                     + (f', root depths (m) {depths}' if depths else ''))
+                     + (f', root depths (m) {depths}' if depths else '') + dist_txt)
     for line in lines:
         print(line)
+    if ref_roots is not None and all_dist:
+        a = np.asarray(all_dist)
+        print(f'root distance to the multi-view roots over {len(a)} people: median '
+              f'{np.median(a) / 1000:.2f} m, {np.mean(a < 500) * 100:.0f}% within 0.5 m, '
+              f'{np.mean(a < 1000) * 100:.0f}% within 1 m')
     print(f'results: {osp.abspath(args.out_dir)}')
     return 0
 

@@ -188,3 +188,45 @@ def test_images_through_an_mmpose_2d_model(demo, ckpt, tmp_path, capsys):
     err = capsys.readouterr().err
     if 'NaN/inf keypoints' in err:
         assert 'they are left out' in err
+
+
+def test_reference_json_root_distances(demo, ckpt, tmp_path, capsys):
+    """--reference-json: every person's distance to the nearest multi-view root of the same
+    frame, computed from the written world joints (mid-hip of a COCO-17 reference)."""
+    from virtualpose_mm.datasets.joint_sets import COCO17
+    rng = np.random.default_rng(0)
+    ref_people = {f: rng.uniform(-2000, 2000, (n, 17, 3)) for f, n in (('0', 3), ('1', 1),
+                                                                      ('2', 0))}
+    ref = dict(frames=[dict(frame=f, joint_names=list(COCO17.joint_names),
+                            people=[dict(keypoints_3d=p.tolist()) for p in kp])
+                       for f, kp in ref_people.items()])
+    ref_file = tmp_path / 'mv.json'
+    ref_file.write_text(json.dumps(ref))
+    out = tmp_path / 'out'
+    rc = demo.cli(_args(ckpt, out, '--camera-param-file', CALIB, '--camera-index', '1',
+                        '--image-size', '1032', '776', '--reference-json', str(ref_file)))
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert 'root distance to the nearest one (m)' in printed
+    for f, kp in ref_people.items():
+        rec = json.loads((out / f'cam1_{f}.json').read_text())
+        assert rec['reference']['frame'] == f and rec['reference']['num_people'] == len(kp)
+        roots = (kp[:, 11] + kp[:, 12]) / 2
+        for p in rec['people']:
+            mine = np.array(p['keypoints_3d_world'])[2]          # VirtualPose-17 mid-hip
+            if len(kp):
+                want = np.linalg.norm(roots - mine, axis=-1).min()
+                assert p['root_distance_to_reference_mm'] == pytest.approx(want, abs=0.05)
+            else:
+                assert p['root_distance_to_reference_mm'] is None
+    # errors: a frame the reference lacks, a camera without extrinsics
+    ref['frames'] = ref['frames'][:1]
+    ref_file.write_text(json.dumps(ref))
+    assert demo.cli(_args(ckpt, tmp_path / 'o2', '--camera-param-file', CALIB,
+                          '--camera-index', '1', '--image-size', '1032', '776',
+                          '--reference-json', str(ref_file))) == 2
+    assert "no frame '1'" in capsys.readouterr().err
+    assert demo.cli(_args(ckpt, tmp_path / 'o3', '--camera-index', '1', '--focal', '1000',
+                          '--image-size', '1032', '776', '--reference-json',
+                          str(ref_file))) == 2
+    assert 'extrinsics' in capsys.readouterr().err
