@@ -81,8 +81,10 @@ def parse_args(argv=None):
     p.add_argument('--img', help='an image or a folder of images')
     p.add_argument('--kpt2d-file', help='2D detections keyed "{camera}_{frame}" '
                    '(pred_*.pkl or JSON)')
-    p.add_argument('--camera-index', help='camera of --kpt2d-file / --camera-param-file '
-                   '(name or position)')
+    p.add_argument('--camera-index', nargs='+',
+                   help='camera of --kpt2d-file / --camera-param-file (name or position); '
+                   'with --kpt2d-file several may be given: each camera is run on its own, '
+                   'one after the other')
     p.add_argument('--frames', nargs='+', help='frames of --kpt2d-file to run')
     p.add_argument('--pose2d', help='MMPose 2D model config (or model alias)')
     p.add_argument('--pose2d-checkpoint', help='its checkpoint')
@@ -119,25 +121,26 @@ def list_images(path: str):
     return [path]
 
 
-def kpt2d_items(args, cam_names):
-    """[(name, image path or None, (n, K, 3) detections)] of one camera of --kpt2d-file."""
+def kpt2d_items(args, cam_names, camera_index=None):
+    """``(camera, [(name, image path or None, (n, K, 3) detections)])`` of one camera
+    (``camera_index``: name or position; None: the file's only camera) of --kpt2d-file."""
     dets = mv.load_kpt2d_file(args.kpt2d_file)
     by_cam = {}
     for key in dets:
         c, f = mv._split_key(key)
         by_cam.setdefault(c, []).append(f)
-    if args.camera_index is None:
+    if camera_index is None:
         if len(by_cam) != 1:
             raise DemoError(f'{args.kpt2d_file}: detections of cameras {sorted(by_cam)}; pick '
                             'one with --camera-index')
         cam = next(iter(by_cam))
     else:
-        cam = str(args.camera_index)
+        cam = str(camera_index)
         if cam not in by_cam and cam_names is not None and cam.lstrip('-').isdigit() and \
                 -len(cam_names) <= int(cam) < len(cam_names):
             cam = cam_names[int(cam)]
         if cam not in by_cam:
-            raise DemoError(f'{args.kpt2d_file}: no detections of camera {args.camera_index!r}'
+            raise DemoError(f'{args.kpt2d_file}: no detections of camera {camera_index!r}'
                             f' (cameras: {sorted(by_cam)})')
     frames = sorted(by_cam[cam], key=lambda f: (len(f), f))
     if args.frames is not None:
@@ -279,12 +282,18 @@ def main(argv=None) -> int:
         if not osp.isfile(args.camera_param_file):
             raise DemoError(f'{args.camera_param_file}: camera file not found')
         _, cam_names = load_rig(args.camera_param_file, image_size=args.image_size)
+    runs = []  # ((name, image path, detections), camera index, camera name)
     if args.kpt2d_file:
-        cam_name, items = kpt2d_items(args, cam_names)
-        cam_index = args.camera_index if args.camera_index is not None else cam_name
+        for index in (args.camera_index or [None]):
+            cam_name, items = kpt2d_items(args, cam_names, index)
+            runs += [(it, index if index is not None else cam_name, cam_name)
+                     for it in items]
     else:
-        items = [(osp.splitext(osp.basename(p))[0], p, None) for p in list_images(args.img)]
-        cam_index, cam_name = args.camera_index, args.camera_index
+        if args.camera_index is not None and len(args.camera_index) > 1:
+            raise DemoError('--img: the images are of one camera; give one --camera-index')
+        index = args.camera_index[0] if args.camera_index else None
+        runs = [((osp.splitext(osp.basename(p))[0], p, None), index, index)
+                for p in list_images(args.img)]
     camera = args.camera_param_file if args.camera_param_file else args.focal
 
     model = init_model(args.config, args.checkpoint, device=args.device,
@@ -314,7 +323,7 @@ def main(argv=None) -> int:
 
     os.makedirs(args.out_dir, exist_ok=True)
     lines, all_dist = [], []
-    for name, img_path, dets in items:
+    for (name, img_path, dets), cam_index, cam_name in runs:
         img = read_image(img_path) if img_path else None
         if img is not None:
             src = img

@@ -203,13 +203,14 @@ def test_reference_json_root_distances(demo, ckpt, tmp_path, capsys):
     ref_file = tmp_path / 'mv.json'
     ref_file.write_text(json.dumps(ref))
     out = tmp_path / 'out'
-    rc = demo.cli(_args(ckpt, out, '--camera-param-file', CALIB, '--camera-index', '1',
+    rc = demo.cli(_args(ckpt, out, '--camera-param-file', CALIB, '--camera-index', '1', '3',
                         '--image-size', '1032', '776', '--reference-json', str(ref_file)))
-    assert rc == 0
+    assert rc == 0                                       # two cameras, each on its own
     printed = capsys.readouterr().out
     assert 'root distance to the nearest one (m)' in printed
-    for f, kp in ref_people.items():
-        rec = json.loads((out / f'cam1_{f}.json').read_text())
+    for cam, (f, kp) in [(c, item) for c in ('1', '3') for item in ref_people.items()]:
+        rec = json.loads((out / f'cam{cam}_{f}.json').read_text())
+        assert rec['camera']['name'] == cam
         assert rec['reference']['frame'] == f and rec['reference']['num_people'] == len(kp)
         roots = (kp[:, 11] + kp[:, 12]) / 2
         for p in rec['people']:
