@@ -12,7 +12,8 @@ editing this file; the ``_base_`` parts are not configs of their own):
    :func:`~virtualpose_mm.engine.config_checks.check_config` then proves the edited
    config still agrees with itself (model space = data space = root targets);
 3. the train dataset (the test dataset for test-only configs) and the model are built,
-   two samples go through ``pseudo_collate`` → ``model.data_preprocessor`` →
+   two samples (of a ``CombinedDataset``: one of its first and one of its last part) go
+   through ``pseudo_collate`` → ``model.data_preprocessor`` →
    ``model(..., mode='loss')`` (finite losses) and ``mode='predict'`` (``PoseDataSample``\\ s
    with ``pred_instances.keypoints`` (N, K, 3)).
 
@@ -356,6 +357,28 @@ def feed_panoptic_mono(ds: dict, tmp: Path) -> str:
     return 'HMOR terms of the real Panoptic fixture, converted'
 
 
+def write_panoptic_mono_images(ann: Path, image_root: Path) -> int:
+    """Black 1920×1080 images (the Panoptic HD size) where the annotation file ``ann`` of
+    :func:`make_panoptic_mono` names them (every split), under ``image_root``; returns
+    how many."""
+    import cv2
+    data = pickle.loads(Path(ann).read_bytes())
+    names = {fr['image'] for frames in data['splits'].values() for fr in frames}
+    for name in names:
+        f = Path(image_root) / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(f), np.zeros((1080, 1920, 3), np.uint8))
+    return len(names)
+
+
+def feed_panoptic_mono_images(ds: dict, tmp: Path) -> str:
+    """The Panoptic-mono annotation file of :func:`feed_panoptic_mono` plus black HD images
+    where it names them (image configs load them)."""
+    feed_panoptic_mono(ds, tmp)
+    write_panoptic_mono_images(tmp / 'panoptic_mono_hmor.pkl', tmp / ds.get('img_prefix', ''))
+    return 'HMOR terms of the real Panoptic fixture, converted, black images'
+
+
 def feed_panoptic(ds: dict, tmp: Path) -> str:
     make_panoptic_tree(tmp, ds['cameras'])
     ds.update(data_root=str(tmp), sequences=['160906_band1'], frame_interval=1,
@@ -397,11 +420,13 @@ def feed_muco_images(ds: dict, tmp: Path) -> str:
 
 
 def feed_combined(ds: dict, tmp: Path) -> str:
-    """Each sub-dataset of MMPose's ``CombinedDataset`` by its own feeder (MuCo with
-    images: the combined datasets here are image datasets)."""
+    """Each sub-dataset of MMPose's ``CombinedDataset`` by its own feeder (MuCo and
+    Panoptic-mono with images: the combined datasets here are image datasets)."""
+    with_images = {'MuCo3DHPDataset': feed_muco_images,
+                   'PanopticMonoDataset': feed_panoptic_mono_images}
     notes = []
     for i, sub in enumerate(ds['datasets']):
-        feeder = feed_muco_images if sub['type'] == 'MuCo3DHPDataset' else FEEDERS[sub['type']]
+        feeder = with_images.get(sub['type']) or FEEDERS[sub['type']]
         (tmp / f'part{i}').mkdir()
         notes.append(feeder(sub, tmp / f'part{i}'))
     return 'CombinedDataset of: ' + '; '.join(notes)
@@ -558,7 +583,10 @@ def test_config_builds_and_runs_one_batch(path, tmp_path):
     assert len(dataset) >= BATCH, notes
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    batch = pseudo_collate([dataset[i] for i in range(BATCH)])
+    # a CombinedDataset: the first sample of its first part and the last of its last, so
+    # that every part's pipeline reaches the model
+    idx = [0, len(dataset) - 1] if ds_cfg['type'] == 'CombinedDataset' else range(BATCH)
+    batch = pseudo_collate([dataset[i] for i in idx])
     test_batch = copy.deepcopy(batch)  # the data preprocessor marks the samples it stacks
 
     model.train()

@@ -6,7 +6,8 @@ import torch
 
 import virtualpose_mm  # noqa: F401  (registers the transforms)
 from mmpose.datasets.transforms import PackPoseInputs
-from virtualpose_mm.datasets.joint_sets import coco17_to_virtualpose17_2d
+from virtualpose_mm.datasets.joint_sets import (coco17_to_panoptic15_2d,
+                                                coco17_to_virtualpose17_2d)
 from virtualpose_mm.datasets.transforms import GenerateAGRTargets, LetterboxImage
 from virtualpose_mm.geometry.camera import Camera
 
@@ -213,6 +214,76 @@ def test_coco_to_virtualpose_2d_conversion():
     np.testing.assert_allclose(out[14], coco[16])
     assert not v[2] and v[0] and not v[12] and v[6]     # hips: l visible, r not
     assert not v[[1, 15, 16]].any()
+
+
+def test_coco_to_panoptic15_2d_conversion():
+    """COCO-17 → Panoptic-15 on a hand-computed example: COCO joint k at (2k, 2k + 1)."""
+    coco = np.arange(17 * 2, dtype=float).reshape(17, 2)
+    vis = np.full(17, 2)          # COCO's "labelled and visible"
+    vis[12] = 0                   # right hip not annotated
+    vis[7] = 1                    # left elbow "labelled, occluded": still a target
+    vis[1:5] = 0                  # eyes and ears: not in Panoptic-15
+    out, v = coco17_to_panoptic15_2d(coco, vis)
+    # Panoptic-15: neck, nose, mid-hip, l-sho, l-elb, l-wri, l-hip, l-kne, l-ank,
+    # r-sho, r-elb, r-wri, r-hip, r-kne, r-ank
+    expect = np.array([[11, 12],            # neck = ((10, 11) + (12, 13)) / 2
+                       [0, 1],              # nose = COCO 0
+                       [23, 24],            # mid-hip = ((22, 23) + (24, 25)) / 2
+                       [10, 11], [14, 15], [18, 19], [22, 23], [26, 27], [30, 31],
+                       [12, 13], [16, 17], [20, 21], [24, 25], [28, 29], [32, 33]], float)
+    np.testing.assert_array_equal(out, expect)
+    assert out.dtype == np.float64 and v.dtype == bool
+    np.testing.assert_array_equal(v, [1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1])
+    # leading axes, and the shape checks name the function
+    out2, v2 = coco17_to_panoptic15_2d(np.stack([coco, coco]), np.stack([vis, vis]))
+    assert out2.shape == (2, 15, 2) and v2.shape == (2, 15)
+    with pytest.raises(ValueError, match='coco17_to_panoptic15_2d'):
+        coco17_to_panoptic15_2d(coco[:15], vis[:15])
+    with pytest.raises(ValueError, match='visibility shape'):
+        coco17_to_panoptic15_2d(coco, vis[:16])
+
+
+def test_coco_targets_in_panoptic15():
+    """GenerateAGRTargets(source_joint_set='coco17', joint_set='panoptic15'): 15 channels,
+    the neck and mid-hip made from the shoulders and hips, the nose taken as it is."""
+    res = make_targets(coco_sample(), joint_set='panoptic15', bbox_source='annotation')
+    hm, kw = res['heatmaps'], res['keypoint_weights']
+    assert hm.shape == (15, 16, 32) and kw.shape == (2, 15)
+    a = {0: (9, 1 + 2), 1: (9, 1), 2: (9, 1 + 6), 3: (9 - 2, 1 + 2), 9: (9 + 2, 1 + 2),
+         5: (9 - 4, 1 + 6), 14: (9 + 1, 1 + 12)}   # person a, (col, row), exact pixels
+    for ch, (col, row) in a.items():
+        assert hm[ch, row, col] == pytest.approx(1.0, abs=1e-6), ch
+    # person b: left ankle (Panoptic 8) not annotated, the rest are; root pixel = mid-hip
+    assert kw[0].all() and kw[1, 8] == 0 and kw[1, [0, 1, 2, 14]].all()
+    np.testing.assert_array_equal(res['root_ind'], [7 * 32 + 9, 8 * 32 + 22])
+    np.testing.assert_array_equal(res['root_mask'], [1, 1])
+
+
+def test_inside_image_drops_joints_beside_the_image():
+    """A joint projected just left of a 256×192 image lands on the letterbox padding
+    (canvas x ≥ 0): a target by default, not one with inside_image (the reference's
+    Panoptic test)."""
+    R = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])   # looking along +y, z up
+    cam = Camera(R, np.zeros(3), f=(500.0, 500.0), c=(128.0, 96.0), image_size=(IMG_W, IMG_H))
+    rng = np.random.default_rng(1)
+    X = np.array([0.0, 4000.0, 0.0]) + rng.normal(0, 150, (1, 15, 3))
+    X[0, 5] = [-1200.0, 4000.0, 0.0]              # l-wrist → u = 500·(−0.3) + 128 = −22 px
+    base = dict(camera=cam, gt_keypoints_3d=X, img=np.zeros((IMG_H, IMG_W, 3), np.uint8))
+    out = {}
+    for flag in (False, True):
+        res = LetterboxImage(INPUT)(dict(base))
+        out[flag] = GenerateAGRTargets(input_size=INPUT, heatmap_size=HM, joint_set='panoptic15',
+                                       source='keypoints_3d', inside_image=flag)(res)
+    assert out[False]['keypoints'][0, 5, 0] == pytest.approx(-22.0, abs=1e-3)
+    assert 0 < out[False]['transformed_keypoints'][0, 5, 0] < OFF_X     # on the padding
+    assert out[False]['keypoint_weights'][0, 5] == 1 and out[True]['keypoint_weights'][0, 5] == 0
+    np.testing.assert_array_equal(np.delete(out[True]['keypoint_weights'][0], 5),
+                                  np.delete(out[False]['keypoint_weights'][0], 5))
+    with pytest.raises(KeyError, match='image_size'):
+        res = LetterboxImage(INPUT)(dict(base))
+        res.pop('image_size')
+        GenerateAGRTargets(input_size=INPUT, heatmap_size=HM, joint_set='panoptic15',
+                           source='keypoints_3d', inside_image=True)(res)
 
 
 def test_bad_inputs_are_named():

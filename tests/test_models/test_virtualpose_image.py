@@ -29,6 +29,7 @@ from tests.test_models.test_virtualpose_model import _to_reference
 
 CFG = osp.join(REPO_ROOT, 'configs/virtualpose/virtualpose_image_tiny_cpu.py')
 CFG_RELEASED = osp.join(REPO_ROOT, 'configs/virtualpose/virtualpose_image_res152_muco-mupots.py')
+CFG_PANOPTIC = osp.join(REPO_ROOT, 'configs/virtualpose/virtualpose_image_res152_panoptic.py')
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])
 
@@ -362,10 +363,14 @@ def test_pack_virtualpose_inputs_img():
 @pytest.mark.parametrize('assembled,stage1,stage2', [
     (CFG, 'virtualpose-stage1_tiny_cpu.py', 'virtualpose_tiny_cpu.py'),
     (CFG_RELEASED, 'virtualpose-stage1_res152_coco-muco_960x512.py',
-     'virtualpose_virtualcam_muco-mupots.py')])
+     'virtualpose_virtualcam_muco-mupots.py'),
+    (CFG_PANOPTIC, 'virtualpose-stage1_res152_coco-panoptic_960x512.py',
+     'virtualpose_virtualcam_panoptic.py')])
 def test_configs_assemble_the_stage_configs(assembled, stage1, stage2):
     """The assembled configs hold the stage configs' models (a copy of stage 1's, which
-    must not drift) on one canvas: LetterboxImage = stage 2's input_size, AGR ÷ 4."""
+    must not drift) on one canvas: LetterboxImage = stage 2's input_size, AGR ÷ 4; stage
+    1's heatmaps are stage 2's joints, and the assembled config trains and evaluates
+    nothing."""
     cfg = Config.fromfile(assembled)
     folder = osp.join(REPO_ROOT, 'configs', 'virtualpose')
     s1 = Config.fromfile(osp.join(folder, stage1)).model.to_dict()
@@ -383,3 +388,7 @@ def test_configs_assemble_the_stage_configs(assembled, stage1, stage2):
     norm = cfg.model.data_preprocessor
     assert [norm[k] for k in ('mean', 'std', 'bgr_to_rgb')] == \
         [s1['data_preprocessor'][k] for k in ('mean', 'std', 'bgr_to_rgb')]
+    assert agr['head']['out_channels'] == s2['num_joints']
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'train_cfg',
+                'optim_wrapper', 'val_evaluator', 'test_evaluator'):
+        assert cfg.get(key) is None, key

@@ -26,6 +26,8 @@ from tests.helpers import REPO_ROOT, run_tool
 TINY_CFG = osp.join(REPO_ROOT, 'configs', 'virtualpose', 'virtualpose-stage1_tiny_cpu.py')
 FULL_CFG = osp.join(REPO_ROOT, 'configs', 'virtualpose',
                     'virtualpose-stage1_res152_coco-muco_960x512.py')
+PANOPTIC_CFG = osp.join(REPO_ROOT, 'configs', 'virtualpose',
+                        'virtualpose-stage1_res152_coco-panoptic_960x512.py')
 FLIP = [0, 1, 2, 9, 10, 11, 12, 13, 14, 3, 4, 5, 6, 7, 8, 15, 16]
 
 
@@ -426,3 +428,78 @@ def test_published_config_mixes_coco_and_muco(tmp_path):
         col, row = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
         assert int(lab.root_ind[p]) == row * 240 + col and lab.root_mask[p] == 1
         assert hm[row, col] > 0.9
+
+
+def test_published_panoptic_config_settings():
+    """The COCO + Panoptic config is the COCO + MuCo one (the reference's two yamls differ
+    in NUM_JOINTS and the second dataset only): same network but 15 heatmaps, same
+    schedule, Panoptic-15 targets from COCO and from the HMOR training split."""
+    muco, pan = Config.fromfile(FULL_CFG), Config.fromfile(PANOPTIC_CFG)
+    m_muco, m_pan = muco.model.to_dict(), pan.model.to_dict()
+    assert m_pan['head'].pop('out_channels') == 15 and m_muco['head'].pop('out_channels') == 17
+    assert m_pan == m_muco
+    for key in ('optim_wrapper', 'train_cfg', 'default_hooks', 'auto_scale_lr', 'log_processor'):
+        assert pan[key] == muco[key], key
+    loader = pan.train_dataloader
+    assert loader.batch_size == 12 and loader.dataset.type == 'CombinedDataset'
+    coco, panoptic = loader.dataset.datasets
+    assert coco.type == 'CocoDataset' and coco.data_mode == 'bottomup'
+    assert panoptic.type == 'PanopticMonoDataset' and panoptic.split == 'train'
+    assert panoptic.joint_set == 'panoptic15' and panoptic.get('cameras') is None
+    t_coco, t_pan = coco.pipeline[-1], panoptic.pipeline[-1]
+    assert t_coco.type == t_pan.type == 'GenerateAGRTargets'
+    assert t_coco.joint_set == t_pan.joint_set == 'panoptic15'
+    assert (t_coco.source_joint_set, t_coco.bbox_source) == ('coco17', 'annotation')
+    assert (t_pan.source, t_pan.bbox_source, t_pan.inside_image) == \
+        ('keypoints_3d', 'keypoints', True)
+    assert t_coco.root_index == t_pan.root_index == 2
+
+
+def test_published_panoptic_config_mixes_coco_and_panoptic(tmp_path):
+    """The COCO + Panoptic config's dataset section on a tiny COCO folder and the
+    Panoptic-mono fixture (the real 160906_band1 people and HD cameras, black images), in
+    training mode: 15-channel targets; a Panoptic person's root Gaussian sits at its
+    projection through the frame's camera (with lens distortion) and the letterbox, and a
+    joint is a target exactly when it projects inside the 1920×1080 image."""
+    from mmpose.registry import DATASETS
+    from tests.test_configs.test_shipped_configs import (make_panoptic_mono,
+                                                         write_panoptic_mono_images)
+    init_default_scope('mmpose')
+    coco_root, pan_root = tmp_path / 'coco', tmp_path / 'panoptic'
+    write_tiny_coco(str(coco_root))
+    pan_root.mkdir()
+    ann = make_panoptic_mono(pan_root)
+    cfg = Config.fromfile(PANOPTIC_CFG).train_dataloader.dataset
+    write_panoptic_mono_images(ann, pan_root / cfg.datasets[1].img_prefix)
+    cfg.datasets[0].data_root = str(coco_root) + '/'
+    cfg.datasets[1].data_root = str(pan_root) + '/'
+    ds = DATASETS.build(cfg)
+    assert len(ds) == 3 + 2                       # 'train': one frame seen by two cameras
+    pan_ds = ds.datasets[1]
+    assert not pan_ds.test_mode
+    coco = ds[0]
+    assert coco['inputs'].shape == (3, 512, 960)
+    assert coco['data_samples'].gt_fields.heatmaps.shape == (15, 128, 240)
+    k = 512 / 1080                                # letterbox 1920×1080 → 960×512
+    off = (960 - 1920 * k) / 2
+    for i in range(2):
+        info = pan_ds.get_data_info(i)
+        cam, X = info['camera'], info['gt_keypoints_3d']
+        assert cam.dist is not None and np.abs(cam.dist).max() > 0
+        sample = ds[3 + i]
+        assert sample['inputs'].shape == (3, 512, 960)
+        hm = sample['data_samples'].gt_fields.heatmaps
+        lab = sample['data_samples'].gt_instance_labels
+        assert hm.shape == (15, 128, 240) and lab.keypoint_weights.shape == (len(X), 15)
+        uv = cam.project(X.reshape(-1, 3)).reshape(len(X), 15, 2)
+        inside = (uv[..., 0] >= 0) & (uv[..., 0] <= 1919) & (uv[..., 1] >= 0) & \
+            (uv[..., 1] <= 1079)
+        np.testing.assert_array_equal(lab.keypoint_weights.numpy(), inside.astype(np.float32))
+        for p in range(len(X)):
+            if not inside[p, 2]:
+                assert lab.root_mask[p] == 0
+                continue
+            x, y = (uv[p, 2] * k + [off, 0]) / 4
+            col, row = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+            assert int(lab.root_ind[p]) == row * 240 + col and lab.root_mask[p] == 1
+            assert hm[2, row, col] > 0.9

@@ -23,7 +23,8 @@ Every conversion between the sets lives here: ``coco17_to_panoptic15``,
 ``coco17_to_virtualpose17`` (both make the joints COCO lacks and, given the visibility,
 their visibility), ``coco17_to_shelf14``, ``virtualpose17_to_mupots17`` /
 ``mupots17_to_virtualpose17``, ``muco21_to_mupots17`` / ``muco21_to_virtualpose17``,
-``panoptic19_to_panoptic15``, plus
+``panoptic19_to_panoptic15``, the 2D-target conversions ``coco17_to_virtualpose17_2d`` /
+``coco17_to_panoptic15_2d`` (nothing guessed: a joint COCO cannot give is invisible), plus
 ``root_of`` (the mid-hip of any set) and :func:`convert_joints` (any known source → target
 by name, the table :data:`CONVERSIONS`). They work on arrays of any leading shape with the
 joint axis second to last (``(..., K, C)``) and never modify their input; the index
@@ -563,4 +564,42 @@ def coco17_to_virtualpose17_2d(coco, visible):
     return out, vis
 
 
-__all__ += ['coco17_to_virtualpose17_2d']
+def coco17_to_panoptic15_2d(coco, visible):
+    """(..., 17, C) COCO-17 keypoints → (..., 15, C) Panoptic-15 for *2D training targets*
+    (VirtualPose stage 1 on COCO + CMU Panoptic, the reference's ``dataset/coco.py`` with
+    ``NUM_JOINTS: 15``).
+
+    The rule of :func:`coco17_to_virtualpose17_2d`, by joint name:
+
+    * neck = mean of the shoulders, mid-hip (root) = mean of the hips, each visible when
+      both sources are;
+    * nose, shoulders, elbows, wrists, hips, knees and ankles are taken as they are;
+    * a Panoptic-15 joint COCO cannot give would be zeros and invisible (target weight
+      0): Panoptic-15 has none, every one of its joints is a COCO joint or made from two.
+
+    Deviation from the reference: wkom/VirtualPose names Panoptic joint 1 ``'headtop'``
+    (its ``JOINTS_DEF_PANOPTIC``) and so leaves it out of the COCO targets; in the
+    Panoptic annotation (``coco19`` / HMOR, the ``PANOPTIC15`` order) joint 1 is the nose,
+    which COCO annotates, so here it is trained from COCO's nose.
+
+    Args:
+        coco: (..., 17, C) COCO-17 keypoints (numpy; any unit, C ≥ 1).
+        visible: (..., 17) visibility (bool or COCO's 0/1/2; > 0 is visible).
+
+    Returns:
+        ``(joints, visible)``: (..., 15, C) float64 in the Panoptic-15 order and (..., 15)
+        bool.
+    """
+    c = np.asarray(coco, dtype=np.float64)
+    if c.ndim < 2 or c.shape[-2] != 17:
+        raise ValueError(f'coco17_to_panoptic15_2d: expected (..., 17, C) COCO keypoints, '
+                         f'got shape {c.shape}')
+    v = np.asarray(visible)
+    if v.shape != c.shape[:-1]:
+        raise ValueError(f'coco17_to_panoptic15_2d: visibility shape {v.shape} does not '
+                         f'match the keypoints {c.shape[:-1]}')
+    out, vis = coco17_to_panoptic15(c, v > 0)
+    return np.asarray(out, np.float64), np.asarray(vis, bool)
+
+
+__all__ += ['coco17_to_virtualpose17_2d', 'coco17_to_panoptic15_2d']

@@ -1,7 +1,8 @@
 """VirtualPose stage 1 (the AGR network): letterbox an image and make its 2D targets.
 
 A real image of a 2D dataset (MMPose's ``CocoDataset`` in ``data_mode='bottomup'``: all
-people of an image) or of a 3D dataset with a camera (``MuCo3DHPDataset``) goes through
+people of an image) or of a 3D dataset with a camera (``MuCo3DHPDataset``,
+``PanopticMonoDataset``) goes through
 
 ``LoadImage`` → ``LetterboxImage`` → ``GenerateAGRTargets`` → ``PackPoseInputs``
 
@@ -10,7 +11,8 @@ published setting) and a ``PoseDataSample`` with ``gt_fields.heatmaps`` (K, H, W
 per-person box targets in ``gt_instance_labels`` (``keypoint_weights``, ``box_targets``,
 ``root_ind``, ``root_mask``), what :class:`~virtualpose_mm.models.heads.VirtualPoseAGRHead`
 reads (reference: wkom/VirtualPose ``JointsDataset.__getitem__`` /
-``generate_target_heatmap``, ``dataset/coco.py``, ``dataset/muco.py``).
+``generate_target_heatmap``, ``dataset/coco.py``, ``dataset/muco.py``,
+``dataset/panoptic.py``).
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from mmpose.datasets.transforms import PackPoseInputs
 from ...geometry.camera import Camera
 from ...registry import TRANSFORMS
 from ...structures.heatmaps import adaptive_sigma, render_gaussian_heatmaps, root_pixel
-from ..joint_sets import convert_joints, coco17_to_virtualpose17_2d, get_joint_set
+from ..joint_sets import (coco17_to_panoptic15_2d, coco17_to_virtualpose17_2d, convert_joints,
+                          get_joint_set)
 from .multiview import apply_affine, letterbox_affine
 
 __all__ = ['LetterboxImage', 'GenerateAGRTargets', 'AGR_LABEL_MAPPING']
@@ -35,7 +38,8 @@ AGR_LABEL_MAPPING = dict(PackPoseInputs.label_mapping_table, box_targets='box_ta
                          root_ind='root_ind', root_mask='root_mask')
 
 #: 2D joint-set conversions for targets (nothing guessed; see joint_sets.py).
-_CONVERT_2D = {('coco17', 'virtualpose17'): coco17_to_virtualpose17_2d}
+_CONVERT_2D = {('coco17', 'virtualpose17'): coco17_to_virtualpose17_2d,
+               ('coco17', 'panoptic15'): coco17_to_panoptic15_2d}
 
 
 @TRANSFORMS.register_module()
@@ -99,9 +103,13 @@ class GenerateAGRTargets(BaseTransform):
     ``camera`` (``source='keypoints_3d'``; visible = 3D-visible and in front of the
     camera), are converted to ``joint_set`` (COCO-17 → VirtualPose-17 by
     :func:`~virtualpose_mm.datasets.joint_sets.coco17_to_virtualpose17_2d`: neck and mid-hip
-    from the shoulders and hips, head top / spine / head invisible) and mapped into the
-    canvas with ``affine``. A joint is *visible* when it is annotated and inside
-    ``[0, iw) × [0, ih)`` of the canvas (the reference's test).
+    from the shoulders and hips, head top / spine / head invisible; COCO-17 → Panoptic-15
+    by :func:`~virtualpose_mm.datasets.joint_sets.coco17_to_panoptic15_2d`: neck and mid-hip
+    made the same way, the other 13 by name) and mapped into the canvas with ``affine``.
+    A joint is *visible* when it is annotated and inside ``[0, iw) × [0, ih)`` of the
+    canvas (the reference's test) and, with ``inside_image``, inside the original image
+    ``[0, w − 1] × [0, h − 1]`` too (the reference's Panoptic ``_get_db`` test: without
+    it a joint projected just beside the image is a target on the letterbox padding).
 
     Targets (heatmap px = canvas px / stride, the pixel-index convention of
     :mod:`virtualpose_mm.structures.heatmaps`):
@@ -133,6 +141,8 @@ class GenerateAGRTargets(BaseTransform):
     Required Keys:
 
     - affine (2, 3) (from :class:`LetterboxImage`)
+    - image_size (2,) original (w, h) px (from :class:`LetterboxImage`), for
+      ``inside_image``
     - ``source='keypoints'``: keypoints (N, K_src, 2) original px, keypoints_visible
       (N, K_src) (or (N, K_src, 1)); bbox (N, 4) for ``bbox_source='annotation'``
     - ``source='keypoints_3d'``: camera (:class:`Camera` or its dict), gt_keypoints_3d
@@ -170,6 +180,9 @@ class GenerateAGRTargets(BaseTransform):
         legacy_peak_offset: reference heatmap peak placement (default False).
         legacy_root_pixel: reference root pixel ``int(x / stride)`` (default False).
         min_depth: mm; projected joints closer to the camera plane are invisible.
+        inside_image: a joint is visible only inside the original image too (above;
+            default False: COCO's and MuCo's reference targets; True: the reference's
+            Panoptic).
     """
 
     def __init__(self, input_size: Sequence[int] = (960, 512),
@@ -178,7 +191,8 @@ class GenerateAGRTargets(BaseTransform):
                  root_index: int = 2, base_sigma: float = 3.0, bbox_source: str = 'keypoints',
                  bbox_extension: Sequence[float] = (0.25, 0.12), bbox_padding: float = 1.25,
                  clip_boxes: bool = True, legacy_peak_offset: bool = False,
-                 legacy_root_pixel: bool = False, min_depth: float = 1.0):
+                 legacy_root_pixel: bool = False, min_depth: float = 1.0,
+                 inside_image: bool = False):
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
         if self.input_size[0] * self.heatmap_size[1] != self.input_size[1] * \
@@ -214,6 +228,7 @@ class GenerateAGRTargets(BaseTransform):
         self.legacy_peak_offset = bool(legacy_peak_offset)
         self.legacy_root_pixel = bool(legacy_root_pixel)
         self.min_depth = float(min_depth)
+        self.inside_image = bool(inside_image)
 
     # ------------------------------------------------------------------ inputs
     def _keypoints_2d(self, results: dict):
@@ -314,6 +329,14 @@ class GenerateAGRTargets(BaseTransform):
         inside = (canvas[..., 0] >= 0) & (canvas[..., 1] >= 0) & (canvas[..., 0] < iw) & \
             (canvas[..., 1] < ih) & np.isfinite(canvas).all(-1)
         vis = vis & inside
+        if self.inside_image and N:
+            if 'image_size' not in results:
+                raise KeyError('GenerateAGRTargets(inside_image=True): the results have no '
+                               'image_size (w, h) of the original image (put LetterboxImage '
+                               'before it)')
+            w, h = np.asarray(results['image_size'], dtype=np.float64).reshape(2)
+            vis = vis & (kp[..., 0] >= 0) & (kp[..., 1] >= 0) & (kp[..., 0] <= w - 1) & \
+                (kp[..., 1] <= h - 1)
 
         joints_hm = canvas / st
         if N:
@@ -352,4 +375,4 @@ class GenerateAGRTargets(BaseTransform):
         return (f'{self.__class__.__name__}(input_size={self.input_size}, heatmap_size='
                 f'{self.heatmap_size}, joint_set={self.joint_set.name!r}, source_joint_set='
                 f'{self.source_joint_set.name!r}, source={self.source!r}, bbox_source='
-                f'{self.bbox_source!r})')
+                f'{self.bbox_source!r}, inside_image={self.inside_image})')
