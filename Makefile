@@ -5,7 +5,7 @@ VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 
-.PHONY: install test demo demo-train demo-train-voxelpose golden clean
+.PHONY: install test demo demo-train demo-train-voxelpose demo-train-virtualpose golden clean
 
 install:
 	bash tools/install.sh
@@ -17,13 +17,17 @@ demo: install
 	bash demo/run_demo.sh
 
 # reproduce the embedded demo checkpoint (Faster-VoxelPose for the Shelf rig from virtual
-# scenes; about 1.5 h on one CPU core), then run the demo with it;
-# demo-train-voxelpose: the same for the VoxelPose checkpoint (about 1.5 h)
+# scenes, two stages: 3,600 + 4,400 iterations, about 3.5 h on one CPU core), then run the
+# demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint (about 1.5 h);
+# demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint (about 1.5 h)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
 		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu.py --work-dir $(DEMO_TRAIN_DIR)
-	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)/iter_3600.pth \
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
+		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage2.py \
+		--work-dir $(DEMO_TRAIN_DIR)_stage2 --cfg-options load_from=$(DEMO_TRAIN_DIR)/iter_3600.pth
+	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)_stage2/iter_4400.pth \
 		$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth --no-hash
 	DEMO_MODEL=faster-voxelpose \
 	DEMO_CHECKPOINT=$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth bash demo/run_demo.sh
@@ -36,6 +40,14 @@ demo-train-voxelpose: install
 		$(VP_TRAIN_DIR)/voxelpose_shelf_virtual_cpu.pth --no-hash
 	DEMO_MODEL=voxelpose \
 	DEMO_CHECKPOINT=$(VP_TRAIN_DIR)/voxelpose_shelf_virtual_cpu.pth bash demo/run_demo.sh
+
+MONO_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam_cpu
+demo-train-virtualpose: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
+		configs/virtualpose/virtualpose_virtualcam_cpu.py --work-dir $(MONO_TRAIN_DIR)
+	$(PYTHON) tools/misc/publish_model.py $(MONO_TRAIN_DIR)/iter_3000.pth \
+		$(MONO_TRAIN_DIR)/virtualpose_virtualcam_cpu.pth --no-hash
+	DEMO_MONO_CHECKPOINT=$(MONO_TRAIN_DIR)/virtualpose_virtualcam_cpu.pth bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)
 golden: install
