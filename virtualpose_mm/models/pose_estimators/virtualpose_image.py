@@ -23,9 +23,10 @@ IMAGENET_PREPROCESSOR = dict(type='MultiViewDataPreprocessor',
                              bgr_to_rgb=True)
 
 #: The configs the two stages are trained with.
-TRAINING_CONFIGS = ('stage 1: configs/virtualpose/virtualpose-stage1_res152_coco-{muco,panoptic}'
-                    '_960x512.py (VirtualPoseAGRNet), stage 2: configs/virtualpose/'
-                    'virtualpose_virtualcam_{muco-mupots,panoptic}.py (VirtualPose)')
+TRAINING_CONFIGS = ('stage 1: configs/virtualpose/virtualpose-stage1_res152_coco-muco_960x512.py '
+                    'or virtualpose-stage1_res152_coco-panoptic_960x512.py (VirtualPoseAGRNet), '
+                    'stage 2: configs/virtualpose/virtualpose_virtualcam_muco-mupots.py or '
+                    'virtualpose_virtualcam_panoptic.py (VirtualPose)')
 
 
 def _normalisation(cfg) -> dict:
