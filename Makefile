@@ -19,7 +19,7 @@ demo: install
 # reproduce the embedded demo checkpoint (Faster-VoxelPose for the Shelf rig from virtual
 # scenes, two stages: 3,600 + 4,400 iterations, about 3.5 h on one CPU core), then run the
 # demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint (about 1.5 h);
-# demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint (about 1.5 h)
+# demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint (about 2.5 h)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \

@@ -12,6 +12,11 @@
 # 2. The same three real frames scored against the Shelf ground truth (PCP).
 # 3. Held-out virtual frames of the Shelf rig (poses of the CMU bank's test split, a seed
 #    training never used, detector-like heatmap noise): AP, recall, MPJPE.
+# 4. VirtualPose from ONE camera (demo/body3d_monocular_img_demo.py, the stage-2 checkpoint
+#    checkpoints/virtualpose_virtualcam_cpu.pth when present (make demo-train-virtualpose;
+#    not embedded: 52 MB), trained on virtual cameras):
+#    each real Shelf camera's detections of the same frames, one camera at a time; prints
+#    the people found and each one's 3D root distance to the roots of step 1.
 # Output: demo_output/ (set DEMO_OUT to change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,21 +33,23 @@ case "$DEMO_MODEL" in
     CKPT=${DEMO_CHECKPOINT:-checkpoints/voxelpose_shelf_virtual_cpu.pth} ;;
   *) echo "DEMO_MODEL must be faster-voxelpose or voxelpose, got '$DEMO_MODEL'" >&2; exit 2 ;;
 esac
+MONO_CFG=configs/virtualpose/virtualpose_virtualcam_cpu.py
+MONO_CKPT=${DEMO_MONO_CHECKPOINT:-checkpoints/virtualpose_virtualcam_cpu.pth}
 OUT=${DEMO_OUT:-demo_output}
 NUM_VIRTUAL=${DEMO_NUM_VIRTUAL:-40}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 
-echo "== 1/3 multi-view demo ($DEMO_MODEL, $CKPT) on real Shelf frames 0-2 (2D detections of the 5 cameras)"
+echo "== 1/4 multi-view demo ($DEMO_MODEL, $CKPT) on real Shelf frames 0-2 (2D detections of the 5 cameras)"
 "$PY" demo/body3d_multiview_detect_and_regress_img_demo.py "$CFG" "$CKPT" \
   --camera-param-file data/demo/shelf/calibration_shelf.json --image-size 1032 776 \
   --kpt2d-file data/demo/shelf/pred_shelf_maskrcnn_hrnet_coco.pkl \
   --out-img-root "$OUT/shelf" --out-json "$OUT/shelf/results.json" --visualize-single-view
-echo "== 2/3 the same real frames against the Shelf ground truth"
+echo "== 2/4 the same real frames against the Shelf ground truth"
 "$PY" tools/test.py "$REAL_CFG" "$CKPT" \
   --work-dir "$OUT/test_real" --out "$OUT/real_shelf_metrics.json" > "$OUT/test_real.log" 2>&1 \
   || { tail -20 "$OUT/test_real.log"; exit 1; }
-echo "== 3/3 $NUM_VIRTUAL held-out virtual Shelf-rig frames (CMU test-split poses, unseen seed)"
+echo "== 3/4 $NUM_VIRTUAL held-out virtual Shelf-rig frames (CMU test-split poses, unseen seed)"
 "$PY" tools/test.py "$CFG" "$CKPT" --work-dir "$OUT/test_virtual" \
   --out "$OUT/virtual_metrics.json" \
   --cfg-options test_dataloader.dataset.num_samples="$NUM_VIRTUAL" \
@@ -58,4 +65,18 @@ print(f"Held-out virtual frames: MPJPE {v['virtual/MPJPE@500']:.1f} mm, "
       f"recall@500mm {v['virtual/Recall@500']:.3f}, AP@100 {v['virtual/AP@100']:.3f}, "
       f"mAP {v['virtual/mAP']:.3f}")
 PYEOF
-echo "JSON and pictures: $OUT/shelf/ (<frame>.json, <frame>_3d.png, <frame>_view_<camera>.png)"
+echo "== 4/4 VirtualPose, one real Shelf camera at a time ($MONO_CKPT), against step 1's roots"
+if [ -f "$MONO_CKPT" ]; then
+  "$PY" demo/body3d_monocular_img_demo.py "$MONO_CFG" "$MONO_CKPT" \
+    --kpt2d-file data/demo/shelf/pred_shelf_maskrcnn_hrnet_coco.pkl --camera-index 0 1 2 3 4 \
+    --camera-param-file data/demo/shelf/calibration_shelf.json --image-size 1032 776 \
+    --reference-json "$OUT/shelf/results.json" --out-dir "$OUT/monocular" \
+    > "$OUT/monocular.log" 2>&1 || { tail -20 "$OUT/monocular.log"; exit 1; }
+  grep -E '^cam|^root distance' "$OUT/monocular.log"
+else
+  echo "skipped: $MONO_CKPT is not in the repository (52 MB, over the 15 MB limit for"
+  echo "  embedded files); make demo-train-virtualpose trains it (about 2.5 h on one CPU thread)"
+  echo "  and runs this demo with it"
+fi
+echo "JSON and pictures: $OUT/shelf/ (<frame>.json, <frame>_3d.png, <frame>_view_<camera>.png),"
+echo "  $OUT/monocular/ (cam<camera>_<frame>.json, _2d.png, _3d.png)"

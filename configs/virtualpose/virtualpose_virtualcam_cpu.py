@@ -1,7 +1,8 @@
-# VirtualPose stage 2 sized to train on one CPU core in about 1.5 h, from virtual data only
+# VirtualPose stage 2 sized to train on one CPU core (2 h 22 min here), from virtual data only
 # (the CMU pose bank's train split seen by random virtual cameras), for 2D front ends that
 # give COCO-17 keypoints (converted to VirtualPose-17 by RenderAGRFromKeypoints): the
-# embedded monocular checkpoint of `make demo` (the real Shelf views, one at a time).
+# monocular checkpoint of `make demo` step 4 (the real Shelf views, one at a time;
+# 3,000 iterations took 2 h 22 min on one CPU thread here, `make demo-train-virtualpose`).
 #   AGR:       half the released canvas (480x256 letterboxed -> 120x64 heatmaps)
 #   root net:  ResNet-18 depth net with 64-channel deconvolutions; 40x40x12 grid over the
 #              released 8 x 8 x 2.4 m space (200 mm voxels); V2V with 16 mid channels
