@@ -78,5 +78,7 @@ else
   echo "  embedded files); make demo-train-virtualpose trains it (about 2.5 h on one CPU thread)"
   echo "  and runs this demo with it"
 fi
-echo "JSON and pictures: $OUT/shelf/ (<frame>.json, <frame>_3d.png, <frame>_view_<camera>.png),"
-echo "  $OUT/monocular/ (cam<camera>_<frame>.json, _2d.png, _3d.png)"
+echo "JSON and pictures: $OUT/shelf/ (<frame>.json, <frame>_3d.png, <frame>_view_<camera>.png)"
+if [ -f "$MONO_CKPT" ]; then
+  echo "  and $OUT/monocular/ (cam<camera>_<frame>.json, _2d.png, _3d.png)"
+fi
