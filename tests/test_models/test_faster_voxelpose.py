@@ -337,3 +337,57 @@ def test_weight_net_chunked_eval_equals_one_call_and_training_uses_the_whole_bat
                                (1 - m) * before + m * feat.mean((0, 2, 3)).detach())
     with torch.no_grad():                               # no maps (no proposal)
         assert net.eval()(torch.rand(0, 5, 16, 16)).shape == (0, 5, 1)
+
+
+
+def _plain_weight_net(net, x):
+    """FusionWeightNet's training forward written with the plain modules (one call)."""
+    import torch.nn.functional as F
+    N, K = x.shape[:2]
+    maps = x.reshape(N * K, 1, *x.shape[2:])
+    y = F.adaptive_avg_pool2d(net.heatmap_feature_net(maps), 1).reshape(N * K, -1)
+    return net.output(y).reshape(N, K, 1)
+
+
+@pytest.mark.parametrize('size,chunk', [((16, 16), 4), ((15, 13), 1000)])
+def test_weight_net_training_path_equals_the_plain_modules(size, chunk):
+    """The training path (BatchNorm statistics from the patch moments, folded conv,
+    chunked max-pool recomputed in backward) gives the plain modules' outputs, gradients
+    and running statistics, also with tied maxima (flat regions: the first maximum of a
+    window gets the gradient, as F.max_pool2d) and odd map sizes (the last row/column is
+    not pooled)."""
+    from virtualpose_mm.models.heads.faster_voxelpose_heads import FusionWeightNet
+    torch.manual_seed(0)
+    ref = FusionWeightNet(feat_channels=8, hidden_channels=16, reference_init=True)
+    for m in ref.modules():                             # weights of a trained net's scale
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.normal_(m.weight, 0, 0.3)
+            torch.nn.init.normal_(m.bias, 0, 0.3)
+    torch.nn.init.normal_(ref.heatmap_feature_net[1].weight, 1, 0.3)
+    torch.nn.init.normal_(ref.heatmap_feature_net[1].bias, 0, 0.3)
+    net = copy.deepcopy(ref)
+    net.train_chunk_maps = chunk
+    ref.train()
+    net.train()
+    x = torch.randn(2, 6, *size) * 2 + 0.5
+    x[0, :3, : size[0] // 2] = 0.25                     # flat regions: tied window maxima
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    g = torch.randn(2, 6, 1)
+    for _ in range(2):                                  # two steps: running statistics
+        ya, yb = _plain_weight_net(ref, x1), net(x2)
+        (ya * g).sum().backward()
+        (yb * g).sum().backward()
+        torch.testing.assert_close(yb, ya, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(x2.grad, x1.grad, rtol=1e-4, atol=1e-8)
+    for (name, pa), (_, pb) in zip(ref.named_parameters(), net.named_parameters()):
+        if name == 'heatmap_feature_net.0.bias':        # BatchNorm cancels it: 0 exactly
+            assert pb.grad.abs().max() == 0 and pa.grad.abs().max() < 1e-4
+            continue
+        scale = pa.grad.abs().max()
+        assert (pb.grad - pa.grad).abs().max() <= 1e-3 * scale, name
+    for (name, ba), (_, bb) in zip(ref.named_buffers(), net.named_buffers()):
+        torch.testing.assert_close(bb, ba, rtol=1e-5, atol=1e-6, msg=name)
+    # a model in training mode whose BatchNorm is frozen (eval) uses the running statistics
+    net.heatmap_feature_net[1].eval()
+    ref.heatmap_feature_net[1].eval()
+    torch.testing.assert_close(net(x), _plain_weight_net(ref, x), rtol=1e-5, atol=1e-6)

@@ -61,6 +61,8 @@ class VirtualPoseDepthNet(BaseModule):
     Args:
         in_channels: input heatmap channels (reference: 9 selected joints).
         depth: ResNet depth (18, 34, 50, 101, 152; reference 18).
+        base_channels: channels of the ResNet's first stage, doubled at each later stage
+            (reference 64; 32 has a quarter of the weights, for small checkpoints).
         deconv_channels: output channels of the deconvolutions (reference 3 × 256).
         deconv_kernels: their kernel sizes (4, 3 or 2; reference 4).
         head_channels: channels of the 3×3 head conv (reference 256).
@@ -78,7 +80,7 @@ class VirtualPoseDepthNet(BaseModule):
         input (B, C_in, H, W) → output (B, 1, H, W) (for H, W divisible by 8).
     """
 
-    def __init__(self, in_channels: int = 9, depth: int = 18,
+    def __init__(self, in_channels: int = 9, depth: int = 18, base_channels: int = 64,
                  deconv_channels: Sequence[int] = (256, 256, 256),
                  deconv_kernels: Sequence[int] = (4, 4, 4), head_channels: int = 256,
                  flip_train: bool = False, flip_swap_channels: bool = True,
@@ -102,6 +104,7 @@ class VirtualPoseDepthNet(BaseModule):
 
         self.backbone = MODELS.build(dict(
             type='ResNet', depth=depth, in_channels=in_channels, out_indices=(3, ),
+            stem_channels=int(base_channels), base_channels=int(base_channels),
             zero_init_residual=False,
             init_cfg=[dict(type='Kaiming', layer='Conv2d', mode='fan_out',
                            nonlinearity='relu'),

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor
+from torch.nn.modules.utils import _pair
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
 from virtualpose_mm.engine.config_checks import reject_unresolved
@@ -250,18 +251,149 @@ class FusionWeightNet(BaseModule):
     #: a few maps stay in the CPU cache (all 3P·K at once are hundreds of MB: 7x slower)
     eval_chunk_maps = 8
 
+    #: maps per chunk of the training path (:meth:`_train_features`)
+    train_chunk_maps = 16
+
     def forward(self, x: Tensor) -> Tensor:
         N, K = x.shape[:2]
         maps = x.reshape(N * K, 1, *x.shape[2:])
-        # training: one call, so that BatchNorm sees the whole batch
-        step = maps.shape[0] if self.training else self.eval_chunk_maps
-        feats = [F.adaptive_avg_pool2d(self.heatmap_feature_net(maps[i:i + step]), 1)
-                 for i in range(0, maps.shape[0], max(step, 1))]
+        if self.training and maps.shape[0]:
+            feats = [self._train_features(maps)]
+        else:
+            step = self.eval_chunk_maps
+            feats = [F.adaptive_avg_pool2d(self.heatmap_feature_net(maps[i:i + step]), 1)
+                     for i in range(0, maps.shape[0], max(step, 1))]
         if not feats:                                  # no maps (no proposal)
             feats = [maps.new_zeros(0, self.output[0].in_features)]
         y = (torch.cat(feats) if len(feats) != 1 else feats[0]).reshape(
             N * K, self.output[0].in_features)
         return self.output(y).reshape(N, K, 1)
+
+    def _train_features(self, maps: Tensor) -> Tensor:
+        """The feature layer + global average pool in training, (M, 1, a, b) → (M, C, 1, 1):
+        the same numbers and gradients as ``heatmap_feature_net`` on the whole batch (its
+        BatchNorm normalises with the statistics of all M maps and updates its running
+        statistics once), at a fraction of the memory traffic.
+
+        The plain path keeps four (M, C, a, b) tensors for backward (hundreds of MB for a
+        few proposals: 0.8 s per step for 3 proposals on one CPU core, most of it filling
+        and reading memory). Here the BatchNorm statistics come from the 3×3 patch moments
+        of the input (the conv has one input channel: mean = w·μ + b, var = wᵀ Σ w, in
+        float64), BatchNorm is folded into the conv with those statistics, and the
+        conv → max-pool → ReLU → average-pool runs in chunks of ``train_chunk_maps`` maps
+        that are recomputed in backward (:class:`_PooledConvFeatures`), so each chunk's
+        features stay in the CPU cache. Gradients agree with the plain path to float32
+        rounding (the max-pool's go to the first maximum of a window, as ``F.max_pool2d``'s).
+        """
+        conv, bn, pool = self.heatmap_feature_net[:3]
+        if _pair(pool.kernel_size) != (2, 2) or _pair(pool.stride) != (2, 2) or \
+                _pair(pool.padding) != (0, 0) or conv.in_channels != 1 or conv.groups != 1:
+            raise ValueError('FusionWeightNet: the training path needs a 1-channel conv and a '
+                             f'2x2 stride-2 max-pool, got {conv} and {pool}')
+        M = maps.shape[0]
+        use_batch_stats = bn.training or bn.running_mean is None
+        if use_batch_stats:
+            cols = F.unfold(maps, conv.kernel_size, padding=conv.padding,
+                            stride=conv.stride)                       # (M, 9, L)
+            n = cols.shape[0] * cols.shape[2]
+            mu = cols.mean((0, 2), keepdim=True)
+            cen = cols - mu
+            # biased, as BN; float32 sums over one map, float64 over the maps
+            cov = torch.bmm(cen, cen.transpose(1, 2)).double().sum(0) / n
+            mu = mu.reshape(-1).double()
+            w = conv.weight.double().reshape(conv.out_channels, -1)
+            mean = w @ mu + (conv.bias.double() if conv.bias is not None else 0.0)
+            var = ((w @ cov) * w).sum(1)
+            if bn.training and bn.track_running_stats:
+                with torch.no_grad():
+                    bn.num_batches_tracked.add_(1)
+                    mom = bn.momentum if bn.momentum is not None else \
+                        1.0 / float(bn.num_batches_tracked)
+                    bn.running_mean.mul_(1 - mom).add_(mean.float(), alpha=mom)
+                    bn.running_var.mul_(1 - mom).add_(var.float() * (n / max(n - 1, 1)),
+                                                      alpha=mom)
+        else:
+            mean, var = bn.running_mean.double(), bn.running_var.double()
+        scale = torch.rsqrt(var + bn.eps)
+        if bn.weight is not None:
+            scale = scale * bn.weight.double()
+        bias = -mean * scale if conv.bias is None else (conv.bias.double() - mean) * scale
+        if bn.bias is not None:
+            bias = bias + bn.bias.double()
+        weight = (conv.weight.double() * scale[:, None, None, None]).to(maps.dtype)
+        bias = bias.to(maps.dtype)
+
+        out = _PooledConvFeatures.apply(maps, weight, bias, conv.stride, conv.padding,
+                                        pool.kernel_size, max(int(self.train_chunk_maps), 1))
+        return out[:, :, None, None]
+
+
+def _pool2_first_max(z: Tensor) -> Tuple[List[Tensor], Tensor]:
+    """The four strided slices of the 2×2 windows of ``z`` (..., H, W) in window order
+    (row-major, as ``F.max_pool2d`` scans them) and their maximum (..., H // 2, W // 2)."""
+    h, w = z.shape[-2] // 2 * 2, z.shape[-1] // 2 * 2
+    parts = [z[..., i:h:2, j:w:2] for i in (0, 1) for j in (0, 1)]
+    return parts, torch.maximum(torch.maximum(parts[0], parts[1]),
+                                torch.maximum(parts[2], parts[3]))
+
+
+class _PooledConvFeatures(torch.autograd.Function):
+    """conv2d → 2×2 max-pool (stride 2) → ReLU → global average, (M, C_in, a, b) → (M, C),
+    chunk by chunk. Saves only the input and the conv's weight and bias; backward
+    recomputes each chunk's conv output. The max-pool's gradient goes to the first maximum
+    of each window (row-major), as ``F.max_pool2d``'s; ReLU's to values > 0."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, pool_kernel, chunk):
+        if _pair(pool_kernel) != (2, 2):
+            raise ValueError(f'_PooledConvFeatures: a 2x2 max-pool is required, got {pool_kernel}')
+        outs = []
+        for i in range(0, x.shape[0], chunk):
+            _, m = _pool2_first_max(F.conv2d(x[i:i + chunk], weight, bias, stride, padding))
+            outs.append(m.clamp_min_(0).mean((2, 3)))
+        ctx.save_for_backward(x, weight, bias)
+        ctx.conf = (stride, padding, chunk)
+        return torch.cat(outs)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, bias = ctx.saved_tensors
+        stride, padding, chunk = ctx.conf
+        need_x = ctx.needs_input_grad[0]
+        gx = torch.empty_like(x) if need_x else None
+        gw = weight.new_zeros(weight.shape[0], weight[0].numel())
+        gb = torch.zeros_like(bias)
+        C, kh, kw = weight.shape[0], weight.shape[-2], weight.shape[-1]
+        wt = weight.reshape(C, -1).T                                        # (9, C)
+        for i in range(0, x.shape[0], chunk):
+            xc = x[i:i + chunk]
+            z = F.conv2d(xc, weight, bias, stride, padding)
+            parts, m = _pool2_first_max(z)
+            mc, _, h2, w2 = m.shape
+            gcell = grad[i:i + chunk] / (h2 * w2)                           # (m, C)
+            # the conv input patches at the four window slots: (m, 9, h2, 2, w2, 2)
+            cols = F.unfold(xc, (kh, kw), padding=padding, stride=stride)
+            cols = cols.view(mc, -1, z.shape[-2], z.shape[-1])[..., :2 * h2, :2 * w2]
+            cols = cols.reshape(mc, -1, h2, 2, w2, 2)
+            gcols = torch.zeros_like(cols) if need_x else None
+            left = m > 0                                    # ReLU passes values > 0
+            for (di, dj), part in zip(((0, 0), (0, 1), (1, 0), (1, 1)), parts):
+                sel = left & (part == m)                    # first maximum of each window
+                left &= ~sel
+                sel = sel.flatten(2).to(x.dtype)                                # (m, C, n)
+                cs = cols[:, :, :, di, :, dj].flatten(2)                        # (m, 9, n)
+                # dL/dz = gcell at the selected positions, 0 elsewhere
+                gw += (torch.bmm(sel, cs.transpose(1, 2)) * gcell[..., None]).sum(0)
+                gb += (sel.sum(2) * gcell).sum(0)
+                if need_x:
+                    gcols[:, :, :, di, :, dj] = torch.matmul(
+                        wt, sel * gcell[..., None]).view(mc, -1, h2, w2)
+            if need_x:
+                full = gcols.new_zeros(mc, gcols.shape[1], z.shape[-2], z.shape[-1])
+                full[..., :2 * h2, :2 * w2] = gcols.view(mc, -1, 2 * h2, 2 * w2)
+                gx[i:i + chunk] = F.fold(full.flatten(2), x.shape[-2:], (kh, kw),
+                                         padding=padding, stride=stride)
+        return gx, gw.view_as(weight), gb, None, None, None, None
 
 
 # ============================================================================ fast inference
