@@ -63,21 +63,21 @@ def test_init_model_loads_own_checkpoint(ckpt):
 
 def test_init_model_converts_mmpose0x_checkpoint(ckpt, tmp_path, monkeypatch):
     import virtualpose_mm.apis.inference as api
-    from tests.test_models.test_voxelpose import _to_mmpose0x_layout
+    from tests.fixtures.dataset_files import voxelpose_to_mmpose0x_keys
     path, sd = ckpt
     msgs = []
     monkeypatch.setattr(api, 'print_log', lambda msg, **kw: msgs.append(msg))
     model = init_model(CFG, path)
     assert msgs == []  # our own layout: nothing to say
     ox = str(tmp_path / 'mmpose0x.pth')
-    torch.save({'state_dict': _to_mmpose0x_layout(sd, model)}, ox)
+    torch.save({'state_dict': voxelpose_to_mmpose0x_keys(sd, model)}, ox)
     conv = init_model(CFG, ox)
     assert len(msgs) == 1 and 'mmpose-0.x checkpoint, converted' in msgs[0]
     for k, v in model.state_dict().items():
         if not k.endswith('_extra_state'):
             assert torch.equal(v, conv.state_dict()[k]), k
     # a 0.x checkpoint of another capture space is refused, naming the field
-    bad = _to_mmpose0x_layout(sd, model)
+    bad = voxelpose_to_mmpose0x_keys(sd, model)
     bad['human_detector.center_head.grid_center'] = torch.tensor([0.0, 0.0, 0.0])
     torch.save({'state_dict': bad}, ox)
     with pytest.raises(ValueError, match='space'):

@@ -40,7 +40,6 @@ import copy
 import functools
 import json
 import math
-import pickle
 import shutil
 from pathlib import Path
 
@@ -52,16 +51,15 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmpose.structures import PoseDataSample
 
-from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import convert_hmor
 from virtualpose_mm.datasets.datasets.virtual.virtual_agr import load_virtualpose_pose_bank
 from virtualpose_mm.engine.config_checks import check_config, resolve_config_variables
 from virtualpose_mm.geometry.camera import Camera
-from virtualpose_mm.geometry.camera_io import (MUCO_AXIS_SWAP, load_mupots_extrinsics,
-                                               load_panoptic_calibration)
+from virtualpose_mm.geometry.camera_io import MUCO_AXIS_SWAP, load_mupots_extrinsics
 from virtualpose_mm.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+from tests.fixtures.dataset_files import (DATA, make_panoptic_mono, write_panoptic_mono_images,
+                                          write_tiny_coco)
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / 'tests' / 'data'
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
 #: the model of these configs may not exist yet (another change adds it)
 UNDER_CONSTRUCTION = ('faster_voxelpose', )
@@ -254,32 +252,6 @@ def make_mupots(root: Path) -> Path:
     return root
 
 
-def make_panoptic_mono(root: Path) -> Path:
-    """The Panoptic-mono annotation file (:func:`convert_hmor`) of HMOR terms made from the
-    real ``160906_band1`` bodies and HD cameras 00_03 / 00_12 (``train`` and ``valid``)."""
-    from virtualpose_mm.geometry.camera_io import panoptic_joints_to_world
-    src = DATA / 'panoptic_body3d' / '160906_band1'
-    (root / '160906_band1').mkdir(parents=True)
-    calib = root / '160906_band1' / 'calibration_160906_band1.json'
-    shutil.copy(src / 'calibration_160906_band1.json', calib)
-    cams = load_panoptic_calibration(calib, cameras=['00_03', '00_12'])
-    files = {}
-    for split, frame in (('train', '00000168'), ('valid', '00000169')):
-        bodies = json.loads((src / 'hdPose3d_stage1_coco19' /
-                             f'body3DScene_{frame}.json').read_text())['bodies']
-        X = np.stack([panoptic_joints_to_world(b['joints19'])[0][:15] for b in bodies])
-        terms = [dict(image_name=f'160906_band1/hdImgs/{n}/{n}_{frame}.jpg',
-                      joints_3d_cam=cam.world_to_camera(X.reshape(-1, 3)).reshape(X.shape)
-                      / 10.0, joints_3d_vis=np.ones(X.shape[:2]))
-                 for n, cam in cams.items()]
-        files[split] = root / f'clean_{split}.pkl'
-        files[split].write_bytes(pickle.dumps(terms))
-    out = root / 'panoptic_mono_hmor.pkl'
-    out.write_bytes(pickle.dumps(convert_hmor({k: str(v) for k, v in files.items()},
-                                              str(root))))
-    return out
-
-
 def make_panoptic_tree(root: Path, cameras) -> Path:
     """``<root>/160906_band1``: the real calibration and two ``coco19`` frames, with solid
     1920×1080 images for ``cameras``."""
@@ -357,20 +329,6 @@ def feed_panoptic_mono(ds: dict, tmp: Path) -> str:
     return 'HMOR terms of the real Panoptic fixture, converted'
 
 
-def write_panoptic_mono_images(ann: Path, image_root: Path) -> int:
-    """Black 1920×1080 images (the Panoptic HD size) where the annotation file ``ann`` of
-    :func:`make_panoptic_mono` names them (every split), under ``image_root``; returns
-    how many."""
-    import cv2
-    data = pickle.loads(Path(ann).read_bytes())
-    names = {fr['image'] for frames in data['splits'].values() for fr in frames}
-    for name in names:
-        f = Path(image_root) / name
-        f.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(f), np.zeros((1080, 1920, 3), np.uint8))
-    return len(names)
-
-
 def feed_panoptic_mono_images(ds: dict, tmp: Path) -> str:
     """The Panoptic-mono annotation file of :func:`feed_panoptic_mono` plus black HD images
     where it names them (image configs load them)."""
@@ -397,7 +355,6 @@ def feed_shelf_campus(ds: dict, tmp: Path) -> str:
 
 
 def feed_coco(ds: dict, tmp: Path) -> str:
-    from tests.test_models.test_virtualpose_stage1 import write_tiny_coco
     root = tmp / 'coco'
     write_tiny_coco(str(root))
     ds.update(data_root=str(root) + '/', ann_file='annotations/person_keypoints_train2017.json',
@@ -432,7 +389,9 @@ def feed_combined(ds: dict, tmp: Path) -> str:
     return 'CombinedDataset of: ' + '; '.join(notes)
 
 
-FEEDERS = {'CocoDataset': feed_coco, 'CombinedDataset': feed_combined,
+FEEDERS = {
+    'CocoDataset': feed_coco,
+    'CombinedDataset': feed_combined,
     'VirtualMviewSceneDataset': feed_virtual_mview,
     'VirtualPoseSceneDataset': feed_virtualpose_scene,
     'MuCo3DHPDataset': feed_muco,

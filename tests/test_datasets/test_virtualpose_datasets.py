@@ -17,61 +17,15 @@ from virtualpose_mm.datasets import (DatasetError, MuCo3DHPDataset, MuPoTS3DData
 from virtualpose_mm.datasets.joint_sets import virtualpose17_to_mupots17
 from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import convert_hmor, panoptic_activity
 from virtualpose_mm.datasets.datasets.virtual.virtual_agr import load_virtualpose_pose_bank
-from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import FixedCameraSampler, look_rotation
+from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import FixedCameraSampler
 from virtualpose_mm.geometry.camera import Camera
-from virtualpose_mm.geometry.camera_io import (MUCO_AXIS_SWAP, load_mupots_extrinsics,
+from virtualpose_mm.geometry.camera_io import (load_mupots_extrinsics,
                                                load_panoptic_calibration,
                                                panoptic_joints_to_world)
-
-BANK = load_virtualpose_pose_bank('builtin', 'virtualpose17')
-
-
-def _people(cam: Camera, n: int, seed: int, depth: float = 4000.0) -> np.ndarray:
-    """n VirtualPose-17 people standing on the floor (z = 0) in front of ``cam``."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        p = BANK.poses[rng.integers(len(BANK))].copy()
-        target = cam.camera_to_world(np.array([[(i - (n - 1) / 2) * 900.0, 0.0,
-                                                depth + 300 * i]]))[0]
-        p[:, :2] += target[:2] - p[2, :2]
-        out.append(p)
-    return np.stack(out)
-
-
-def _vp17_to_muco21(x: np.ndarray, rng) -> np.ndarray:
-    m17 = virtualpose17_to_mupots17(x)
-    extra = m17[..., :4, :] + rng.normal(size=m17[..., :4, :].shape) * 10
-    return np.concatenate([m17, extra], -2)
+from tests.fixtures.dataset_files import _people, make_muco
 
 
 # ----------------------------------------------------------------------------- MuCo-3DHP
-def make_muco(path, n_images=3, seed=0):
-    rng = np.random.default_rng(seed)
-    images, anns, truth = [], [], []
-    for i in range(n_images):
-        R = look_rotation(30.0 * i, 8.0 + i, 1.0)
-        C = np.array([-4000.0 * np.cos(np.deg2rad(30 * i)), -4000 * np.sin(np.deg2rad(30 * i)),
-                      1200.0 + 100 * i])
-        cam = Camera(R, -R @ C, [1500.0 + 10 * i, 1497.0], [1020.0, 1030.0], None,
-                     [2048, 2048])
-        X = _people(cam, 2 + (i % 2), seed + i)
-        Xc = cam.world_to_camera(X.reshape(-1, 3)).reshape(X.shape)
-        uv = cam.project(X.reshape(-1, 3)).reshape(X.shape[:2] + (2, ))
-        R_json = R @ MUCO_AXIS_SWAP.T      # the file's y-up world: R_ours = R_json · M
-        images.append(dict(id=10 + i, file_name=f'augmented_set/{i}_00000{i}.jpg',
-                           width=2048, height=2048, f=cam.f.tolist(), c=cam.c.tolist(),
-                           R=R_json.tolist(), T=cam.t.tolist()))
-        for p in range(len(X)):
-            anns.append(dict(id=100 + len(anns), image_id=10 + i,
-                             keypoints_cam=_vp17_to_muco21(Xc[p], rng).tolist(),
-                             keypoints_img=_vp17_to_muco21(uv[p], rng).tolist(),
-                             keypoints_vis=[1] * 21, bbox=[0, 0, 10, 10]))
-        truth.append((cam, X))
-    path.write_text(json.dumps(dict(images=images, annotations=anns)))
-    return truth
-
-
 def test_muco_reader_gives_back_the_world_people_and_cameras(tmp_path):
     truth = make_muco(tmp_path / 'MuCo-3DHP.json')
     ds = MuCo3DHPDataset(data_root=str(tmp_path), ann_file='MuCo-3DHP.json')

@@ -24,8 +24,8 @@ from virtualpose_mm.models.utils.virtualpose_image_converter import (
     FULL_LAYOUT, OURS_IMAGE, CheckpointError, convert_virtualpose_image_state_dict,
     load_virtualpose_image_checkpoint)
 from virtualpose_mm.registry import MODELS
+from tests.fixtures.dataset_files import virtualpose_to_reference_keys
 from tests.helpers import REPO_ROOT
-from tests.test_models.test_virtualpose_model import _to_reference
 
 CFG = osp.join(REPO_ROOT, 'configs/virtualpose/virtualpose_image_tiny_cpu.py')
 CFG_RELEASED = osp.join(REPO_ROOT, 'configs/virtualpose/virtualpose_image_res152_muco-mupots.py')
@@ -95,7 +95,7 @@ def official_full_state_dict(model):
                 break
         else:
             raise AssertionError(k)
-    sd.update(_to_reference(model.stage2.state_dict()))
+    sd.update(virtualpose_to_reference_keys(model.stage2.state_dict()))
     sd['backbone.depth.0.weight'] = torch.zeros(3)              # untrained depth head
     sd['REN.depth_net.final_layer.weight'] = torch.zeros(17, 16, 1, 1)  # unused head
     return sd

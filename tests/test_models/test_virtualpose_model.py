@@ -1,7 +1,6 @@
 """VirtualPose stage 2: decoding, depth-gated projection, DE flip, converter, GT proposal
 filter and a loss/backward smoke test on a small scene."""
 import copy
-import re
 import sys
 import types
 from pathlib import Path
@@ -17,6 +16,7 @@ from virtualpose_mm.models.utils.virtualpose_converter import (
 from virtualpose_mm.models.backbones import VirtualPoseDepthNet
 from virtualpose_mm.models.layers import decode_root_detections, depth_gated_projection
 from virtualpose_mm.registry import MODELS
+from tests.fixtures.dataset_files import virtualpose_to_reference_keys
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import virtualpose_toy as T  # noqa: E402
@@ -117,32 +117,8 @@ def test_depth_net_shape_and_flip_with_channel_swap():
 
 
 # ----------------------------------------------------------------------------- converter
-def _to_reference(sd):
-    """Our state dict → reference key names (the inverse of the converter)."""
-    inv = [(r'block\.conv\.', 'block.0.'), (r'block\.bn\.', 'block.1.'),
-           (r'res_branch\.0\.conv\.', 'res_branch.0.'), (r'res_branch\.0\.bn\.', 'res_branch.1.'),
-           (r'res_branch\.1\.conv\.', 'res_branch.3.'), (r'res_branch\.1\.bn\.', 'res_branch.4.'),
-           (r'skip_con\.conv\.', 'skip_con.0.'), (r'skip_con\.bn\.', 'skip_con.1.')]
-    out = {}
-    for k, v in sd.items():
-        if k.endswith('_extra_state'):
-            continue
-        for prefix, ref in (('root_net.depth_net.', 'REN.depth_net.'),
-                            ('root_net.v2v_net.', 'REN.v2v_net.'),
-                            ('pose_net.v2v_net.', 'PEN.v2v_net.')):
-            if k.startswith(prefix):
-                rest = k[len(prefix):]
-                if 'v2v' in prefix:
-                    for a, b in inv:
-                        rest = re.sub(a, b, rest)
-                else:  # the reference's DE has torchvision's ResNet modules on itself
-                    rest = re.sub(r'^backbone\.', '', rest)
-                out[ref + rest] = v.clone()
-    return out
-
-
 def test_converter_round_trip_and_errors(model):
-    ref = _to_reference(model.state_dict())
+    ref = virtualpose_to_reference_keys(model.state_dict())
     ref['REN.depth_net.final_layer.weight'] = torch.zeros(17, 256, 1, 1)   # unused head
     target = MODELS.build(T.model_config())
     info = load_virtualpose_checkpoint(target, {'state_dict': ref})

@@ -1,7 +1,6 @@
 """VirtualPose stage 1 (the AGR network): shapes, losses against the reference formulas,
 flip test, the checkpoint converters, and ``tools/train.py`` on a tiny COCO-format set."""
 import copy
-import json
 import os.path as osp
 import re
 import sys
@@ -21,6 +20,8 @@ from virtualpose_mm.datasets.transforms import GenerateAGRTargets, LetterboxImag
 from virtualpose_mm.models.utils.virtualpose_stage1_converter import (
     CheckpointError, load_simplebaseline_checkpoint, load_virtualpose_stage1_checkpoint)
 from virtualpose_mm.registry import MODELS
+from tests.fixtures.dataset_files import (coco_people, make_muco, make_panoptic_mono,
+                                          write_panoptic_mono_images, write_tiny_coco)
 from tests.helpers import REPO_ROOT, run_tool
 
 TINY_CFG = osp.join(REPO_ROOT, 'configs', 'virtualpose', 'virtualpose-stage1_tiny_cpu.py')
@@ -90,14 +91,6 @@ class RefPoseDetResNet(ResNet):
 
 
 # ----------------------------------------------------------------------------- data
-def coco_people():
-    """Two COCO-17 people in a 256×128 image (original px)."""
-    base = np.array([[0, -40], [-4, -44], [4, -44], [-8, -40], [8, -40], [-14, -28],
-                     [14, -28], [-20, -12], [20, -12], [-24, 4], [24, 4], [-8, 4], [8, 4],
-                     [-8, 28], [8, 28], [-8, 52], [8, 52]], np.float64)
-    return np.stack([base + [70, 60], base + [180, 64]]).astype(np.float32)
-
-
 def packed_sample(img_seed=0, people=True):
     rng = np.random.default_rng(img_seed)
     img = rng.integers(0, 255, (128, 256, 3), dtype=np.uint8)
@@ -346,38 +339,6 @@ def test_published_config_settings():
 
 
 # ----------------------------------------------------------------------------- training
-def write_tiny_coco(root):
-    """3 images (160×96) with 1–2 people each and a COCO keypoint json."""
-    import os
-    os.makedirs(osp.join(root, 'train2017'))
-    os.makedirs(osp.join(root, 'annotations'))
-    base = coco_people()[0] - [70, 60]
-    images, anns, aid = [], [], 1
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        img = rng.integers(0, 255, (96, 160, 3), dtype=np.uint8)
-        name = f'{i:012d}.jpg'
-        cv2.imwrite(osp.join(root, 'train2017', name), img)
-        images.append(dict(id=i + 1, file_name=name, width=160, height=96))
-        for cx in ([50, 110] if i != 1 else [80]):
-            kp = base * 0.8 + [cx, 48]
-            vis = np.full(17, 2)
-            vis[3:5] = 0
-            kps = np.concatenate([kp, vis[:, None]], 1)
-            kps[vis == 0, :2] = 0
-            x1, y1 = kp.min(0) - 5
-            x2, y2 = kp.max(0) + 5
-            anns.append(dict(id=aid, image_id=i + 1, category_id=1, iscrowd=0,
-                             keypoints=kps.flatten().tolist(), num_keypoints=int((vis > 0).sum()),
-                             bbox=[float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
-                             area=float((x2 - x1) * (y2 - y1)), segmentation=[]))
-            aid += 1
-    cats = [dict(id=1, name='person', supercategory='person',
-                 keypoints=[f'k{j}' for j in range(17)], skeleton=[])]
-    with open(osp.join(root, 'annotations', 'person_keypoints_train2017.json'), 'w') as f:
-        json.dump(dict(images=images, annotations=anns, categories=cats), f)
-
-
 def test_train_tool_runs_two_iterations(tmp_path):
     root = str(tmp_path / 'coco')
     write_tiny_coco(root)
@@ -400,7 +361,6 @@ def test_published_config_mixes_coco_and_muco(tmp_path):
     """The 960×512 config's dataset section on tiny COCO and MuCo folders: both pipelines
     give packed samples whose targets peak at the people (MuCo: the projected roots)."""
     from mmpose.registry import DATASETS
-    from tests.test_datasets.test_virtualpose_datasets import make_muco
     init_default_scope('mmpose')
     coco_root, muco_root = tmp_path / 'coco', tmp_path / 'muco'
     write_tiny_coco(str(coco_root))
@@ -462,8 +422,6 @@ def test_published_panoptic_config_mixes_coco_and_panoptic(tmp_path):
     projection through the frame's camera (with lens distortion) and the letterbox, and a
     joint is a target exactly when it projects inside the 1920×1080 image."""
     from mmpose.registry import DATASETS
-    from tests.test_configs.test_shipped_configs import (make_panoptic_mono,
-                                                         write_panoptic_mono_images)
     init_default_scope('mmpose')
     coco_root, pan_root = tmp_path / 'coco', tmp_path / 'panoptic'
     write_tiny_coco(str(coco_root))

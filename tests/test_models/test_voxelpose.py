@@ -20,6 +20,7 @@ from virtualpose_mm.models.utils.voxelpose_converter import (CheckpointError,
                                                              load_voxelpose_checkpoint,
                                                              reference_v2v_key)
 from virtualpose_mm.registry import MODELS
+from tests.fixtures.dataset_files import voxelpose_to_mmpose0x_keys
 from tools.analysis.voxelpose_synthetic import make_batch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -384,26 +385,6 @@ def _to_reference_layout(sd):
     return out
 
 
-def _to_mmpose0x_layout(sd, model):
-    out = {}
-    for k, v in sd.items():
-        if k.endswith('_extra_state'):
-            continue
-        if k.startswith('root_net.v2v_net.'):
-            out['human_detector.center_net.' + k[len('root_net.v2v_net.'):]] = v
-        elif k.startswith('pose_net.v2v_net.'):
-            out['pose_regressor.pose_net.' + k[len('pose_net.v2v_net.'):]] = v
-        elif k.startswith('backbone.'):
-            out['backbone.backbone.' + k[len('backbone.'):]] = v
-        elif k.startswith('head_2d.'):
-            out['backbone.keypoint_head.' + k[len('head_2d.'):]] = v
-    rn = model.root_net
-    out['human_detector.center_head.grid_size'] = torch.tensor(rn.space_size)
-    out['human_detector.center_head.cube_size'] = torch.tensor(rn.space_shape)
-    out['human_detector.center_head.grid_center'] = torch.tensor(rn.space_center)
-    return out
-
-
 def test_convert_reference_and_mmpose0x_checkpoints(tmp_path):
     src = tiny_model()
     x, ds = batch(1, (3, ))
@@ -414,7 +395,7 @@ def test_convert_reference_and_mmpose0x_checkpoints(tmp_path):
         expect = src.run(x, ds)['poses']
     sd = src.state_dict()
     for layout, ckpt in (('voxelpose-pytorch', {'state_dict': _to_reference_layout(sd)}),
-                         ('mmpose-0.x', {'state_dict': _to_mmpose0x_layout(sd, src)})):
+                         ('mmpose-0.x', {'state_dict': voxelpose_to_mmpose0x_keys(sd, src)})):
         dst = tiny_model()
         dst.root_net.proposal_layer.threshold = src.root_net.proposal_layer.threshold
         path = str(tmp_path / f'{layout}.pth')
@@ -438,7 +419,7 @@ def test_wrong_checkpoints_fail_clearly(tmp_path):
     model = tiny_model()
     sd = _to_reference_layout(model.state_dict())
     # capture space differs (MMPose 0.x stores it)
-    ox = _to_mmpose0x_layout(model.state_dict(), model)
+    ox = voxelpose_to_mmpose0x_keys(model.state_dict(), model)
     ox['human_detector.center_head.grid_center'] = torch.tensor([0.0, 0.0, 0.0])
     with pytest.raises(CheckpointError, match=r'capture space.*space_center'):
         load_voxelpose_checkpoint(tiny_model(), ox)

@@ -8,7 +8,9 @@ identical weights, that the checkpoint loads in a 1-process `tools/test.py`, and
 `tools/dist_test.sh` with 2 processes gives the same metrics as 1 process.
 """
 import json
+import math
 import os.path as osp
+import re
 import socket
 import sys
 import textwrap
@@ -17,12 +19,14 @@ import pytest
 import torch
 
 import virtualpose_mm  # noqa: F401  (the allow-list that loads mmengine checkpoints)
+from tests.fixtures.dataset_files import write_tiny_coco
 from tests.helpers import REPO_ROOT as REPO
 from tests.helpers import run_tool as _run
 
 DEMO_CFG = osp.join(REPO, 'configs', 'voxelpose', 'voxelpose_demo_shelf_virtual_cpu.py')
 VP_TINY_CFG = osp.join(REPO, 'configs', 'virtualpose', 'virtualpose_tiny_cpu.py')
 FVP_RIG_CFG = osp.join(REPO, 'configs', 'faster_voxelpose', 'faster-voxelpose_own_rig.py')
+VP_STAGE1_TINY_CFG = osp.join(REPO, 'configs', 'virtualpose', 'virtualpose-stage1_tiny_cpu.py')
 
 # A hook (imported through the child config's custom_imports) that saves each rank's
 # final weights, so the test can compare the replicas; registered in the test scope.
@@ -40,12 +44,24 @@ HOOKS = scoped_registry(MMPOSE_HOOKS)
 
 @HOOKS.register_module(force=True)
 class RankWeightsDumpHook(Hook):
-    def after_train(self, runner):
+    @staticmethod
+    def _state(runner):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
-                 if isinstance(v, torch.Tensor)}
+        return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()
+                if isinstance(v, torch.Tensor)}
+
+    def before_train(self, runner):
+        self._init = self._state(runner)
+
+    def after_train(self, runner):
+        state = self._state(runner)
+        # the weights this rank's training changed (so that a test can tell two trained
+        # replicas from two untouched copies)
+        changed = [k for k, v in state.items()
+                   if k in self._init and not torch.equal(v, self._init[k])]
         torch.save(dict(rank=get_rank(), world_size=get_world_size(), iter=runner.iter,
-                        state=state), osp.join(runner.work_dir, f'rank{get_rank()}.pt'))
+                        state=state, changed=changed),
+                   osp.join(runner.work_dir, f'rank{get_rank()}.pt'))
 '''
 
 
@@ -194,6 +210,44 @@ def test_dist_train_faster_voxelpose_own_rig_two_processes(tmp_path):
         assert torch.equal(saved[k].cpu(), v), k
     assert any(k.startswith('detector.') for k in saved)
     assert any(k.startswith('joint_net.') for k in saved)
+
+
+@pytest.mark.timeout(900)
+def test_dist_train_virtualpose_stage1_tiny_config_two_processes(tmp_path):
+    """VirtualPose stage 1 (the AGR network: ResNet-18 + heatmap and box branches, flip
+    training) on a tiny COCO folder with 2 processes: 3 images over 2 ranks of batch 2
+    (DefaultSampler pads to 2 per rank), 2 iterations; the replicas stay identical, the
+    checkpoint holds them and training moved the weights."""
+    coco = str(tmp_path / 'coco')
+    write_tiny_coco(coco)
+    cfg = _child_config(tmp_path, VP_STAGE1_TINY_CFG, f'''
+        data_root = {coco + '/'!r}
+        train_dataloader = dict(dataset=dict(data_root=data_root))
+        train_cfg = dict(max_iters=2)
+        default_hooks = dict(checkpoint=dict(interval=2))
+        ''')
+    wd = str(tmp_path / 'work')
+    out = _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', wd],
+               env=_env(tmp_path), timeout=800)
+    log = out.stdout + out.stderr
+    assert 'gloo' in log
+    # both iterations logged their (finite, positive) losses
+    losses = re.findall(r'Iter\(train\) \[\s*(\d+)/2\].*?loss_heatmap: ([0-9.e+-]+)', log)
+    assert sorted({int(i) for i, _ in losses}) == [1, 2], log[-3000:]
+    assert all(math.isfinite(float(v)) and float(v) > 0 for _, v in losses)
+    state = _assert_identical_replicas(wd, iters=2)
+    saved = torch.load(osp.join(wd, 'iter_2.pth'), map_location='cpu',
+                       weights_only=True)['state_dict']
+    for k, v in state.items():
+        assert torch.equal(saved[k].cpu(), v), k
+    assert 'head.box_branch.0.weight' in saved and 'backbone.layer4.1.conv2.weight' in saved
+    # training moved the weights of every part, the same ones on both ranks
+    changed = [torch.load(osp.join(wd, f'rank{r}.pt'), weights_only=True)['changed']
+               for r in (0, 1)]
+    assert changed[0] == changed[1]
+    for part in ('backbone.conv1.weight', 'backbone.layer4.1.conv2.weight',
+                 'head.final_layer.weight', 'head.box_branch.0.weight'):
+        assert part in changed[0], part
 
 
 def test_slurm_scripts_launch_dist_scripts_with_slurm_topology(tmp_path):

@@ -116,7 +116,7 @@ def test_reprojection_error_against_known_detections(demo):
 
 
 def test_json_detections_and_mmpose0x_checkpoint_give_the_same_poses(demo, ckpt, tmp_path):
-    from tests.test_models.test_voxelpose import _to_mmpose0x_layout
+    from tests.fixtures.dataset_files import voxelpose_to_mmpose0x_keys
     path, model = ckpt
     with open(DETS, 'rb') as f:
         dets = pickle.load(f)
@@ -125,7 +125,7 @@ def test_json_detections_and_mmpose0x_checkpoint_give_the_same_poses(demo, ckpt,
     jpath = tmp_path / 'dets.json'
     jpath.write_text(json.dumps(as_json))
     ox = tmp_path / 'mmpose0x.pth'
-    torch.save({'state_dict': _to_mmpose0x_layout(model.state_dict(), model)}, ox)
+    torch.save({'state_dict': voxelpose_to_mmpose0x_keys(model.state_dict(), model)}, ox)
     a, b = tmp_path / 'a', tmp_path / 'b'
     assert demo.cli(_shelf_args(path, a, '--frames', '1') + FIVE) == 0
     args = _shelf_args(str(ox), b, '--frames', '1') + FIVE

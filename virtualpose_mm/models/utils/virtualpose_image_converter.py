@@ -38,7 +38,7 @@ from virtualpose_mm.models.utils.state_dict_mapping import (CheckpointError, fit
                                                             unwrap_checkpoint)
 from virtualpose_mm.models.utils.virtualpose_converter import convert_virtualpose_state_dict
 from virtualpose_mm.models.utils.virtualpose_stage1_converter import (
-    _fill_untracked, convert_virtualpose_stage1_state_dict)
+    fill_untracked_keys, convert_virtualpose_stage1_state_dict)
 
 __all__ = ['CheckpointError', 'convert_virtualpose_image_state_dict',
            'load_virtualpose_image_checkpoint', 'AGR_PREFIX', 'STAGE2_PREFIX', 'OURS_IMAGE',
@@ -121,7 +121,7 @@ def _fill_stage1(model, converted: Dict[str, torch.Tensor], info: dict):
     """BN ``num_batches_tracked`` an old stage-1 checkpoint lacks, from ``model.agr_net``."""
     part = OrderedDict((k[len(AGR_PREFIX):], v) for k, v in converted.items()
                        if k.startswith(AGR_PREFIX))
-    filled = _fill_untracked(model.agr_net, part, info)
+    filled = fill_untracked_keys(model.agr_net, part, info)
     out = OrderedDict(converted)
     for k in info.get('filled', []):
         out[AGR_PREFIX + k] = filled[k]

@@ -48,7 +48,7 @@ from virtualpose_mm.models.utils.state_dict_mapping import (CheckpointError, fit
 
 __all__ = ['CheckpointError', 'convert_virtualpose_stage1_state_dict',
            'load_virtualpose_stage1_checkpoint', 'convert_simplebaseline_state_dict',
-           'load_simplebaseline_checkpoint']
+           'load_simplebaseline_checkpoint', 'fill_untracked_keys']
 
 _RESNET = ('conv1.', 'bn1.', 'layer1.', 'layer2.', 'layer3.', 'layer4.')
 #: reference stage-1 parts that are not part of the AGR network
@@ -67,7 +67,7 @@ def _rename_keep(state_dict, prefix: str, rules):
     return out, info
 
 
-def _fill_untracked(model, converted: Dict[str, torch.Tensor], info: dict,
+def fill_untracked_keys(model, converted: Dict[str, torch.Tensor], info: dict,
                     keep_init: Sequence[str] = ()) -> Dict[str, torch.Tensor]:
     """Take BN ``num_batches_tracked`` the checkpoint lacks (old PyTorch) and the model
     keys under ``keep_init`` prefixes from the model; record them in ``info``."""
@@ -142,7 +142,7 @@ def load_virtualpose_stage1_checkpoint(model, checkpoint, ignore_prefixes: Seque
     """
     checkpoint, source = read_weights_only(checkpoint, map_location)
     converted, info = convert_virtualpose_stage1_state_dict(checkpoint, ignore_prefixes)
-    converted = _fill_untracked(model, converted, info)
+    converted = fill_untracked_keys(model, converted, info)
     model.load_state_dict(fit_state_dict(model, converted, source, info['unknown']),
                           strict=True)
     return info
@@ -201,7 +201,7 @@ def load_simplebaseline_checkpoint(model, checkpoint, final_layer: str = 'auto',
     K = int(model.head.out_channels)
     converted, info = convert_simplebaseline_state_dict(checkpoint, K, final_layer)
     keep = ['head.box_branch.'] + ([] if info['final_layer'] else ['head.final_layer.'])
-    converted = _fill_untracked(model, converted, info, keep_init=keep)
+    converted = fill_untracked_keys(model, converted, info, keep_init=keep)
     model.load_state_dict(fit_state_dict(model, converted, source, info['unknown']),
                           strict=True)
     return info
