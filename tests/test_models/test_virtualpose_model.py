@@ -116,6 +116,23 @@ def test_depth_net_shape_and_flip_with_channel_swap():
         de(torch.rand(1, 8, 16, 24))
 
 
+
+def test_depth_net_base_channels_scale_the_resnet():
+    """base_channels=32: every ResNet stage half as wide (a quarter of its weights), the
+    deconvolutions read the narrower last stage, same output shape."""
+    def resnet_params(de):
+        return sum(p.numel() for p in de.backbone.parameters())
+    small_head = dict(deconv_channels=(16, ) * 3, deconv_kernels=(4, ) * 3, head_channels=8)
+    wide = VirtualPoseDepthNet(in_channels=9, **small_head)
+    narrow = VirtualPoseDepthNet(in_channels=9, base_channels=32, **small_head)
+    assert narrow.backbone.conv1.out_channels == 32
+    assert narrow.backbone.layer4[-1].conv2.out_channels == 256
+    assert narrow.deconv_layers[0].in_channels == 256
+    assert 0.24 < resnet_params(narrow) / resnet_params(wide) < 0.26
+    x = torch.rand(2, 9, 16, 24)
+    assert narrow.eval()(x).shape == wide.eval()(x).shape == (2, 1, 16, 24)
+
+
 # ----------------------------------------------------------------------------- converter
 def test_converter_round_trip_and_errors(model):
     ref = virtualpose_to_reference_keys(model.state_dict())
