@@ -257,8 +257,11 @@ class FusionWeightNet(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         N, K = x.shape[:2]
         maps = x.reshape(N * K, 1, *x.shape[2:])
-        if self.training and maps.shape[0]:
+        if self.training and maps.shape[0] and \
+                not torch.is_autocast_enabled(maps.device.type):
             feats = [self._train_features(maps)]
+        elif self.training and maps.shape[0]:          # mixed precision: the plain modules
+            feats = [F.adaptive_avg_pool2d(self.heatmap_feature_net(maps), 1)]
         else:
             step = self.eval_chunk_maps
             feats = [F.adaptive_avg_pool2d(self.heatmap_feature_net(maps[i:i + step]), 1)
