@@ -17,9 +17,10 @@ demo: install
 	bash demo/run_demo.sh
 
 # reproduce the embedded demo checkpoint (Faster-VoxelPose for the Shelf rig from virtual
-# scenes, two stages: 3,600 + 4,400 iterations, about 3.5 h on one CPU core), then run the
-# demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint (about 1.5 h);
-# demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint (about 2.5 h)
+# scenes, three stages: 3,600 + 4,400 + 3,000 iterations, about 4.5 h on one CPU core),
+# then run the demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint (about 1.5 h);
+# demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint (about 1.5 h,
+# float16 storage)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -27,7 +28,11 @@ demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
 		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage2.py \
 		--work-dir $(DEMO_TRAIN_DIR)_stage2 --cfg-options load_from=$(DEMO_TRAIN_DIR)/iter_3600.pth
-	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)_stage2/iter_4400.pth \
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
+		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage3.py \
+		--work-dir $(DEMO_TRAIN_DIR)_stage3 \
+		--cfg-options load_from=$(DEMO_TRAIN_DIR)_stage2/iter_4400.pth
+	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)_stage3/iter_3000.pth \
 		$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth --no-hash
 	DEMO_MODEL=faster-voxelpose \
 	DEMO_CHECKPOINT=$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth bash demo/run_demo.sh
@@ -46,7 +51,7 @@ demo-train-virtualpose: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
 		configs/virtualpose/virtualpose_virtualcam_cpu.py --work-dir $(MONO_TRAIN_DIR)
 	$(PYTHON) tools/misc/publish_model.py $(MONO_TRAIN_DIR)/iter_3000.pth \
-		$(MONO_TRAIN_DIR)/virtualpose_virtualcam_cpu.pth --no-hash
+		$(MONO_TRAIN_DIR)/virtualpose_virtualcam_cpu.pth --fp16 --no-hash
 	DEMO_MONO_CHECKPOINT=$(MONO_TRAIN_DIR)/virtualpose_virtualcam_cpu.pth bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)
