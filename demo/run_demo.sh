@@ -12,9 +12,9 @@
 # 2. The same three real frames scored against the Shelf ground truth (PCP).
 # 3. Held-out virtual frames of the Shelf rig (poses of the CMU bank's test split, a seed
 #    training never used, detector-like heatmap noise): AP, recall, MPJPE.
-# 4. VirtualPose from ONE camera (demo/body3d_monocular_img_demo.py, the stage-2 checkpoint
-#    checkpoints/virtualpose_virtualcam_cpu.pth when present (make demo-train-virtualpose;
-#    not embedded: 52 MB), trained on virtual cameras):
+# 4. VirtualPose from ONE camera (demo/body3d_monocular_img_demo.py, the embedded stage-2
+#    checkpoint checkpoints/virtualpose_virtualcam_cpu.pth, trained on virtual cameras
+#    only; make demo-train-virtualpose reproduces it):
 #    each real Shelf camera's detections of the same frames, one camera at a time; prints
 #    the people found and each one's 3D root distance to the roots of step 1.
 # Output: demo_output/ (set DEMO_OUT to change).
@@ -74,9 +74,8 @@ if [ -f "$MONO_CKPT" ]; then
     > "$OUT/monocular.log" 2>&1 || { tail -20 "$OUT/monocular.log"; exit 1; }
   grep -E '^cam|^root distance' "$OUT/monocular.log"
 else
-  echo "skipped: $MONO_CKPT is not in the repository (52 MB, over the 15 MB limit for"
-  echo "  embedded files); make demo-train-virtualpose trains it (about 2.5 h on one CPU thread)"
-  echo "  and runs this demo with it"
+  echo "skipped: $MONO_CKPT does not exist; make demo-train-virtualpose trains it"
+  echo "  (about 1.5 h on one CPU thread) and runs this demo with it"
 fi
 echo "JSON and pictures: $OUT/shelf/ (<frame>.json, <frame>_3d.png, <frame>_view_<camera>.png)"
 if [ -f "$MONO_CKPT" ]; then

@@ -1,10 +1,11 @@
-# VirtualPose stage 2 sized to train on one CPU core (2 h 22 min here), from virtual data only
-# (the CMU pose bank's train split seen by random virtual cameras), for 2D front ends that
-# give COCO-17 keypoints (converted to VirtualPose-17 by RenderAGRFromKeypoints): the
-# monocular checkpoint of `make demo` step 4 (the real Shelf views, one at a time;
-# 3,000 iterations took 2 h 22 min on one CPU thread here, `make demo-train-virtualpose`).
+# VirtualPose stage 2 sized to train on one CPU core, from virtual data only (the CMU pose
+# bank's train split seen by random virtual cameras), for 2D front ends that give COCO-17
+# keypoints (converted to VirtualPose-17 by RenderAGRFromKeypoints): the embedded monocular
+# checkpoint of `make demo` step 4 (the real Shelf views, one at a time; 3,000 iterations,
+# `make demo-train-virtualpose`, stored as float16: 10 MB).
 #   AGR:       half the released canvas (480x256 letterboxed -> 120x64 heatmaps)
-#   root net:  ResNet-18 depth net with 64-channel deconvolutions; 40x40x12 grid over the
+#   root net:  ResNet-18 depth net at half width (base_channels 32: a quarter of the
+#              weights) with 64-channel deconvolutions; 40x40x12 grid over the
 #              released 8 x 8 x 2.4 m space (200 mm voxels); V2V with 16 mid channels
 #   pose net:  32^3 cubes over 2 m (62.5 mm voxels, soft-argmax); V2V with 16 mid channels
 # Virtual cameras: the package defaults (MuPoTS / Panoptic rigs) widened to cover the real
@@ -26,7 +27,7 @@ space_shape = (40, 40, 12)
 model = dict(
     input_size=input_size,
     root_net=dict(
-        depth_net=dict(deconv_channels=(64, 64, 64), head_channels=64),
+        depth_net=dict(base_channels=32, deconv_channels=(64, 64, 64), head_channels=64),
         v2v_net=dict(type='V2VNet', input_channels=num_joints, output_channels=1,
                      mid_channels=16),
         space_shape=space_shape),
