@@ -339,7 +339,6 @@ def test_weight_net_chunked_eval_equals_one_call_and_training_uses_the_whole_bat
         assert net.eval()(torch.rand(0, 5, 16, 16)).shape == (0, 5, 1)
 
 
-
 def _plain_weight_net(net, x):
     """FusionWeightNet's training forward written with the plain modules (one call)."""
     import torch.nn.functional as F

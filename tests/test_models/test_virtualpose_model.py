@@ -116,7 +116,6 @@ def test_depth_net_shape_and_flip_with_channel_swap():
         de(torch.rand(1, 8, 16, 24))
 
 
-
 def test_depth_net_base_channels_scale_the_resnet():
     """base_channels=32: every ResNet stage half as wide (a quarter of its weights), the
     deconvolutions read the narrower last stage, same output shape."""

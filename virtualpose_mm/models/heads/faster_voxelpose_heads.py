@@ -293,7 +293,6 @@ class FusionWeightNet(BaseModule):
                 _pair(pool.padding) != (0, 0) or conv.in_channels != 1 or conv.groups != 1:
             raise ValueError('FusionWeightNet: the training path needs a 1-channel conv and a '
                              f'2x2 stride-2 max-pool, got {conv} and {pool}')
-        M = maps.shape[0]
         use_batch_stats = bn.training or bn.running_mean is None
         if use_batch_stats:
             cols = F.unfold(maps, conv.kernel_size, padding=conv.padding,
@@ -349,7 +348,8 @@ class _PooledConvFeatures(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, pool_kernel, chunk):
         if _pair(pool_kernel) != (2, 2):
-            raise ValueError(f'_PooledConvFeatures: a 2x2 max-pool is required, got {pool_kernel}')
+            raise ValueError('_PooledConvFeatures: a 2x2 max-pool is required, got '
+                             f'{pool_kernel}')
         outs = []
         for i in range(0, x.shape[0], chunk):
             _, m = _pool2_first_max(F.conv2d(x[i:i + chunk], weight, bias, stride, padding))
