@@ -17,10 +17,10 @@ demo: install
 	bash demo/run_demo.sh
 
 # reproduce the embedded demo checkpoint (Faster-VoxelPose for the Shelf rig from virtual
-# scenes, three stages: 3,600 + 4,400 + 3,000 iterations, about 4.5 h on one CPU core),
-# then run the demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint (about 1.5 h);
-# demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint (about 1.5 h,
-# float16 storage)
+# scenes, three stages: 3,600 + 4,400 + 3,000 iterations, about 4.6 h on one CPU core),
+# then run the demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint
+# (about 1.5 h); demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint
+# (about 2 h, float16 storage)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \

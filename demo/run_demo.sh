@@ -75,7 +75,7 @@ if [ -f "$MONO_CKPT" ]; then
   grep -E '^cam|^root distance' "$OUT/monocular.log"
 else
   echo "skipped: $MONO_CKPT does not exist; make demo-train-virtualpose trains it"
-  echo "  (about 1.5 h on one CPU thread) and runs this demo with it"
+  echo "  (about 2 h on one CPU thread) and runs this demo with it"
 fi
 echo "JSON and pictures: $OUT/shelf/ (<frame>.json, <frame>_3d.png, <frame>_view_<camera>.png)"
 if [ -f "$MONO_CKPT" ]; then
