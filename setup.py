@@ -25,7 +25,7 @@ setup(
     python_requires='>=3.9,<3.13',
     packages=find_packages(include=['virtualpose_mm', 'virtualpose_mm.*']),
     include_package_data=True,
-    package_data={'virtualpose_mm': ['data/**/*']},
+    package_data={'virtualpose_mm': ['data/**/*', 'ops/csrc/*.cpp']},
     install_requires=read_requirements('runtime.txt'),
     extras_require={'tests': read_requirements('tests.txt')},
 )

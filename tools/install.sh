@@ -196,6 +196,15 @@ if [ "$installed_from" != "$REPO" ]; then
   run_step "virtualpose_mm" "${PIP[@]}" install --no-deps --no-build-isolation -e "$REPO"
 fi
 
+# ---- 8b. the Winograd 3x3x3 convolution kernel of the VoxelPose V2V nets (CPU) ------------
+# compiled once (about a minute) into ~/.cache/virtualpose_mm/torch_extensions so that no
+# demo or test pays for it; where it cannot be built (no AVX2+FMA, no compiler) the models
+# use oneDNN and say why, so this step only reports.
+STEP="winograd kernel"
+(cd / && "$PYV" -c 'from virtualpose_mm.ops import winograd_available, winograd_unavailable_reason as r
+print("[install] Winograd kernel:", "ready" if winograd_available() else "off (" + str(r()) + ")")' \
+  2>&1 | grep '^\[install\]') || log "Winograd kernel check did not run (models use oneDNN)"
+
 # ---- 9. final check ----------------------------------------------------------------------
 STEP="final check"
 (cd / && "$PYV" - <<'EOF'

@@ -71,6 +71,8 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
             :class:`VoxelCenterNet`).
         fft_first_layer: with ``fast_eval``, the 7³ first convolution by FFT (opt-in).
         compile_v2v: with ``fast_eval``, ``torch.compile`` the inference copy (opt-in).
+        winograd: with ``fast_eval`` on the CPU, 3×3×3 convolutions by Winograd
+            (:class:`~virtualpose_mm.ops.WinogradConv3d`; on by default).
         init_cfg: mmengine init config.
     """
 
@@ -79,7 +81,8 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
                  loss: dict = dict(type='L1Loss', use_target_weight=True),
                  projector: Optional[dict] = None, max_cubes_per_call: Optional[int] = None,
                  reference_soft_argmax: bool = False, fast_eval: bool = False,
-                 fft_first_layer: bool = False, compile_v2v: bool = False, init_cfg=None):
+                 fft_first_layer: bool = False, compile_v2v: bool = False,
+                 winograd: bool = True, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.cube_size = tuple(float(s) for s in _check_space('cube_size', cube_size))
         self.cube_shape = tuple(int(s) for s in _check_space('cube_shape', cube_shape))
@@ -89,7 +92,7 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         self.loss_module = MODELS.build(loss)
         self.max_cubes_per_call = max_cubes_per_call
         self.fast_eval = bool(fast_eval)
-        self._fast_v2v = FastEvalV2V(fft_first_layer, compile_v2v)
+        self._fast_v2v = FastEvalV2V(fft_first_layer, compile_v2v, winograd=winograd)
 
     # ------------------------------------------------------------------ state
     geometry_fields = ('cube_size', 'cube_shape')
