@@ -4,8 +4,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from virtualpose_mm.ops import (WinogradConv3d, is_winograd_conv, winograd_available,
-                                winograd_unavailable_reason, winograd_weight)
+from virtualpose_mm.ops import (WinogradConv3d, WinogradRes3DBlock, is_winograd_conv,
+                                winograd_available, winograd_unavailable_reason,
+                                winograd_weight)
 from virtualpose_mm.ops.winograd import _cpu_has_avx2
 from virtualpose_mm.registry import MODELS
 
@@ -48,6 +49,32 @@ def test_matches_conv3d(n, c, o, shape, bias, tiles):
     # float32: the transforms sum up to 64 terms; oneDNN's direct conv is ~1e-6 too
     assert (y.double() - ref).abs().max().item() <= 1e-5 * scale
     assert torch.equal(y, y_cl)
+
+
+@pytest.mark.parametrize('shape', [(6, 4, 8), (5, 3, 7)])
+def test_residual_and_relu_in_the_output_transform(shape):
+    torch.manual_seed(1)
+    conv = nn.Conv3d(16, 32, 3, padding=1)
+    wc = WinogradConv3d(conv, tiles_per_chunk=5)
+    x = torch.randn(2, 16, *shape)
+    r = torch.randn(2, 32, *shape)
+    with torch.no_grad():
+        ref = _reference(conv, x)
+        y = wc(x, residual=r, relu=True)
+        y_relu = wc(x, relu=True)
+        y_res = wc(x, residual=r.contiguous(memory_format=torch.channels_last_3d))
+    scale = ref.abs().max().item()
+    assert (y.double() - F.relu(ref + r.double())).abs().max().item() <= 1e-5 * scale
+    assert (y_relu.double() - F.relu(ref)).abs().max().item() <= 1e-5 * scale
+    assert (y_res.double() - (ref + r.double())).abs().max().item() <= 1e-5 * scale
+    assert (y_relu == 0).float().mean() > 0.3      # the ReLU did clamp
+    # autograd falls back to conv3d with the same semantics
+    xg = x.clone().requires_grad_(True)
+    yg = wc(xg, residual=r, relu=True)
+    assert yg.requires_grad and torch.allclose(yg.detach(), y, atol=1e-4)
+    with pytest.raises(RuntimeError, match='residual'):
+        with torch.no_grad():
+            wc(x, residual=r[:, :, 1:])
 
 
 def test_weight_transform_of_a_delta_kernel():
@@ -116,6 +143,9 @@ def test_fast_eval_v2v_runs_its_3x3x3_convolutions_by_winograd():
     n_wino = sum(isinstance(m, WinogradConv3d) for m in fast._net.modules())
     n_3x3 = sum(isinstance(m, nn.Conv3d) and is_winograd_conv(m) for m in net.modules())
     assert n_3x3 > 10 and n_wino == n_3x3
+    # every V2V residual block runs fused (8 in this net), each holding its two convolutions
+    n_fused = sum(isinstance(m, WinogradRes3DBlock) for m in fast._net.modules())
+    assert n_fused == 8 and n_wino == 2 * n_fused
     assert not any(isinstance(m, WinogradConv3d) for m in plain_kernels._net.modules())
     assert any(isinstance(m, MkldnnConv3d) for m in plain_kernels._net.modules())
     scale = d.abs().max().item()

@@ -14,7 +14,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 
 from virtualpose_mm.registry import MODELS
 from ...codecs.voxel_root_codec import VoxelRootCodec
-from ...ops import (WinogradConv3d, is_winograd_conv, winograd_available,
+from ...ops import (WinogradConv3d, WinogradRes3DBlock, is_winograd_conv, winograd_available,
                     winograd_unavailable_reason)
 from ..layers import ProposalLayer, VoxelProjector
 from ..utils.geometry_state import GeometryStateMixin
@@ -193,6 +193,34 @@ def _replace_cpu_convs(net: nn.Module, winograd: bool = False) -> nn.Module:
     return net
 
 
+def _winograd_conv_module(m: nn.Module, relu: bool) -> bool:
+    """A ConvModule conv → (folded, Identity) norm → ReLU if ``relu`` / no activation,
+    whose conv is a :class:`WinogradConv3d`."""
+    if not isinstance(m, ConvModule) or not isinstance(m.conv, WinogradConv3d) or \
+            tuple(m.order) != ('conv', 'norm', 'act') or \
+            (m.with_norm and not isinstance(m.norm, nn.Identity)) or \
+            getattr(m, 'with_explicit_padding', False):
+        return False
+    if not relu:
+        return not m.with_activation
+    return m.with_activation and isinstance(m.activate, nn.ReLU)
+
+
+def _fuse_winograd_res_blocks(net: nn.Module) -> nn.Module:
+    """Every V2V ``Res3DBlock`` (``relu(res_branch(x) + skip_con(x))``) whose two
+    convolutions run by Winograd → :class:`~virtualpose_mm.ops.WinogradRes3DBlock`
+    (ReLUs and the residual addition inside the kernel), in place."""
+    for name, child in list(net.named_children()):
+        rb = getattr(child, 'res_branch', None)
+        if type(child).__name__ == 'Res3DBlock' and isinstance(rb, nn.Sequential) and \
+                len(rb) == 2 and isinstance(getattr(child, 'skip_con', None), nn.Module) and \
+                _winograd_conv_module(rb[0], True) and _winograd_conv_module(rb[1], False):
+            setattr(net, name, WinogradRes3DBlock(rb[0].conv, rb[1].conv, child.skip_con))
+        else:
+            _fuse_winograd_res_blocks(child)
+    return net
+
+
 _WINOGRAD_WARNED = False
 
 
@@ -270,7 +298,10 @@ class FastEvalV2V:
                     setattr(where[0], where[1], FFTConv3d(getattr(where[0], where[1])))
             if self.cpu_kernels and x.device.type == 'cpu' and \
                     torch.backends.mkldnn.is_available():
-                _replace_cpu_convs(folded, self.winograd and _winograd_ready())
+                use_winograd = self.winograd and _winograd_ready()
+                _replace_cpu_convs(folded, use_winograd)
+                if use_winograd:
+                    _fuse_winograd_res_blocks(folded)
             if self.compile:
                 try:
                     import torch._inductor.config as inductor_config

@@ -115,11 +115,13 @@ inline void input_transform(const float* xp, int64_t n, int64_t td, int64_t th, 
   }
 }
 
-// A^T m A of tile t of M (64 rows of stride Ms, each (Tc, O)) plus bias -> the 2x2x2 outputs at (n, 2td, 2th, 2tw)
+// A^T m A of tile t of M (64 rows of stride Ms, each (Tc, O)) plus bias (plus the residual
+// at the same position, then max(., 0) with relu) -> the 2x2x2 outputs at (n, 2td, 2th, 2tw)
 // that lie inside the volume
 inline void output_transform(const float* M, int64_t Ms, int64_t t, int64_t O,
-                             const float* bias, float* yp, int64_t n, int64_t td, int64_t th,
-                             int64_t tw, int64_t D, int64_t H, int64_t W) {
+                             const float* bias, const float* res, bool relu, float* yp,
+                             int64_t n, int64_t td, int64_t th, int64_t tw, int64_t D,
+                             int64_t H, int64_t W) {
   alignas(32) float tmp[64 * 8];
   for (int64_t ob = 0; ob < O; ob += 8) {
     for (int64_t pq = 0; pq < 16; ++pq) {      // along w
@@ -141,6 +143,7 @@ inline void output_transform(const float* M, int64_t Ms, int64_t t, int64_t O,
       }
     }
     const __m256 bv = bias ? _mm256_loadu_ps(bias + ob) : _mm256_setzero_ps();
+    const __m256 zero = _mm256_setzero_ps();
     for (int64_t q = 0; q < 2; ++q) {          // along d, out
       const int64_t h = 2 * th + q;
       for (int64_t r = 0; r < 2; ++r) {
@@ -150,11 +153,20 @@ inline void output_transform(const float* M, int64_t Ms, int64_t t, int64_t O,
         const __m256 m2 = _mm256_load_ps(b + 256), m3 = _mm256_load_ps(b + 384);
         if (h >= H || w >= W) continue;
         const int64_t d0 = 2 * td;
-        float* dst = yp + (((n * D + d0) * H + h) * W + w) * O + ob;
-        _mm256_storeu_ps(dst, _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m0, m1), m2), bv));
-        if (d0 + 1 < D)
-          _mm256_storeu_ps(dst + H * W * O,
-                           _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(m1, m2), m3), bv));
+        const int64_t off = (((n * D + d0) * H + h) * W + w) * O + ob;
+        __m256 y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m0, m1), m2), bv);
+        __m256 y1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(m1, m2), m3), bv);
+        const bool second = d0 + 1 < D;
+        if (res) {
+          y0 = _mm256_add_ps(y0, _mm256_loadu_ps(res + off));
+          if (second) y1 = _mm256_add_ps(y1, _mm256_loadu_ps(res + off + H * W * O));
+        }
+        if (relu) {
+          y0 = _mm256_max_ps(y0, zero);
+          y1 = _mm256_max_ps(y1, zero);
+        }
+        _mm256_storeu_ps(yp + off, y0);
+        if (second) _mm256_storeu_ps(yp + off + H * W * O, y1);
       }
     }
   }
@@ -163,9 +175,10 @@ inline void output_transform(const float* M, int64_t Ms, int64_t t, int64_t O,
 }  // namespace
 
 // x: (N, D, H, W, C) float32 contiguous; U: (64, C, O) float32 contiguous, O % 16 == 0;
-// bias: (O) or empty. Returns y: (N, D, H, W, O).
+// bias: (O) or empty; residual: (N, D, H, W, O) or empty, added after the bias; relu: then
+// max(., 0). Returns y: (N, D, H, W, O).
 torch::Tensor winograd3d_f2(torch::Tensor x, torch::Tensor U, torch::Tensor bias,
-                            int64_t tiles_per_chunk) {
+                            torch::Tensor residual, bool relu, int64_t tiles_per_chunk) {
   TORCH_CHECK(x.dim() == 5 && x.scalar_type() == torch::kFloat && x.is_contiguous() &&
                   x.device().is_cpu(),
               "winograd3d_f2: x must be a contiguous float32 CPU (N, D, H, W, C) tensor");
@@ -181,7 +194,14 @@ torch::Tensor winograd3d_f2(torch::Tensor x, torch::Tensor U, torch::Tensor bias
   const int64_t O = U.size(2);
   const int64_t nD = (D + 1) / 2, nH = (H + 1) / 2, nW = (W + 1) / 2;
   const int64_t T = N * nD * nH * nW;
+  const bool has_res = residual.numel() > 0;
+  TORCH_CHECK(!has_res || (residual.dim() == 5 && residual.size(0) == N &&
+                           residual.size(1) == D && residual.size(2) == H &&
+                           residual.size(3) == W && residual.size(4) == O &&
+                           residual.scalar_type() == torch::kFloat && residual.is_contiguous()),
+              "winograd3d_f2: residual must be a contiguous float32 (N, D, H, W, O) tensor");
   auto y = torch::empty({N, D, H, W, O}, x.options());
+  const float* rp = has_res ? residual.data_ptr<float>() : nullptr;
   if (T == 0) return y;
   const int64_t Tc = std::max<int64_t>(1, std::min<int64_t>(tiles_per_chunk, T));
   const int64_t nchunks = (T + Tc - 1) / Tc;
@@ -213,7 +233,7 @@ torch::Tensor winograd3d_f2(torch::Tensor x, torch::Tensor U, torch::Tensor bias
         int64_t idx = t0 + t;
         const int64_t tw = idx % nW; idx /= nW;
         const int64_t th = idx % nH; idx /= nH;
-        output_transform(M.data(), Ms, t, O, bp, yp, idx / nD, idx % nD, th, tw, D, H, W);
+        output_transform(M.data(), Ms, t, O, bp, rp, relu, yp, idx / nD, idx % nD, th, tw, D, H, W);
       }
     }
   });
