@@ -5,7 +5,7 @@
 # ended (joint L1 320 -> 300 over its last 1,600 iterations), so more distinct scenes are
 # what the model needs. Measured here: 1 h 55 min on one CPU thread (shared with another
 # training), held-out MPJPE@500 84.1 -> 77.1 mm, recall@500 0.936 -> 0.951, AP@100
-# 0.623 -> 0.655. `make demo-train` runs all three stages (./..._stage3.py continues).
+# 0.623 -> 0.655. `make demo-train` runs all four stages (./..._stage3.py continues).
 _base_ = ['./faster-voxelpose_shelf_virtual_cpu.py']
 
 load_from = 'work_dirs/faster-voxelpose_shelf_virtual_cpu/iter_3600.pth'

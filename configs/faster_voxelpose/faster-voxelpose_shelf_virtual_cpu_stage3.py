@@ -3,7 +3,7 @@
 # 3,000 new virtual scenes (seed 2: none of them was seen in stages 1 and 2) with a
 # restarted cosine schedule at 0.3 of stage 1's learning rate. Stage 2's joint loss was
 # still falling (about 300 -> 260 over its 4,400 iterations). `make demo-train` runs all
-# three stages.
+# four stages (./..._stage4.py continues).
 _base_ = ['./faster-voxelpose_shelf_virtual_cpu_stage2.py']
 
 load_from = 'work_dirs/faster-voxelpose_shelf_virtual_cpu_stage2/iter_4400.pth'
