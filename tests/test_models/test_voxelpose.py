@@ -502,6 +502,43 @@ def test_golden_voxelpose_model_files(shared_data, name):
         assert last.startswith('max pose error:') and float(last.split()[3]) < 0.05
 
 
+@pytest.mark.parametrize('name', ['shelf_cpn40_prn32.pt', 'campus_cpn40_prn32.pt'])
+def test_golden_poses_with_the_shipped_fast_inference(shared_data, name):
+    """The shipped configs' inference settings (float32 projection, the fast-eval V2V copy
+    with the FFT first layer and Winograd 3x3x3 convolutions, cubes per call by device)
+    keep the golden eval poses within 0.05 mm of the reference and every proposal flag
+    equal; the golden checker itself forces the reference-exact settings."""
+    path = shared_data / 'golden' / 'voxelpose' / name
+    if not path.exists():
+        pytest.skip(f'{name} not available')
+    from tools.analysis.golden.voxelpose_model import (_dense, build_data_samples,
+                                                       model_config_from_reference, prepare)
+    from virtualpose_mm.models.utils.voxelpose_converter import match_state_dict
+    from virtualpose_mm.ops import WinogradRes3DBlock, winograd_available
+    d = torch.load(path, map_location='cpu', weights_only=True)
+    cfg = model_config_from_reference(d['config'])
+    for net in ('root_net', 'pose_net'):
+        cfg[net].update(fast_eval=True, fft_first_layer=True, winograd=True)
+        cfg[net]['projector'] = dict(cfg[net]['projector'], precision='float32')
+    cfg['pose_net']['max_cubes_per_call'] = None
+    model = MODELS.build(cfg)
+    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in d['state_dict'].items()}
+    conv, info = convert_voxelpose_state_dict(sd, layout='voxelpose-pytorch')
+    model.load_state_dict(match_state_dict(model, conv, str(path), info), strict=True)
+    hm = _dense(d['input_heatmaps_sparse']).transpose(0, 1).contiguous().float()
+    hm, samples = prepare(model, hm, build_data_samples(d))
+    model.eval()
+    with torch.no_grad():
+        r = model.run(hm, samples, return_intermediates=True)
+    ref = d['eval']
+    assert torch.equal(r['proposals'][..., 3], ref['grid_centers'][..., 3])
+    err = (r['poses'] - ref['pred'][..., :3]).abs().max().item()
+    assert err < 0.05, f'{name}: shipped inference settings move the poses by {err} mm'
+    if winograd_available():
+        assert any(isinstance(m, WinogradRes3DBlock)
+                   for m in model.pose_net._fast_v2v._net.modules())
+
+
 def test_golden_checker_catches_a_small_weight_change(shared_data):
     """A 1e-3 relative change of ONE root-net weight fails the float32-noise bounds of the
     root volume (relative to its scale), while no discrete output changes."""
