@@ -1,8 +1,8 @@
 """Winograd F(2³, 3³) convolution for 3×3×3 'same' Conv3d layers on the CPU (inference).
 
-V2V's 3×3×3 convolutions are ~75% of VoxelPose's per-person work (~60 of its 81 GMAC for
-a 64³ cube) and oneDNN already runs them near this CPU's peak, so only doing less work
-makes them faster. Winograd's minimal filtering does a 2×2×2 output tile with 64
+V2V's 3×3×3 convolutions are about two thirds of VoxelPose's per-person work (~55 of its
+81 GMAC for a 64³ cube) and oneDNN already runs them near this CPU's peak, so only doing
+less work makes them faster. Winograd's minimal filtering does a 2×2×2 output tile with 64
 multiplications per channel pair instead of 216 (3.4× fewer); the transforms are additions.
 The kernel (``csrc/winograd3d.cpp``: tiles in cache-sized chunks, input transform, 64
 AVX2/FMA register-blocked matrix products, output transform) is compiled on first use with
