@@ -90,27 +90,26 @@ inline void input_transform(const float* xp, int64_t n, int64_t td, int64_t th, 
         _mm256_store_ps(o + 24, _mm256_sub_ps(v1, v3));
       }
     }
-    for (int64_t p = 0; p < 4; ++p) {          // along h
-      for (int64_t r = 0; r < 4; ++r) {
-        float* b = tmp + (p * 16 + r) * 8;
-        const __m256 v0 = _mm256_load_ps(b), v1 = _mm256_load_ps(b + 32);
-        const __m256 v2 = _mm256_load_ps(b + 64), v3 = _mm256_load_ps(b + 96);
-        _mm256_store_ps(b, _mm256_sub_ps(v0, v2));
-        _mm256_store_ps(b + 32, _mm256_add_ps(v1, v2));
-        _mm256_store_ps(b + 64, _mm256_sub_ps(v2, v1));
-        _mm256_store_ps(b + 96, _mm256_sub_ps(v1, v3));
+    for (int64_t r = 0; r < 4; ++r) {          // along h, then d, in registers
+      __m256 v[4][4];
+      for (int64_t p = 0; p < 4; ++p) {
+        const __m256 a0 = _mm256_load_ps(tmp + ((p * 4 + 0) * 4 + r) * 8);
+        const __m256 a1 = _mm256_load_ps(tmp + ((p * 4 + 1) * 4 + r) * 8);
+        const __m256 a2 = _mm256_load_ps(tmp + ((p * 4 + 2) * 4 + r) * 8);
+        const __m256 a3 = _mm256_load_ps(tmp + ((p * 4 + 3) * 4 + r) * 8);
+        v[p][0] = _mm256_sub_ps(a0, a2);
+        v[p][1] = _mm256_add_ps(a1, a2);
+        v[p][2] = _mm256_sub_ps(a2, a1);
+        v[p][3] = _mm256_sub_ps(a1, a3);
       }
-    }
-    for (int64_t qr = 0; qr < 16; ++qr) {      // along d, into V
-      const float* b = tmp + qr * 8;
-      const __m256 v0 = _mm256_load_ps(b), v1 = _mm256_load_ps(b + 128);
-      const __m256 v2 = _mm256_load_ps(b + 256), v3 = _mm256_load_ps(b + 384);
-      float* o = V + qr * Vs + t * C + cb;
-      const int64_t step = 16 * Vs;            // xi += 16
-      _mm256_storeu_ps(o, _mm256_sub_ps(v0, v2));
-      _mm256_storeu_ps(o + step, _mm256_add_ps(v1, v2));
-      _mm256_storeu_ps(o + 2 * step, _mm256_sub_ps(v2, v1));
-      _mm256_storeu_ps(o + 3 * step, _mm256_sub_ps(v1, v3));
+      for (int64_t q = 0; q < 4; ++q) {
+        float* o = V + (q * 4 + r) * Vs + t * C + cb;
+        const int64_t step = 16 * Vs;          // xi += 16
+        _mm256_storeu_ps(o, _mm256_sub_ps(v[0][q], v[2][q]));
+        _mm256_storeu_ps(o + step, _mm256_add_ps(v[1][q], v[2][q]));
+        _mm256_storeu_ps(o + 2 * step, _mm256_sub_ps(v[2][q], v[1][q]));
+        _mm256_storeu_ps(o + 3 * step, _mm256_sub_ps(v[1][q], v[3][q]));
+      }
     }
   }
 }
@@ -129,33 +128,31 @@ inline void output_transform(const float* M, int64_t Ms, int64_t t, int64_t O,
       const int64_t step = Ms;
       const __m256 m0 = _mm256_loadu_ps(m), m1 = _mm256_loadu_ps(m + step);
       const __m256 m2 = _mm256_loadu_ps(m + 2 * step), m3 = _mm256_loadu_ps(m + 3 * step);
-      float* o = tmp + pq * 32;
+      float* o = tmp + pq * 16;
       _mm256_store_ps(o, _mm256_add_ps(_mm256_add_ps(m0, m1), m2));
       _mm256_store_ps(o + 8, _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3));
     }
-    for (int64_t p = 0; p < 4; ++p) {          // along h
-      for (int64_t r = 0; r < 2; ++r) {
-        float* b = tmp + (p * 16 + r) * 8;
-        const __m256 m0 = _mm256_load_ps(b), m1 = _mm256_load_ps(b + 32);
-        const __m256 m2 = _mm256_load_ps(b + 64), m3 = _mm256_load_ps(b + 96);
-        _mm256_store_ps(b, _mm256_add_ps(_mm256_add_ps(m0, m1), m2));
-        _mm256_store_ps(b + 32, _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3));
-      }
-    }
     const __m256 bv = bias ? _mm256_loadu_ps(bias + ob) : _mm256_setzero_ps();
     const __m256 zero = _mm256_setzero_ps();
-    for (int64_t q = 0; q < 2; ++q) {          // along d, out
-      const int64_t h = 2 * th + q;
-      for (int64_t r = 0; r < 2; ++r) {
-        const int64_t w = 2 * tw + r;
-        const float* b = tmp + (q * 4 + r) * 8;
-        const __m256 m0 = _mm256_load_ps(b), m1 = _mm256_load_ps(b + 128);
-        const __m256 m2 = _mm256_load_ps(b + 256), m3 = _mm256_load_ps(b + 384);
-        if (h >= H || w >= W) continue;
+    for (int64_t r = 0; r < 2; ++r) {          // along h, then d, in registers, out
+      const int64_t w = 2 * tw + r;
+      if (w >= W) continue;
+      __m256 v[4][2];
+      for (int64_t p = 0; p < 4; ++p) {
+        const __m256 a0 = _mm256_load_ps(tmp + ((p * 4 + 0) * 2 + r) * 8);
+        const __m256 a1 = _mm256_load_ps(tmp + ((p * 4 + 1) * 2 + r) * 8);
+        const __m256 a2 = _mm256_load_ps(tmp + ((p * 4 + 2) * 2 + r) * 8);
+        const __m256 a3 = _mm256_load_ps(tmp + ((p * 4 + 3) * 2 + r) * 8);
+        v[p][0] = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
+        v[p][1] = _mm256_sub_ps(_mm256_sub_ps(a1, a2), a3);
+      }
+      for (int64_t q = 0; q < 2; ++q) {
+        const int64_t h = 2 * th + q;
+        if (h >= H) continue;
         const int64_t d0 = 2 * td;
         const int64_t off = (((n * D + d0) * H + h) * W + w) * O + ob;
-        __m256 y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(m0, m1), m2), bv);
-        __m256 y1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(m1, m2), m3), bv);
+        __m256 y0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(v[0][q], v[1][q]), v[2][q]), bv);
+        __m256 y1 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(v[1][q], v[2][q]), v[3][q]), bv);
         const bool second = d0 + 1 < D;
         if (res) {
           y0 = _mm256_add_ps(y0, _mm256_loadu_ps(res + off));
