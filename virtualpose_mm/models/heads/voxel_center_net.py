@@ -263,8 +263,9 @@ class FastEvalV2V:
             (:class:`MkldnnConv3d`); on by default.
         winograd: on the CPU (with ``cpu_kernels``), the 3×3×3 stride-1 convolutions by
             Winograd F(2³, 3³) (:class:`~virtualpose_mm.ops.WinogradConv3d`: 3.4× fewer
-            multiplications, 1.5–2.3× faster than oneDNN per V2V layer on 2 threads here;
-            outputs differ by ~2e-6 relative), the residual blocks fused
+            multiplications, 1.1–2.4× faster than oneDNN per V2V layer on 2 threads here,
+            the 64³ layers least: ``tools/analysis/benchmark_winograd.py``; outputs differ
+            by ~2e-6 relative), the residual blocks fused
             (:class:`~virtualpose_mm.ops.WinogradRes3DBlock`). On by default where the
             kernel builds (AVX2+FMA and a C++ compiler); otherwise a warning and oneDNN.
     """
