@@ -41,6 +41,11 @@ model = dict(
         # torch.compiles the inference copy: opt-in (20-40 s of compilation, a C++
         # compiler; 2x on 32^3 cubes but no gain on 64^3 cubes in our runs)
         fft_first_layer=True,
+        # winograd: with fast_eval on a CPU with AVX2+FMA, the V2V's 3x3x3 convolutions by
+        # Winograd F(2^3,3^3) (virtualpose_mm/ops, built by `make install`; 64^3 pose V2V
+        # 661 -> 435 ms per cube on 2 threads here, outputs within ~2e-6 relative); where
+        # the kernel cannot be built a warning says so and oneDNN runs
+        winograd=True,
         v2v_net=dict(type='V2VNet', input_channels=num_joints, output_channels=1)),
     pose_net=dict(
         type='VoxelSinglePoseNet',
@@ -57,4 +62,5 @@ model = dict(
         # training (BatchNorm statistics over all pairs); an integer forces it, 0 = all
         max_cubes_per_call=None,
         fft_first_layer=True,  # see the root net
+        winograd=True,  # see the root net
         v2v_net=dict(type='V2VNet', input_channels=num_joints, output_channels=num_joints)))
