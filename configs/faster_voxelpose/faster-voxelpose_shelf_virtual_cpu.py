@@ -7,7 +7,8 @@
 #   input:     COCO-17 heatmaps 128x96 of views letterboxed to 512x384
 # Validation/test: virtual frames whose poses come from the CMU bank's held-out test split
 # (whole takes no training pose comes from), a seed training never uses (777), and the same
-# detector-like heatmap noise as training.
+# detector-like heatmap noise as training, with people placed in the Shelf capture area that
+# all five cameras see (placement_area below).
 _base_ = ['./faster-voxelpose_own_rig.py']
 
 # ---------------------------------------------------------------- the rig (Shelf)
@@ -19,6 +20,16 @@ input_size = (512, 384)
 heatmap_size = (128, 96)
 heatmap_sigma = 2.0
 num_people = (1, 5)
+# where the validation/test people stand: the authors' ShelfSynthetic area (x -1 .. 2 m,
+# y -1.6 .. 1.6 m; the ground-truth actors of the fixture frames stand inside it), which
+# all five cameras see. The own-rig default (the space less 0.5 m, 7 x 7 m) puts most people
+# where only two of the five cameras see their hips: measured on 100 held-out frames with
+# the stage-4 checkpoint, 152 of 281 people were seen by two views and their MPJPE was
+# 82 mm, against 38 mm for those all five views see. `--cfg-options
+# test_dataloader.dataset.placement_area=None` tests on that wide area instead. Training
+# uses the wide area (train sets: placement_area=None) except stage 5, which trained on this
+# one and then missed the demo frames' fourth real person, who stands at y = -2.4 m.
+placement_area = ((-1000.0, 2000.0), (-1600.0, 1600.0))
 
 # top-view heatmap loss x1000 (the reference: x1): the detector's trunk also feeds the box
 # head, whose L1 gradient otherwise outweighs the small MSE gradient of the sparse top-view
@@ -29,7 +40,7 @@ model = dict(num_views=5, detector=dict(loss_weights=dict(topview=1000.0)))
 # one pass over 3,600 distinct virtual scenes (about 1.5 h on one CPU core), cosine
 # schedule by iteration; a checkpoint every 400 iterations, validation at the end
 train_dataloader = dict(batch_size=1, num_workers=1, persistent_workers=True,
-                        dataset=dict(num_samples=3600, seed=0))
+                        dataset=dict(num_samples=3600, seed=0, placement_area=None))
 val_dataloader = dict(batch_size=2, num_workers=1, persistent_workers=True,
                       dataset=dict(bank_split='test', num_samples=200, seed=777))
 test_dataloader = val_dataloader
