@@ -196,14 +196,17 @@ if [ "$installed_from" != "$REPO" ]; then
   run_step "virtualpose_mm" "${PIP[@]}" install --no-deps --no-build-isolation -e "$REPO"
 fi
 
-# ---- 8b. the Winograd 3x3x3 convolution kernel of the VoxelPose V2V nets (CPU) ------------
-# compiled once (about a minute) into ~/.cache/virtualpose_mm/torch_extensions so that no
-# demo or test pays for it; where it cannot be built (no AVX2+FMA, no compiler) the models
-# use oneDNN and say why, so this step only reports.
-STEP="winograd kernel"
+# ---- 8b. the CPU kernels: Winograd 3x3x3 convolution (VoxelPose V2V nets) and fused view
+# sampling (all voxel models' projections) ------------------------------------------------
+# compiled once (about a minute each) into ~/.cache/virtualpose_mm/torch_extensions so that
+# no demo or test pays for it; where they cannot be built (no AVX2+FMA, no compiler) the
+# models use oneDNN / grid_sample and say why, so this step only reports.
+STEP="cpu kernels"
 (cd / && "$PYV" -c 'from virtualpose_mm.ops import winograd_available, winograd_unavailable_reason as r
-print("[install] Winograd kernel:", "ready" if winograd_available() else "off (" + str(r()) + ")")' \
-  2>&1 | grep '^\[install\]') || log "Winograd kernel check did not run (models use oneDNN)"
+from virtualpose_mm.ops import sample_views_kernel_available as sa, sample_views_kernel_unavailable_reason as sr
+print("[install] Winograd kernel:", "ready" if winograd_available() else "off (" + str(r()) + ")")
+print("[install] view-sampling kernel:", "ready" if sa() else "off (" + str(sr()) + ")")' \
+  2>&1 | grep '^\[install\]') || log "CPU kernel check did not run (models use oneDNN / grid_sample)"
 
 # ---- 9. final check ----------------------------------------------------------------------
 STEP="final check"

@@ -144,6 +144,29 @@ def test_whole_space_grid_cache():
     assert len(proj.cache) == 2
 
 
+def test_project_space_through_the_fused_kernel_equals_the_pytorch_path(monkeypatch):
+    # VoxelPose / VirtualPose volumes: the CPU kernel that samples and averages the views in
+    # one pass (virtualpose_mm/ops/sample_views.py) against grid_sample + aggregate_views
+    from virtualpose_mm.ops import sample_views_kernel_available
+    if not sample_views_kernel_available():
+        pytest.skip('the view-sampling kernel is not built on this machine')
+    import virtualpose_mm.ops.sample_views as sv
+    cams, A, S = _rig()
+    rng = np.random.default_rng(4)
+    hm = torch.from_numpy(rng.random((2, 3, 5, HM[1], HM[0])).astype(np.float32))
+    c, At, St = _batched(cams, A, S, B=2)
+    space = ((6000, 6000, 2000), (0, 0, 1000), (12, 12, 6))
+    calls = []
+    real = sv.sample_views_average
+    monkeypatch.setattr(sv, 'sample_views_average', lambda *a: calls.append(1) or real(*a))
+    fused = VoxelProjector().project_space(hm, *space, c, At, St, input_size=INP)
+    monkeypatch.setenv('VPMM_FUSED_SAMPLING', '0')
+    plain = VoxelProjector().project_space(hm, *space, c, At, St, input_size=INP)
+    assert calls == [1]
+    assert fused.shape == (2, 5, 12, 12, 6) and (fused > 0).float().mean() > 0.3
+    assert (fused - plain).abs().max().item() <= 1e-6
+
+
 def test_reference_and_float32_precision_agree_with_float64():
     cams, A, S = _rig()
     rng = np.random.default_rng(2)

@@ -14,18 +14,16 @@ relative): the transforms add and subtract up to 64 terms before the products.
 """
 from __future__ import annotations
 
-import os
-import os.path as osp
-import threading
 from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-_LOCK = threading.Lock()
-_EXT = None
-_ERROR: Optional[str] = None
+from ._build import CpuKernel
+from ._build import cpu_has_avx2 as _cpu_has_avx2  # noqa: F401  (tests import it from here)
+
+_KERNEL = CpuKernel('vpmm_winograd3d', 'winograd3d.cpp', 'the Winograd kernel')
 _EMPTY = torch.empty(0)
 
 # G of F(2, 3): the 3-tap filter -> the 4 points of the Winograd domain
@@ -33,51 +31,10 @@ _G = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0
                   dtype=torch.float64)
 
 
-def _build_dir() -> str:
-    root = os.environ.get('VPMM_EXT_DIR') or osp.join(
-        os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'), 'virtualpose_mm',
-        'torch_extensions')
-    path = osp.join(root, f'torch{torch.__version__}'.replace('+', '_'))
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-def _cpu_has_avx2() -> bool:
-    cap = torch.backends.cpu.get_cpu_capability()  # honours ATEN_CPU_CAPABILITY
-    if cap not in ('AVX2', 'AVX512'):
-        return False
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = f.read()
-        return ' avx2' in flags and ' fma' in flags
-    except OSError:
-        return cap in ('AVX2', 'AVX512')
-
-
 def load_extension(verbose: bool = False):
     """The compiled kernel module, building it on first use; ``None`` where it cannot be
     used (the reason is in :func:`winograd_unavailable_reason`)."""
-    global _EXT, _ERROR
-    if _EXT is not None or _ERROR is not None:
-        return _EXT
-    with _LOCK:
-        if _EXT is not None or _ERROR is not None:
-            return _EXT
-        if not _cpu_has_avx2():
-            _ERROR = ('this CPU (or ATEN_CPU_CAPABILITY) has no AVX2+FMA; '
-                      f'ATen capability {torch.backends.cpu.get_cpu_capability()}')
-            return None
-        try:
-            from torch.utils.cpp_extension import load
-            src = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'winograd3d.cpp')
-            _EXT = load(name='vpmm_winograd3d', sources=[src], build_directory=_build_dir(),
-                        extra_cflags=['-O3', '-mavx2', '-mfma', '-fopenmp'],
-                        extra_ldflags=['-fopenmp'],
-                        verbose=verbose)
-        except Exception as e:  # noqa: BLE001  (no compiler / ninja: say why, keep oneDNN)
-            _ERROR = f'building the Winograd kernel failed: {type(e).__name__}: {e}'
-            _EXT = None
-    return _EXT
+    return _KERNEL.load(verbose)
 
 
 def winograd_available() -> bool:
@@ -87,7 +44,7 @@ def winograd_available() -> bool:
 
 def winograd_unavailable_reason() -> Optional[str]:
     load_extension()
-    return _ERROR
+    return _KERNEL.error
 
 
 def is_winograd_conv(conv: nn.Module) -> bool:
@@ -135,7 +92,7 @@ class WinogradConv3d(nn.Module):
                 relu: bool = False) -> torch.Tensor:
         """conv(x) + bias, plus ``residual`` (N, O, D, H, W) if given, then ReLU if
         ``relu``; the additions and the ReLU happen in the kernel's output transform."""
-        ext = _EXT if _EXT is not None else load_extension()
+        ext = _KERNEL.module if _KERNEL.module is not None else load_extension()
         if ext is None or x.device.type != 'cpu' or x.dtype != torch.float32 or \
                 (torch.is_grad_enabled() and x.requires_grad) or \
                 (residual is not None and residual.dtype != torch.float32):

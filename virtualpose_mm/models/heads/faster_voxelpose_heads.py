@@ -44,8 +44,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 from virtualpose_mm.engine.config_checks import reject_unresolved
 from virtualpose_mm.registry import MODELS
 from virtualpose_mm.models.utils.loss_weights import merge_loss_weights
-from ..layers import (SamplingGrid, SamplingGridCache, VoxelProjector, aggregate_views,
-                      match_to_gt, sample_views, voxel_grid)
+from ..layers import (SamplingGrid, SamplingGridCache, VoxelProjector, match_to_gt,
+                      sample_and_average, sample_views, voxel_grid)
 from ..utils.geometry_state import GeometryStateMixin
 from .voxel_center_net import _check_space
 
@@ -466,18 +466,19 @@ def nms_2d(heatmap: Tensor, kernel: int = 3) -> Tensor:
     return (heatmap == pooled).float() * heatmap
 
 
-def combine_views(values: Tensor, inside: Tensor, reference: bool) -> Tensor:
-    """(B, V, K, N) sampled values → (B, K, N) in [0, 1].
+def combine_views(heatmaps: Tensor, grid: Tensor, inside: Tensor, reference: bool) -> Tensor:
+    """(B, V, K, H, W) heatmaps sampled at the (B, V, N, 2) grid → (B, K, N) in [0, 1].
 
     ``reference=False``: the mean over the views in which the point is inside the image
-    (:func:`~virtualpose_mm.models.layers.aggregate_views`, as VoxelPose).
+    (:func:`~virtualpose_mm.models.layers.sample_and_average`, as VoxelPose; one pass of
+    the CPU kernel where it applies).
     ``reference=True``: the plain mean over all V views (Faster-VoxelPose's projection;
     a view that does not see the point counts as a 0 — or, near the image border, as the
     value at the clamped pixel), then clamped to [0, 1].
     """
     if reference:
-        return values.mean(1).clamp_(0.0, 1.0)
-    return aggregate_views(values, inside)
+        return sample_views(heatmaps, grid).mean(1).clamp_(0.0, 1.0)
+    return sample_and_average(heatmaps, grid, inside)
 
 
 def reference_sampling_grid(points: Tensor, cameras, affines: Tensor, image_sizes: Tensor,
@@ -716,7 +717,7 @@ class FasterVoxelPoseDetector(GeometryStateMixin, BaseModule):
             from ..layers import sample_key
             keys = [sample_key(cameras[b].key(), affines[b], image_sizes[b]) for b in range(B)]
         grid, inside = self.space_grid(cameras, affines, image_sizes, (W, H), input_size, keys)
-        vol = combine_views(sample_views(heatmaps, grid), inside, self.reference_view_average)
+        vol = combine_views(heatmaps, grid, inside, self.reference_view_average)
         return vol.view(B, K, *self.space_shape)
 
     # ------------------------------------------------------------------ forward
@@ -1210,7 +1211,7 @@ class FasterVoxelPoseJointNet(GeometryStateMixin, BaseModule):
                 sg = projector_grid(self.projector, pts, meta.cameras[bi], meta.affines[bi],
                                     meta.image_sizes[bi], (W, H), input_size=input_size)
                 grid, inside = sg.grid, sg.inside
-            vals = combine_views(sample_views(heatmaps[bi], grid), inside,
+            vals = combine_views(heatmaps[bi], grid, inside,
                                  self.reference_view_average)                 # (B', K, Tm)
             for j, g in enumerate(groups):
                 off = 0

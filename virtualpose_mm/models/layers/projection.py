@@ -342,6 +342,25 @@ def aggregate_views(values: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
     return out.clamp_(0.0, 1.0)
 
 
+def sample_and_average(heatmaps: torch.Tensor, grid: torch.Tensor,
+                       inside: torch.Tensor) -> torch.Tensor:
+    """``aggregate_views(sample_views(heatmaps, grid), inside)``: (B, K, N) in [0, 1].
+
+    On the CPU, in float32 and without gradients through the heatmaps, one pass of the
+    compiled kernel :func:`virtualpose_mm.ops.sample_views_average` (channels-last reads, no
+    (B, V, K, N) tensor; equal up to float32 rounding); elsewhere, or with
+    ``VPMM_FUSED_SAMPLING=0`` in the environment, the two PyTorch steps.
+
+    Args:
+        heatmaps: (B, V, K, H, W). grid: (B, V, N, 2) normalised coordinates.
+        inside: (B, V, N) visibility of each point in each view.
+    """
+    from virtualpose_mm.ops.sample_views import can_fuse, sample_views_average
+    if can_fuse(heatmaps, grid):
+        return sample_views_average(heatmaps, grid, inside)
+    return aggregate_views(sample_views(heatmaps, grid), inside)
+
+
 # ----------------------------------------------------------------------------- the cache
 class SamplingGridCache:
     """LRU cache of whole-space sampling grids for static rigs.
@@ -458,8 +477,11 @@ class VoxelProjector(nn.Module):
         H, W = heatmaps.shape[-2:]
         g = self.sampling_grid(points, cameras, affines, image_sizes, (W, H),
                                input_size=input_size, return_depth=return_depth)
-        values = sample_views(heatmaps, g.grid)
-        volume = aggregate_views(values, g.inside)
+        if return_views:
+            values = sample_views(heatmaps, g.grid)
+            volume = aggregate_views(values, g.inside)
+        else:
+            values, volume = None, sample_and_average(heatmaps, g.grid, g.inside)
         if return_views or return_depth:
             return dict(volume=volume, values=values, inside=g.inside, depth=g.depth)
         return volume
@@ -520,5 +542,4 @@ class VoxelProjector(nn.Module):
                                       (W, H), input_size=input_size)
 
         grid, inside = self.cached_grids(space_key, sample_keys, make, affines.device)
-        values = sample_views(heatmaps, grid)
-        return aggregate_views(values, inside).view(B, K, *shape)
+        return sample_and_average(heatmaps, grid, inside).view(B, K, *shape)

@@ -1,0 +1,78 @@
+"""Building and loading the package's C++ CPU kernels (``csrc/*.cpp``) on first use.
+
+Each kernel is compiled with ``torch.utils.cpp_extension.load`` (``-O3 -mavx2 -mfma
+-fopenmp``) into ``VPMM_EXT_DIR`` or ``~/.cache/virtualpose_mm/torch_extensions/torch<ver>``,
+once per source version; ``make install`` builds them so that no demo or test pays for it.
+A kernel is used only where the CPU has AVX2 and FMA (``ATEN_CPU_CAPABILITY`` honoured) and
+it builds; otherwise :attr:`CpuKernel.error` says why and callers keep their PyTorch path.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import threading
+from typing import Optional
+
+import torch
+
+
+def build_dir() -> str:
+    """The folder compiled kernels are cached in (created)."""
+    root = os.environ.get('VPMM_EXT_DIR') or osp.join(
+        os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'), 'virtualpose_mm',
+        'torch_extensions')
+    path = osp.join(root, f'torch{torch.__version__}'.replace('+', '_'))
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def cpu_has_avx2() -> bool:
+    """Whether this CPU (and ATen's capability setting) has AVX2 and FMA."""
+    cap = torch.backends.cpu.get_cpu_capability()  # honours ATEN_CPU_CAPABILITY
+    if cap not in ('AVX2', 'AVX512'):
+        return False
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = f.read()
+        return ' avx2' in flags and ' fma' in flags
+    except OSError:
+        return cap in ('AVX2', 'AVX512')
+
+
+class CpuKernel:
+    """One compiled kernel module: ``csrc/<source>`` built as extension ``name``.
+
+    Args:
+        name: the extension's module name.
+        source: file name under ``virtualpose_mm/ops/csrc``.
+        what: words for messages ("the Winograd kernel").
+    """
+
+    def __init__(self, name: str, source: str, what: str):
+        self.name, self.source, self.what = name, source, what
+        self.module = None
+        self.error: Optional[str] = None
+        self._lock = threading.Lock()
+
+    def load(self, verbose: bool = False):
+        """The compiled module, building it on first use; ``None`` where it cannot be used
+        (the reason is in :attr:`error`)."""
+        if self.module is not None or self.error is not None:
+            return self.module
+        with self._lock:
+            if self.module is not None or self.error is not None:
+                return self.module
+            if not cpu_has_avx2():
+                self.error = ('this CPU (or ATEN_CPU_CAPABILITY) has no AVX2+FMA; '
+                              f'ATen capability {torch.backends.cpu.get_cpu_capability()}')
+                return None
+            try:
+                from torch.utils.cpp_extension import load
+                src = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', self.source)
+                self.module = load(name=self.name, sources=[src], build_directory=build_dir(),
+                                   extra_cflags=['-O3', '-mavx2', '-mfma', '-fopenmp'],
+                                   extra_ldflags=['-fopenmp'], verbose=verbose)
+            except Exception as e:  # noqa: BLE001  (no compiler / ninja: say why)
+                self.error = f'building {self.what} failed: {type(e).__name__}: {e}'
+                self.module = None
+        return self.module
