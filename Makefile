@@ -17,7 +17,8 @@ demo: install
 	bash demo/run_demo.sh
 
 # reproduce the embedded demo checkpoint (Faster-VoxelPose for the Shelf rig from virtual
-# scenes, four stages: 3,600 + 4,400 + 3,000 + 4,000 iterations, about 5.9 h on one CPU core),
+# scenes, six stages: 3,600 + 4,400 + 3,000 + 4,000 + 5,000 + 4,400 iterations, about 8.8 h
+# on one CPU core),
 # then run the demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint
 # (about 1.5 h); demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint
 # (about 2 h, float16 storage)
@@ -36,7 +37,15 @@ demo-train: install
 		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage4.py \
 		--work-dir $(DEMO_TRAIN_DIR)_stage4 \
 		--cfg-options load_from=$(DEMO_TRAIN_DIR)_stage3/iter_3000.pth
-	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)_stage4/iter_4000.pth \
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
+		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage5.py \
+		--work-dir $(DEMO_TRAIN_DIR)_stage5 \
+		--cfg-options load_from=$(DEMO_TRAIN_DIR)_stage4/iter_4000.pth
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
+		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage6.py \
+		--work-dir $(DEMO_TRAIN_DIR)_stage6 \
+		--cfg-options load_from=$(DEMO_TRAIN_DIR)_stage5/iter_5000.pth
+	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)_stage6/iter_4400.pth \
 		$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth --no-hash
 	DEMO_MODEL=faster-voxelpose \
 	DEMO_CHECKPOINT=$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth bash demo/run_demo.sh
