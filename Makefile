@@ -26,25 +26,14 @@ DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
 		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu.py --work-dir $(DEMO_TRAIN_DIR)
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
-		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage2.py \
-		--work-dir $(DEMO_TRAIN_DIR)_stage2 --cfg-options load_from=$(DEMO_TRAIN_DIR)/iter_3600.pth
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
-		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage3.py \
-		--work-dir $(DEMO_TRAIN_DIR)_stage3 \
-		--cfg-options load_from=$(DEMO_TRAIN_DIR)_stage2/iter_4400.pth
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
-		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage4.py \
-		--work-dir $(DEMO_TRAIN_DIR)_stage4 \
-		--cfg-options load_from=$(DEMO_TRAIN_DIR)_stage3/iter_3000.pth
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
-		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage5.py \
-		--work-dir $(DEMO_TRAIN_DIR)_stage5 \
-		--cfg-options load_from=$(DEMO_TRAIN_DIR)_stage4/iter_4000.pth
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
-		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage6.py \
-		--work-dir $(DEMO_TRAIN_DIR)_stage6 \
-		--cfg-options load_from=$(DEMO_TRAIN_DIR)_stage5/iter_5000.pth
+	# stages 2-6, each from the previous stage's last checkpoint (stage:that iteration)
+	set -e; prev=$(DEMO_TRAIN_DIR); for si in 2:3600 3:4400 4:3000 5:4000 6:5000; do \
+		s=$${si%:*}; OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
+			configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage$$s.py \
+			--work-dir $(DEMO_TRAIN_DIR)_stage$$s \
+			--cfg-options load_from=$$prev/iter_$${si#*:}.pth; \
+		prev=$(DEMO_TRAIN_DIR)_stage$$s; \
+	done
 	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)_stage6/iter_4400.pth \
 		$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth --no-hash
 	DEMO_MODEL=faster-voxelpose \
