@@ -47,7 +47,12 @@ model = dict(
         beta=100.0,
         loss_weights=dict(planes=1.0, fused=5.0),
         projector=dict(exclude_behind_camera=True, precision='float64', cache_size=2),
-        fast_eval=True))
+        fast_eval=True),
+    # test time: move each joint to the triangulation of the input heatmaps' peaks where
+    # two or more views agree near it (HeatmapTriangulation; not in the paper; no
+    # parameters, training unchanged); figures in ./faster-voxelpose_shelf_virtual_cpu.py.
+    # refine=None gives the network's joints as they are.
+    refine=dict(type='HeatmapTriangulation'))
 
 # ---------------------------------------------------------------- data
 # the parent's virtual scenes and detector-noise model, without the VoxelPose root target

@@ -310,10 +310,13 @@ class VolumetricPoseEstimator(BaseModel):
         """Valid proposals (flag ≥ 0) become ``pred_instances`` (numpy; N = people found,
         no padding rows): ``keypoints`` (N, K, 3) float32 world mm, ``keypoint_scores``
         (N, K) (the proposal score for every joint, as the reference), ``bbox_scores`` (N,)
-        (the proposal score: detection confidence) and ``centers_3d`` (N, 3) mm (the
-        proposal); the table of :mod:`virtualpose_mm.datasets.transforms.formatting`."""
+        (the proposal score: detection confidence), ``centers_3d`` (N, 3) mm (the
+        proposal) and, with a ``refine`` layer, ``keypoints_refined`` (N, K) bool; the
+        table of :mod:`virtualpose_mm.datasets.transforms.formatting`."""
         poses = result['poses'].detach().cpu().numpy().astype(np.float32)
         props = result['proposals'].detach().cpu().numpy().astype(np.float32)
+        refined = result.get('refined')
+        refined = None if refined is None else refined.cpu().numpy().astype(bool)
         K = self.num_joints
         for b, ds in enumerate(data_samples):
             keep = props[b, :, 3] >= 0
@@ -324,6 +327,8 @@ class VolumetricPoseEstimator(BaseModel):
             inst.bbox_scores = score
             inst.keypoint_scores = np.repeat(score[:, None], K, axis=1).reshape(n, K)
             inst.centers_3d = np.ascontiguousarray(props[b, keep, :3].reshape(n, 3))
+            if refined is not None:
+                inst.keypoints_refined = np.ascontiguousarray(refined[b, keep].reshape(n, K))
             ds.pred_instances = inst
         return data_samples
 
@@ -339,14 +344,27 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
     metainfo's ``input_size``, or the model's ``image_size`` for heatmap inputs.
 
     **GT roots** default to the mean of the ``root_joints`` (mid-hip for COCO-17).
+
+    **Refinement** (``refine``, off by default): at test time the predicted joints can be
+    moved to the robust triangulation of the input heatmaps' peaks near them
+    (:class:`~virtualpose_mm.models.layers.HeatmapTriangulation`); ``pred_instances``
+    then also has ``keypoints_refined`` (N, K) bool.
     """
 
     def _init_2d(self, num_joints: int, backbone: Optional[dict], head_2d: Optional[dict],
                  freeze_2d: bool, image_size, num_views: Optional[int],
-                 root_joints, check_inputs: bool) -> None:
+                 root_joints, check_inputs: bool, refine: Optional[dict] = None) -> None:
         """Set the attributes of the class docstring (call in ``__init__``)."""
         from virtualpose_mm.registry import MODELS
         name = type(self).__name__
+        if refine is not None and not isinstance(refine, dict):
+            raise ValueError(f'{name}: refine must be a config dict (e.g. '
+                             f"dict(type='HeatmapTriangulation')) or None, got {refine!r}")
+        self.refiner = None
+        if refine is not None:
+            cfg = dict(refine)
+            cfg.setdefault('type', 'HeatmapTriangulation')
+            self.refiner = MODELS.build(cfg)
         if (backbone is None) != (head_2d is None):
             raise ValueError(f'{name}: give both backbone and head_2d (image input) or '
                              'neither (heatmap input)')
@@ -374,6 +392,29 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
             self.backbone.eval()
             self.head_2d.eval()
         return self
+
+    def refine_poses(self, result: Dict, inputs: Tensor, data_samples) -> Dict:
+        """Apply the ``refine`` layer (test time) to the poses of a :meth:`run` result.
+
+        Replaces ``result['poses']`` (B, M, K, 3) by the refined poses of the usable
+        proposals (flag ≥ 0) and adds ``refined`` (B, M, K) bool (the joints that moved);
+        without a ``refine`` layer the result is returned unchanged (no ``refined`` key).
+        """
+        if self.refiner is None:
+            return result
+        meta = self.parse_meta(data_samples, result['heatmaps'].shape[1])
+        input_size = self._input_size(inputs, meta)
+        used = result['proposals'][..., 3] >= 0
+        b_idx, m_idx = used.nonzero(as_tuple=True)
+        out = self.refiner(result['poses'][b_idx, m_idx], b_idx, result['heatmaps'].detach(),
+                           meta.cameras, meta.affines, meta.image_sizes, input_size)
+        poses = result['poses'].clone()
+        poses[b_idx, m_idx] = out['poses']
+        refined = torch.zeros(poses.shape[:3], dtype=torch.bool, device=poses.device)
+        refined[b_idx, m_idx] = out['refined']
+        result = dict(result)
+        result.update(poses=poses, refined=refined)
+        return result
 
     def default_roots(self, joints: Tensor) -> Tensor:
         """Mean of the ``root_joints`` (mid-hip for COCO)."""

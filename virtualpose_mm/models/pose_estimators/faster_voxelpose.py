@@ -111,6 +111,9 @@ class FasterVoxelPose(MultiViewPoseEstimator):
         backbone, head_2d, freeze_2d, image_size, num_views, root_joints, check_inputs:
             as :class:`VoxelPose`.
         reference_*: see above.
+        refine: test-time refinement of the joints by triangulating the input heatmaps'
+            peaks (config of :class:`~virtualpose_mm.models.layers.HeatmapTriangulation`),
+            or None (default: the network's joints as they are).
         data_preprocessor: config of the
             :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`
             (default: no normalisation); another type is an error.
@@ -125,11 +128,12 @@ class FasterVoxelPose(MultiViewPoseEstimator):
                  reference_bbox_index: bool = False, reference_bbox_mask: bool = False,
                  reference_jln_per_sample: bool = False, reference_jln_score: bool = False,
                  reference_weight_net_init: bool = False, reference_soft_argmax: bool = False,
+                 refine: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         reject_unresolved(type(self).__name__, locals())
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self._init_2d(num_joints, backbone, head_2d, freeze_2d, image_size, num_views,
-                      root_joints, check_inputs)
+                      root_joints, check_inputs, refine)
         det = dict(detector)
         jn = dict(joint_net)
         det.setdefault('type', 'FasterVoxelPoseDetector')
@@ -271,6 +275,7 @@ class FasterVoxelPose(MultiViewPoseEstimator):
     def predict(self, inputs, data_samples):
         """Inference; fills ``pred_instances`` of each data sample (see class docstring)."""
         result = self.run(inputs, data_samples)
+        result = self.refine_poses(result, self._inputs(inputs), data_samples)
         return self.add_pred_to_datasample(result, data_samples)
 
     def add_pred_to_datasample(self, result: Dict, data_samples):

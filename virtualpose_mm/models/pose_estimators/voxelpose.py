@@ -102,6 +102,10 @@ class VoxelPose(MultiViewPoseEstimator):
             (COCO: 11, 12 = hips; Panoptic-15: 2 = mid-hip).
         prn_train_per_slot: reference slot-by-slot pose-net training (see above).
         check_inputs: reject NaN/Inf inputs and wrong channel counts with clear errors.
+        refine: test-time refinement of the joints by triangulating the input heatmaps'
+            peaks (config of :class:`~virtualpose_mm.models.layers.HeatmapTriangulation`,
+            e.g. ``dict(type='HeatmapTriangulation')``), or None (default: the network's
+            joints as they are).
         data_preprocessor: config of the
             :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`
             (default: no normalisation); another type is an error.
@@ -113,11 +117,12 @@ class VoxelPose(MultiViewPoseEstimator):
                  freeze_2d: bool = True, image_size: Optional[Sequence[int]] = None,
                  num_views: Optional[int] = None, root_joints: Sequence[int] = (11, 12),
                  prn_train_per_slot: bool = False, check_inputs: bool = True,
+                 refine: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         reject_unresolved(type(self).__name__, locals())
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self._init_2d(num_joints, backbone, head_2d, freeze_2d, image_size, num_views,
-                      root_joints, check_inputs)
+                      root_joints, check_inputs, refine)
         self.root_net = MODELS.build(root_net)
         self.pose_net = MODELS.build(pose_net)
         self.prn_train_per_slot = bool(prn_train_per_slot)
@@ -184,4 +189,5 @@ class VoxelPose(MultiViewPoseEstimator):
     def predict(self, inputs, data_samples):
         """Inference; fills ``pred_instances`` of each data sample (see class docstring)."""
         result = self.run(inputs, data_samples)
+        result = self.refine_poses(result, self._inputs(inputs), data_samples)
         return self.add_pred_to_datasample(result, data_samples)

@@ -1,0 +1,255 @@
+"""HeatmapTriangulation: the test-time refinement of joints by triangulating heatmap peaks
+(``virtualpose_mm/models/layers/triangulation.py``) and its use by the multi-view models."""
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import virtualpose_mm  # noqa: F401
+from virtualpose_mm.datasets.transforms.multiview import letterbox_affine
+from virtualpose_mm.models.layers import HeatmapTriangulation, solve_rays
+from virtualpose_mm.registry import MODELS
+from tools.analysis.voxelpose_synthetic import random_people, render_heatmaps, ring_rig
+
+IMG, INP, HM = (1032, 776), (512, 384), (128, 96)
+CENTER = (450.0, -320.0, 800.0)
+
+
+def scene(people=3, seed=0, dist=None):
+    """5-camera ring, ``people`` standing people, exact Gaussian heatmaps (σ 2 px)."""
+    cams = ring_rig(5, [CENTER[0], CENTER[1], 900.0], image_size=IMG, dist=dist)
+    A = np.stack([letterbox_affine(IMG, INP)] * 5)
+    joints = random_people(people, CENTER, 2000.0, np.random.default_rng(seed))
+    hm = render_heatmaps(joints, cams, A, INP, HM, sigma=2.0)
+    return dict(joints=joints, heatmaps=torch.from_numpy(hm)[None],
+                cameras=cams.to_tensor(dtype=torch.float64)[None],
+                affines=torch.from_numpy(A)[None],
+                image_sizes=torch.tensor([IMG] * 5, dtype=torch.float64)[None])
+
+
+def refine(layer, s, estimates):
+    P = estimates.shape[0]
+    return layer(torch.as_tensor(estimates, dtype=torch.float32), torch.zeros(P, dtype=torch.long),
+                 s['heatmaps'], s['cameras'], s['affines'], s['image_sizes'], INP)
+
+
+def offsets(shape, length, seed):
+    """Random directions of a fixed length (mm)."""
+    d = np.random.default_rng(seed).normal(size=shape + (3, ))
+    return d / np.linalg.norm(d, axis=-1, keepdims=True) * length
+
+
+def test_solve_rays_recovers_the_common_point_and_ignores_zero_weights():
+    rng = np.random.default_rng(1)
+    X = torch.tensor([300.0, -200.0, 1100.0], dtype=torch.float64)
+    o = torch.from_numpy(rng.uniform(-5000, 5000, (4, 3)))
+    d = X - o
+    d = d / d.norm(dim=-1, keepdim=True)
+    np.testing.assert_allclose(solve_rays(o, d, torch.ones(4, dtype=torch.float64)), X,
+                               atol=1e-6)
+    # a fifth, wrong ray with weight 0 changes nothing; with weight 1 it moves the point
+    o5 = torch.cat([o, torch.tensor([[0.0, 0.0, 0.0]], dtype=torch.float64)])
+    d5 = torch.cat([d, torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)])
+    w = torch.tensor([1.0, 1, 1, 1, 0], dtype=torch.float64)
+    np.testing.assert_allclose(solve_rays(o5, d5, w), X, atol=1e-6)
+    assert (solve_rays(o5, d5, torch.ones(5, dtype=torch.float64)) - X).norm() > 100
+
+
+@pytest.mark.parametrize('dist', [None, (-0.2, 0.05, 0.001, -0.001, 0.0)])
+def test_misplaced_joints_return_to_where_the_views_agree(dist):
+    s = scene(dist=dist)
+    gt = s['joints']                                                  # (3, 17, 3)
+    # half of the joints 350 mm off (the network's failure), the others 40 mm off
+    err = np.where(np.arange(17)[None, :, None] % 2 == 0, 350.0, 40.0)
+    est = gt + offsets(gt.shape[:2], 1.0, 0) * err
+    out = refine(HeatmapTriangulation(), s, est)
+    after = np.linalg.norm(out['poses'].numpy() - gt, axis=-1)
+    assert out['poses'].dtype == torch.float32
+    assert out['refined'].all()
+    # exact Gaussian peaks: sub-pixel parabola + triangulation are exact up to rounding
+    assert after.max() < 2.0, after.max()
+    assert (out['num_views'] >= 2).all() and (out['num_views'] <= 5).all()
+
+
+def test_without_undistortion_the_refinement_would_be_off():
+    """The layer must undo the lens distortion: triangulating the distorted pixels as if
+    they were undistorted puts the joints tens of mm away."""
+    dist = (-0.2, 0.05, 0.001, -0.001, 0.0)
+    s = scene(dist=dist)
+    est = s['joints'] + offsets(s['joints'].shape[:2], 100.0, 3)
+    s_wrong = dict(s, cameras=ring_rig(5, [CENTER[0], CENTER[1], 900.0], image_size=IMG)
+                   .to_tensor(dtype=torch.float64)[None])
+    good = refine(HeatmapTriangulation(), s, est)['poses'].numpy()
+    wrong = refine(HeatmapTriangulation(inlier_px=50.0), s_wrong, est)['poses'].numpy()
+    assert np.linalg.norm(good - s['joints'], axis=-1).max() < 2.0
+    assert np.linalg.norm(wrong - s['joints'], axis=-1).mean() > 10.0
+
+
+def test_joints_without_agreeing_views_keep_the_estimate():
+    s = scene(people=1, seed=4)
+    gt = s['joints']
+    est = gt + offsets(gt.shape[:2], 200.0, 5)
+    hm = s['heatmaps'].clone()
+    hm[0, 1:, 9] = 0          # left wrist: only view 0 has it
+    hm[0, 2:, 10] = 0         # right wrist: views 0 and 1
+    hm[0, :, 0] = 0.05        # nose: flat, below min_peak everywhere
+    s = dict(s, heatmaps=hm)
+    out = refine(HeatmapTriangulation(), s, est)
+    p, moved = out['poses'].numpy(), out['refined'].numpy()[0]
+    for k in (9, 0):
+        assert not moved[k]
+        np.testing.assert_array_equal(p[0, k], est[0, k].astype(np.float32))
+    assert moved[10] and out['num_views'][0, 10] == 2
+    assert np.linalg.norm(p[0, 10] - gt[0, 10]) < 2.0
+    # min_views=3: two views are not enough any more
+    out3 = refine(HeatmapTriangulation(min_views=3), s, est)
+    assert not out3['refined'][0, 10]
+    assert out3['refined'][0, 5]          # a shoulder all five views see
+    # an estimate farther than the search radius and max_shift stays where it is
+    far = est.copy()
+    far[0, 5] = gt[0, 5] + np.array([1500.0, 0.0, 0.0])
+    out_far = refine(HeatmapTriangulation(), s, far)
+    assert not out_far['refined'][0, 5]
+    np.testing.assert_array_equal(out_far['poses'][0, 5].numpy(), far[0, 5].astype(np.float32))
+
+
+def test_a_wrong_peak_in_one_view_is_outvoted():
+    """A view whose heatmap has the joint somewhere else (another person, a detector
+    error) is an outlier: the other views' consensus wins and that view is not counted."""
+    s = scene(people=1, seed=6)
+    gt = s['joints']
+    est = gt + offsets(gt.shape[:2], 150.0, 7)
+    cams = ring_rig(5, [CENTER[0], CENTER[1], 900.0], image_size=IMG)
+    A = np.stack([letterbox_affine(IMG, INP)] * 5)
+    moved = gt.copy()
+    moved[0, 5] += np.array([0.0, 0.0, 250.0])      # left shoulder 25 cm higher ...
+    fake = render_heatmaps(moved, cams, A, INP, HM, sigma=2.0)
+    hm = s['heatmaps'].clone()
+    hm[0, 2, 5] = torch.from_numpy(fake[2, 5])     # ... in view 2 only
+    out = refine(HeatmapTriangulation(), dict(s, heatmaps=hm), est)
+    assert out['refined'][0, 5] and out['num_views'][0, 5] == 4
+    assert np.linalg.norm(out['poses'][0, 5].numpy() - gt[0, 5]) < 2.0
+
+
+def test_batches_people_of_different_samples_and_empty_input():
+    s0, s1 = scene(people=2, seed=8), scene(people=1, seed=9)
+    both = {k: torch.cat([s0[k], s1[k]]) for k in ('heatmaps', 'affines', 'image_sizes')}
+    cams = s0['cameras']
+    from virtualpose_mm.geometry.camera import Camera
+    cams2 = Camera.stack([cams[0], s1['cameras'][0]])
+    gt = np.concatenate([s0['joints'], s1['joints']])
+    est = gt + offsets(gt.shape[:2], 300.0, 10)
+    layer = HeatmapTriangulation()
+    out = layer(torch.as_tensor(est, dtype=torch.float32), torch.tensor([0, 0, 1]),
+                both['heatmaps'], cams2, both['affines'], both['image_sizes'], INP)
+    assert np.linalg.norm(out['poses'].numpy() - gt, axis=-1).max() < 2.0
+    # the third person looked up in sample 0's heatmaps finds nothing of it (moves < all)
+    wrong = layer(torch.as_tensor(est, dtype=torch.float32), torch.tensor([0, 0, 0]),
+                  both['heatmaps'], cams2, both['affines'], both['image_sizes'], INP)
+    assert np.linalg.norm(wrong['poses'][2].numpy() - gt[2], axis=-1).max() > 100
+    empty = layer(torch.zeros(0, 17, 3), torch.zeros(0, dtype=torch.long), both['heatmaps'],
+                  cams2, both['affines'], both['image_sizes'], INP)
+    assert empty['poses'].shape == (0, 17, 3) and empty['refined'].shape == (0, 17)
+
+
+def test_bad_options_are_rejected():
+    for kw in (dict(min_views=1), dict(max_window=1), dict(inlier_px=0.0),
+               dict(search_radius=-1.0)):
+        with pytest.raises(ValueError):
+            HeatmapTriangulation(**kw)
+    s = scene(people=1)
+    with pytest.raises(ValueError, match='heatmaps have 17 joints, poses 15'):
+        refine(HeatmapTriangulation(), s, np.zeros((1, 15, 3)))
+
+
+# ----------------------------------------------------------------------------- the models
+@pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])
+def test_models_apply_the_refinement_in_predict_only(kind):
+    if kind == 'FasterVoxelPose':
+        from tests.test_models import test_faster_voxelpose as t
+        cfg = t.tiny_cfg()
+    else:
+        from tests.test_models import test_voxelpose as t
+        cfg = Config.fromfile(t.TINY).model.to_dict()
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation')))
+    assert isinstance(model.refiner, HeatmapTriangulation)
+    assert not any('refiner' in k for k in model.state_dict())   # no parameters of its own
+    x, ds = t.batch()
+    t._with_people(model, x, ds)
+    model.eval()
+    gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
+    run = model.run
+    used = {}
+
+    def run_with_estimates(inputs, data_samples, **kw):
+        """The network's poses replaced by GT people 300 mm off (random weights would
+        put them anywhere)."""
+        r = run(inputs, data_samples, **kw)
+        poses = r['poses'].clone()
+        for b, m in (r['proposals'][..., 3] >= 0).nonzero().tolist():
+            used.setdefault(b, []).append(m)
+            g = gts[b][m % len(gts[b])]
+            poses[b, m] = torch.as_tensor(g + offsets(g.shape[:1], 300.0, 10 * b + m))
+        r['poses'] = poses
+        return r
+
+    model.run = run_with_estimates
+    with torch.no_grad():
+        # (predict fills pred_instances of the given samples: keep a copy of each result)
+        refined = [d.pred_instances.clone() for d in model.predict(x, ds)]
+        refiner, model.refiner = model.refiner, None
+        plain = [d.pred_instances.clone() for d in model.predict(x, ds)]
+        model.refiner = refiner
+    assert 'keypoints_refined' not in plain[0]
+    meta = model.parse_meta(ds, 5)
+    errors = []
+    for b in range(len(ds)):
+        p, q = refined[b], plain[b]
+        assert len(p) == len(q) >= 1
+        assert p.keypoints_refined.shape == p.keypoint_scores.shape
+        ms = sorted(set(used[b]))
+        g = np.stack([gts[b][m % len(gts[b])] for m in ms])
+        np.testing.assert_allclose(np.linalg.norm(q.keypoints - g, axis=-1), 300.0, rtol=1e-4)
+        # predict gives exactly what the layer gives on the network's (here: replaced) poses
+        direct = refiner(torch.as_tensor(q.keypoints), torch.full((len(q), ), b), x,
+                         meta.cameras, meta.affines, meta.image_sizes, t.INP)
+        np.testing.assert_array_equal(p.keypoints, direct['poses'].numpy())
+        np.testing.assert_array_equal(p.keypoints_refined, direct['refined'].numpy())
+        np.testing.assert_array_equal(p.keypoints[~p.keypoints_refined],
+                                      q.keypoints[~p.keypoints_refined])
+        errors.append(np.linalg.norm(p.keypoints - g, axis=-1).ravel())
+    # (these test heatmaps are coarse, 64 x 48, and people overlap in some views: most
+    # joints come back to within a few mm, a few are pulled by a neighbour's peak)
+    errors = np.concatenate(errors)
+    assert np.median(errors) < 2.0 and errors.mean() < 60.0, (np.median(errors), errors.mean())
+    with pytest.raises(ValueError, match='refine must be a config dict'):
+        MODELS.build(dict(cfg, refine='HeatmapTriangulation'))
+
+
+def test_nearest_peaks_keep_a_person_apart_from_a_close_neighbour():
+    """Two people 0.8 m apart, the neighbour's joints twice as strong: the nearest local
+    maxima ('nearest', the default) find the person's own joints; the highest values in
+    a 1 m disc ('highest') are the neighbour's."""
+    cams = ring_rig(5, [CENTER[0], CENTER[1], 900.0], image_size=IMG)
+    A = np.stack([letterbox_affine(IMG, INP)] * 5)
+    a = random_people(1, CENTER, 10.0, np.random.default_rng(11))
+    b = a + np.array([800.0, 0.0, 0.0])
+    hm = np.maximum(render_heatmaps(a, cams, A, INP, HM, amplitude=0.5),
+                    render_heatmaps(b, cams, A, INP, HM, amplitude=1.0))
+    s = dict(joints=a, heatmaps=torch.from_numpy(hm)[None],
+             cameras=cams.to_tensor(dtype=torch.float64)[None], affines=torch.from_numpy(A)[None],
+             image_sizes=torch.tensor([IMG] * 5, dtype=torch.float64)[None])
+    est = a + offsets(a.shape[:2], 100.0, 12)
+    near = refine(HeatmapTriangulation(search_radius=1000.0, max_shift=1000.0), s, est)
+    high = refine(HeatmapTriangulation(search_radius=1000.0, max_shift=1000.0,
+                                       view_peak='highest', select='support'), s, est)
+    err_near = np.linalg.norm(near['poses'].numpy() - a, axis=-1)
+    err_high = np.linalg.norm(high['poses'].numpy() - a, axis=-1)
+    assert near['refined'].all() and err_near.max() < 2.0
+    # most joints jump to the neighbour (800 mm away)
+    assert (np.abs(err_high - 800.0) < 5.0).mean() > 0.5
+    with pytest.raises(ValueError, match='view_peak'):
+        HeatmapTriangulation(view_peak='max')
+    with pytest.raises(ValueError, match='select'):
+        HeatmapTriangulation(select='best')
