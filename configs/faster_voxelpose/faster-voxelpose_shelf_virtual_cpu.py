@@ -42,7 +42,7 @@ model = dict(num_views=5, detector=dict(loss_weights=dict(topview=1000.0)))
 # mm, inlier tolerances 0.5/1.0 heatmap px and both hypothesis choices: MPJPE 38.8 mm ->
 # 18.4 mm, AP@100 0.854 -> 0.907 (recall@500 0.971 unchanged: it moves joints, it finds
 # no people); with Gaussian noise of 4 px on the 2D positions (original image) 45.5 ->
-# 36.3 mm. On the test frames (200, tools/test.py): 45.1 -> 17.6 mm, AP@100 0.816 ->
+# 36.3 mm. On the test frames (200, tools/test.py): 45.1 -> 17.5 mm, AP@100 0.816 ->
 # 0.909, mAP 0.719 -> 0.859; wide area 66.7 -> 38.3 mm, AP@100 0.716 -> 0.814; with 4 px
 # position noise 51.1 -> 35.6 mm. `--cfg-options model.refine=None` turns it off.
 

@@ -40,8 +40,8 @@ model = dict(
 # ./voxelpose_own_rig.py, with the defaults chosen for the Faster-VoxelPose demo model.)
 # This checkpoint with / without it (`--cfg-options model.refine=None`): tuning set (100
 # frames, train-split poses, seed 99) MPJPE 90.3 -> 41.0 mm, AP@100 0.365 -> 0.444; test
-# frames (200, tools/test.py) 90.6 -> 39.3 mm, recall@500 0.662 -> 0.666, AP@100 0.347 ->
-# 0.448, mAP 0.263 -> 0.420; wide area 120.8 -> 66.0 mm, AP@100 0.250 -> 0.405.
+# frames (200, tools/test.py) 90.6 -> 39.5 mm, recall@500 0.662 -> 0.666, AP@100 0.347 ->
+# 0.448, mAP 0.263 -> 0.419; wide area 120.8 -> 66.0 mm, AP@100 0.250 -> 0.405.
 
 train_dataloader = dict(batch_size=1, num_workers=1, persistent_workers=True,
                         dataset=dict(num_samples=1000, seed=0, placement_area=None))

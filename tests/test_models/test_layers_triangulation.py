@@ -253,3 +253,10 @@ def test_nearest_peaks_keep_a_person_apart_from_a_close_neighbour():
         HeatmapTriangulation(view_peak='max')
     with pytest.raises(ValueError, match='select'):
         HeatmapTriangulation(select='best')
+
+
+def test_neighbourhood_max_equals_max_pool():
+    from virtualpose_mm.models.layers.triangulation import neighbourhood_max
+    x = torch.randn(2, 7, 9, 11)
+    ref = torch.nn.functional.max_pool2d(x.reshape(14, 1, 9, 11), 3, stride=1, padding=1)
+    torch.testing.assert_close(neighbourhood_max(x), ref.reshape(2, 7, 9, 11), rtol=0, atol=0)
