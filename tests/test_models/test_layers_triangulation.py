@@ -260,3 +260,70 @@ def test_neighbourhood_max_equals_max_pool():
     x = torch.randn(2, 7, 9, 11)
     ref = torch.nn.functional.max_pool2d(x.reshape(14, 1, 9, 11), 3, stride=1, padding=1)
     torch.testing.assert_close(neighbourhood_max(x), ref.reshape(2, 7, 9, 11), rtol=0, atol=0)
+
+
+def test_rescue_keeps_only_confirmed_distinct_people():
+    layer = HeatmapTriangulation(rescue=dict(min_score=0.03, min_views=3, min_joints=0.5))
+    nv = torch.zeros(4, 17, dtype=torch.long)
+    nv[0, :10] = 3          # 10/17 joints from 3 views: confirmed
+    nv[1, :8] = 5           # 8/17: not enough
+    nv[2, :] = 4            # confirmed, but a duplicate of the kept person of its sample
+    nv[3, :] = 4            # confirmed; the kept person near it is in another sample
+    poses = torch.zeros(4, 17, 3)
+    poses[0] += 3000.0
+    poses[2] += 100.0       # 100 mm from the kept person (0, 0, 0) of sample 0
+    poses[3] += 100.0
+    sample = torch.tensor([0, 0, 0, 1])
+    low = torch.tensor([True, True, True, True])
+    kept = torch.zeros(1, 17, 3)
+    out = layer.confirmed(dict(poses=poses, num_views=nv), sample, low, kept,
+                          torch.tensor([0]))
+    assert out.tolist() == [True, False, False, True]
+    # people above the threshold are never "rescued" (they are kept on their score)
+    assert not layer.confirmed(dict(poses=poses, num_views=nv), sample, ~low, kept,
+                               torch.tensor([0])).any()
+    assert not HeatmapTriangulation().confirmed(dict(poses=poses, num_views=nv), sample,
+                                                low, kept, torch.tensor([0])).any()
+    for bad in (dict(min_score=0.03), dict(min_score=0.03, min_views=1, min_joints=0.5),
+                dict(min_score=0.03, min_views=3, min_joints=0.0)):
+        with pytest.raises(ValueError, match='rescue'):
+            HeatmapTriangulation(rescue=bad)
+
+
+def test_predict_with_rescue_detects_lower_and_keeps_the_confirmed():
+    from tests.test_models import test_faster_voxelpose as t
+    torch.manual_seed(0)
+    rescue = dict(min_score=-1.0, min_views=3, min_joints=0.5)
+    model = MODELS.build(dict(t.tiny_cfg(), refine=dict(type='HeatmapTriangulation',
+                                                        rescue=rescue)))
+    x, ds = t.batch()
+    t._with_people(model, x, ds, k=1)            # one person per frame on its score
+    threshold = model.score_threshold
+    model.eval()
+    gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
+    run = model.run
+    seen = {}
+
+    def run_with_estimates(inputs, data_samples, **kw):
+        seen['threshold'] = model.score_threshold
+        r = run(inputs, data_samples, **kw)
+        poses = r['poses'].clone()
+        for b, m in (r['proposals'][..., 3] >= 0).nonzero().tolist():
+            # slots 0 and 1: two GT people 300 mm off; slot 2 on: nobody (3 m up)
+            g = gts[b][m % len(gts[b])] + (np.array([0, 0, 3000.0]) if m >= 2 else 0)
+            poses[b, m] = torch.as_tensor(g + offsets(g.shape[:1], 300.0, 10 * b + m))
+        r['poses'] = poses
+        return r
+
+    model.run = run_with_estimates
+    with torch.no_grad():
+        out = [d.pred_instances.clone() for d in model.predict(x, ds)]
+    assert seen['threshold'] == -1.0 and model.score_threshold == threshold
+    for b in range(len(ds)):
+        # the person kept on its score and the second GT person (confirmed by the views);
+        # the proposals placed on nobody are dropped
+        assert len(out[b]) == 2
+        assert (out[b].bbox_scores > threshold).sum() == 1
+        for i in range(2):
+            g = gts[b][i % len(gts[b])]
+            assert np.median(np.linalg.norm(out[b].keypoints[i] - g, axis=-1)) < 5.0

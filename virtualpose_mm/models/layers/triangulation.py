@@ -34,6 +34,12 @@ Per person p, joint k and view v (all batched):
    there when at least ``min_views`` views are inliers and it stays within ``max_shift``
    mm of ``X0``. Otherwise the network's estimate is kept.
 
+Optionally (``rescue``) the layer also confirms people: the model then detects with a
+lower score threshold, and a proposal scored below the model's own threshold is kept only
+when enough of its joints were triangulated from enough agreeing views
+(:meth:`HeatmapTriangulation.confirmed`). A detector's false proposals, seen by one or two
+views, are not confirmed; a real person with a weak detection score is.
+
 Nearest rather than highest matters where people are close: another person's joint in
 the search disc is often as high as the person's own. The defaults were chosen on a
 tuning set of the Shelf-rig demo model (virtual frames of training-split poses, seed 99,
@@ -117,6 +123,14 @@ class HeatmapTriangulation(nn.Module):
             projected estimate) or ``'highest'`` (the highest local maximum in the disc).
         max_peaks: local maxima kept per heatmap (the highest; more than the people a
             frame can hold).
+        rescue: None (default), or ``dict(min_score, min_views, min_joints)``: the model
+            then detects with the lower score threshold ``min_score`` and keeps a proposal
+            scored at or below its own threshold only when at least a fraction
+            ``min_joints`` of its joints were triangulated from at least ``min_views``
+            agreeing views (people the views confirm; the false proposals of a detector,
+            seen by one or two views, are not), and no person kept on its score lies within
+            ``duplicate_distance`` mm (mean over joints) of it. See :meth:`confirmed`.
+        duplicate_distance: see ``rescue``.
         select: which hypothesis wins: ``'support'`` (the largest total peak value of its
             agreeing views) or ``'nearest'`` (the one nearest the estimate among those
             with ``min_views`` agreeing views).
@@ -125,7 +139,8 @@ class HeatmapTriangulation(nn.Module):
     def __init__(self, search_radius: float = 800.0, max_window: int = 24,
                  min_peak: float = 0.1, inlier_px: float = 1.0, min_views: int = 2,
                  max_shift: float = 800.0, select: str = 'nearest',
-                 view_peak: str = 'nearest', max_peaks: int = 16):
+                 view_peak: str = 'nearest', max_peaks: int = 16,
+                 rescue: Optional[dict] = None, duplicate_distance: float = 200.0):
         reject_unresolved(type(self).__name__, locals())
         super().__init__()
         if search_radius <= 0 or max_shift <= 0 or inlier_px <= 0:
@@ -153,13 +168,27 @@ class HeatmapTriangulation(nn.Module):
         if int(max_peaks) < 1:
             raise ValueError(f'HeatmapTriangulation: max_peaks must be >= 1, got {max_peaks}')
         self.max_peaks = int(max_peaks)
+        self.rescue = None
+        if rescue is not None:
+            want = {'min_score', 'min_views', 'min_joints'}
+            if not isinstance(rescue, dict) or set(rescue) != want:
+                raise ValueError('HeatmapTriangulation: rescue must be None or dict('
+                                 f'min_score=..., min_views=..., min_joints=...), got {rescue}')
+            self.rescue = dict(min_score=float(rescue['min_score']),
+                               min_views=int(rescue['min_views']),
+                               min_joints=float(rescue['min_joints']))
+            if self.rescue['min_views'] < 2 or not 0 < self.rescue['min_joints'] <= 1:
+                raise ValueError('HeatmapTriangulation: rescue needs min_views >= 2 and '
+                                 f'0 < min_joints <= 1, got {rescue}')
+        self.duplicate_distance = float(duplicate_distance)
 
     def extra_repr(self) -> str:
         return (f'search_radius={self.search_radius}, max_window={self.max_window}, '
                 f'min_peak={self.min_peak}, inlier_px={self.inlier_px}, '
                 f'min_views={self.min_views}, max_shift={self.max_shift}, '
                 f'select={self.select!r}, view_peak={self.view_peak!r}, '
-                f'max_peaks={self.max_peaks}')
+                f'max_peaks={self.max_peaks}, rescue={self.rescue}, '
+                f'duplicate_distance={self.duplicate_distance}')
 
     # ------------------------------------------------------------------ step 1-2
     def find_peaks(self, heatmaps: Tensor, sample_index: Tensor, hm_xy: Tensor,
@@ -227,6 +256,34 @@ class HeatmapTriangulation(nn.Module):
         xy = torch.stack([px.to(hm_xy.dtype) + vertex(at(-1, 0), best, at(1, 0)),
                           py.to(hm_xy.dtype) + vertex(at(0, -1), best, at(0, 1))], -1)
         return dict(xy=xy, value=best.clamp(min=0.0), valid=valid)
+
+    def confirmed(self, refined: Dict[str, Tensor], sample_index: Tensor, low: Tensor,
+                  kept_poses: Tensor, kept_index: Tensor) -> Tensor:
+        """Which low-score people the views confirm (``rescue``).
+
+        Args:
+            refined: :meth:`forward`'s output for P people.
+            sample_index: (P,) their samples.
+            low: (P,) bool, scored at or below the model's threshold.
+            kept_poses: (Q, K, 3) the (refined) people kept on their score.
+            kept_index: (Q,) their samples.
+
+        Returns:
+            (P,) bool: True for a low-score person to keep (False for all others and
+            without ``rescue``).
+        """
+        if self.rescue is None or not bool(low.any()):
+            return torch.zeros_like(low)
+        r = self.rescue
+        support = (refined['num_views'] >= r['min_views']).float().mean(-1) >= r['min_joints']
+        ok = low & support
+        if kept_poses.shape[0] and bool(ok.any()):
+            dist = (refined['poses'][:, None].double() -
+                    kept_poses[None].double()).norm(dim=-1).mean(-1)          # (P, Q)
+            same = sample_index.view(-1, 1) == kept_index.view(1, -1)
+            dup = ((dist < self.duplicate_distance) & same).any(-1)
+            ok = ok & ~dup
+        return ok
 
     # ------------------------------------------------------------------ the whole step
     @torch.no_grad()

@@ -414,7 +414,43 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
         refined[b_idx, m_idx] = out['refined']
         result = dict(result)
         result.update(poses=poses, refined=refined)
+        if self.refiner.rescue is not None:
+            # detection ran at rescue.min_score (predict): below the model's own threshold
+            # only the people the views confirm stay
+            proposals = result['proposals'].clone()
+            low = proposals[b_idx, m_idx, 4] <= self.score_threshold
+            keep = self.refiner.confirmed(out, b_idx, low, out['poses'][~low], b_idx[~low])
+            drop = low & ~keep
+            proposals[b_idx[drop], m_idx[drop], 3] = -1.0
+            result['proposals'] = proposals
         return result
+
+    @property
+    def score_threshold(self) -> float:
+        """The detection score threshold of the model (subclasses: where it lives)."""
+        raise NotImplementedError
+
+    @score_threshold.setter
+    def score_threshold(self, value: float) -> None:
+        raise NotImplementedError
+
+    def predict(self, inputs, data_samples):
+        """Inference; fills ``pred_instances`` of each data sample (see the class
+        docstring). With a ``refine`` layer that has ``rescue``, the detection runs at
+        ``rescue.min_score`` and :meth:`refine_poses` applies the model's threshold."""
+        inputs = self._inputs(inputs)
+        rescue = None if self.refiner is None else self.refiner.rescue
+        if rescue is not None and rescue['min_score'] < self.score_threshold:
+            threshold = self.score_threshold
+            self.score_threshold = rescue['min_score']
+            try:
+                result = self.run(inputs, data_samples)
+            finally:
+                self.score_threshold = threshold
+        else:
+            result = self.run(inputs, data_samples)
+        result = self.refine_poses(result, inputs, data_samples)
+        return self.add_pred_to_datasample(result, data_samples)
 
     def default_roots(self, joints: Tensor) -> Tensor:
         """Mean of the ``root_joints`` (mid-hip for COCO)."""

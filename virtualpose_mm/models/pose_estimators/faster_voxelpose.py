@@ -272,11 +272,14 @@ class FasterVoxelPose(MultiViewPoseEstimator):
             return r['poses'], r['proposals'], r['root_volume']
         return super().forward(inputs, data_samples, mode)  # loss / predict / error
 
-    def predict(self, inputs, data_samples):
-        """Inference; fills ``pred_instances`` of each data sample (see class docstring)."""
-        result = self.run(inputs, data_samples)
-        result = self.refine_poses(result, self._inputs(inputs), data_samples)
-        return self.add_pred_to_datasample(result, data_samples)
+    @property
+    def score_threshold(self) -> float:
+        """The test-time detection score threshold (``detector.threshold``)."""
+        return self.detector.threshold
+
+    @score_threshold.setter
+    def score_threshold(self, value: float) -> None:
+        self.detector.threshold = float(value)
 
     def add_pred_to_datasample(self, result: Dict, data_samples):
         data_samples = super().add_pred_to_datasample(result, data_samples)

@@ -186,8 +186,11 @@ class VoxelPose(MultiViewPoseEstimator):
         return self.add_loss_2d(losses, result['heatmaps'], data_samples)
 
     # ------------------------------------------------------------------ inference
-    def predict(self, inputs, data_samples):
-        """Inference; fills ``pred_instances`` of each data sample (see class docstring)."""
-        result = self.run(inputs, data_samples)
-        result = self.refine_poses(result, self._inputs(inputs), data_samples)
-        return self.add_pred_to_datasample(result, data_samples)
+    @property
+    def score_threshold(self) -> float:
+        """The test-time detection score threshold (``root_net.proposal_layer.threshold``)."""
+        return self.root_net.proposal_layer.threshold
+
+    @score_threshold.setter
+    def score_threshold(self, value: float) -> None:
+        self.root_net.proposal_layer.threshold = float(value)
