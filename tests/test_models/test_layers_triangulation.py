@@ -279,6 +279,15 @@ def test_rescue_keeps_only_confirmed_distinct_people():
     out = layer.confirmed(dict(poses=poses, num_views=nv), sample, low, kept,
                           torch.tensor([0]))
     assert out.tolist() == [True, False, False, True]
+    # two confirmed low-score people 100 mm apart: only the higher-scored one stays
+    pair = dict(poses=torch.stack([poses[0], poses[0] + 100.0]),
+                num_views=torch.full((2, 17), 4, dtype=torch.long))
+    two = torch.tensor([0, 0])
+    both_low = torch.tensor([True, True])
+    for scores, want in (([0.05, 0.1], [False, True]), ([0.1, 0.05], [True, False])):
+        got = layer.confirmed(pair, two, both_low, torch.zeros(0, 17, 3),
+                              torch.zeros(0, dtype=torch.long), scores=torch.tensor(scores))
+        assert got.tolist() == want
     # people above the threshold are never "rescued" (they are kept on their score)
     assert not layer.confirmed(dict(poses=poses, num_views=nv), sample, ~low, kept,
                                torch.tensor([0])).any()

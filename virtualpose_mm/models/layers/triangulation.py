@@ -258,8 +258,15 @@ class HeatmapTriangulation(nn.Module):
         return dict(xy=xy, value=best.clamp(min=0.0), valid=valid)
 
     def confirmed(self, refined: Dict[str, Tensor], sample_index: Tensor, low: Tensor,
-                  kept_poses: Tensor, kept_index: Tensor) -> Tensor:
+                  kept_poses: Tensor, kept_index: Tensor,
+                  scores: Optional[Tensor] = None) -> Tensor:
         """Which low-score people the views confirm (``rescue``).
+
+        A low-score person is confirmed when a fraction ``min_joints`` of its joints were
+        triangulated from ``min_views`` agreeing views and it lies ``duplicate_distance``
+        mm or more (mean over joints) from every person of its sample kept on its score
+        and from every person confirmed before it (in the order of ``scores``, highest
+        first).
 
         Args:
             refined: :meth:`forward`'s output for P people.
@@ -267,6 +274,7 @@ class HeatmapTriangulation(nn.Module):
             low: (P,) bool, scored at or below the model's threshold.
             kept_poses: (Q, K, 3) the (refined) people kept on their score.
             kept_index: (Q,) their samples.
+            scores: (P,) detection scores (the order of confirmation); None: index order.
 
         Returns:
             (P,) bool: True for a low-score person to keep (False for all others and
@@ -276,14 +284,23 @@ class HeatmapTriangulation(nn.Module):
             return torch.zeros_like(low)
         r = self.rescue
         support = (refined['num_views'] >= r['min_views']).float().mean(-1) >= r['min_joints']
-        ok = low & support
-        if kept_poses.shape[0] and bool(ok.any()):
-            dist = (refined['poses'][:, None].double() -
-                    kept_poses[None].double()).norm(dim=-1).mean(-1)          # (P, Q)
-            same = sample_index.view(-1, 1) == kept_index.view(1, -1)
-            dup = ((dist < self.duplicate_distance) & same).any(-1)
-            ok = ok & ~dup
-        return ok
+        cand = (low & support).nonzero(as_tuple=True)[0]
+        if scores is not None and cand.numel() > 1:
+            cand = cand[scores[cand].argsort(descending=True, stable=True)]
+        out = torch.zeros_like(low)
+        ref_poses = [kept_poses.double()]
+        ref_index = [kept_index.long()]
+        for i in cand.tolist():
+            pose = refined['poses'][i].double()
+            others = torch.cat(ref_poses)
+            same = torch.cat(ref_index) == sample_index[i]
+            dist = (others - pose).norm(dim=-1).mean(-1)
+            if bool(((dist < self.duplicate_distance) & same).any()):
+                continue
+            out[i] = True
+            ref_poses.append(pose[None])
+            ref_index.append(sample_index[i:i + 1].long())
+        return out
 
     # ------------------------------------------------------------------ the whole step
     @torch.no_grad()

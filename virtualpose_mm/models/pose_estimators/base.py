@@ -419,7 +419,8 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
             # only the people the views confirm stay
             proposals = result['proposals'].clone()
             low = proposals[b_idx, m_idx, 4] <= self.score_threshold
-            keep = self.refiner.confirmed(out, b_idx, low, out['poses'][~low], b_idx[~low])
+            keep = self.refiner.confirmed(out, b_idx, low, out['poses'][~low], b_idx[~low],
+                                          scores=proposals[b_idx, m_idx, 4])
             drop = low & ~keep
             proposals[b_idx[drop], m_idx[drop], 3] = -1.0
             result['proposals'] = proposals
