@@ -39,6 +39,31 @@ def offsets(shape, length, seed):
     return d / np.linalg.norm(d, axis=-1, keepdims=True) * length
 
 
+def patch_run_with_estimates(model, gts, nobody_from_slot=None, seen=None):
+    """Replace the network's poses by GT people 300 mm off (random weights would put them
+    anywhere): slot m of sample b gets person m mod G_b, or nobody (3 m up) from slot
+    ``nobody_from_slot`` on. Returns {sample: [used slots]}; ``seen['threshold']`` records
+    the score threshold the model ran with."""
+    run, used = model.run, {}
+
+    def run_with_estimates(inputs, data_samples, **kw):
+        if seen is not None:
+            seen['threshold'] = model.score_threshold
+        r = run(inputs, data_samples, **kw)
+        poses = r['poses'].clone()
+        for b, m in (r['proposals'][..., 3] >= 0).nonzero().tolist():
+            used.setdefault(b, []).append(m)
+            g = gts[b][m % len(gts[b])]
+            if nobody_from_slot is not None and m >= nobody_from_slot:
+                g = g + np.array([0, 0, 3000.0])
+            poses[b, m] = torch.as_tensor(g + offsets(g.shape[:1], 300.0, 10 * b + m))
+        r['poses'] = poses
+        return r
+
+    model.run = run_with_estimates
+    return used
+
+
 def test_solve_rays_recovers_the_common_point_and_ignores_zero_weights():
     rng = np.random.default_rng(1)
     X = torch.tensor([300.0, -200.0, 1100.0], dtype=torch.float64)
@@ -179,22 +204,7 @@ def test_models_apply_the_refinement_in_predict_only(kind):
     t._with_people(model, x, ds)
     model.eval()
     gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
-    run = model.run
-    used = {}
-
-    def run_with_estimates(inputs, data_samples, **kw):
-        """The network's poses replaced by GT people 300 mm off (random weights would
-        put them anywhere)."""
-        r = run(inputs, data_samples, **kw)
-        poses = r['poses'].clone()
-        for b, m in (r['proposals'][..., 3] >= 0).nonzero().tolist():
-            used.setdefault(b, []).append(m)
-            g = gts[b][m % len(gts[b])]
-            poses[b, m] = torch.as_tensor(g + offsets(g.shape[:1], 300.0, 10 * b + m))
-        r['poses'] = poses
-        return r
-
-    model.run = run_with_estimates
+    used = patch_run_with_estimates(model, gts)
     with torch.no_grad():
         # (predict fills pred_instances of the given samples: keep a copy of each result)
         refined = [d.pred_instances.clone() for d in model.predict(x, ds)]
@@ -310,21 +320,9 @@ def test_predict_with_rescue_detects_lower_and_keeps_the_confirmed():
     threshold = model.score_threshold
     model.eval()
     gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
-    run = model.run
     seen = {}
-
-    def run_with_estimates(inputs, data_samples, **kw):
-        seen['threshold'] = model.score_threshold
-        r = run(inputs, data_samples, **kw)
-        poses = r['poses'].clone()
-        for b, m in (r['proposals'][..., 3] >= 0).nonzero().tolist():
-            # slots 0 and 1: two GT people 300 mm off; slot 2 on: nobody (3 m up)
-            g = gts[b][m % len(gts[b])] + (np.array([0, 0, 3000.0]) if m >= 2 else 0)
-            poses[b, m] = torch.as_tensor(g + offsets(g.shape[:1], 300.0, 10 * b + m))
-        r['poses'] = poses
-        return r
-
-    model.run = run_with_estimates
+    # slots 0 and 1: two GT people 300 mm off; slot 2 on: nobody
+    patch_run_with_estimates(model, gts, nobody_from_slot=2, seen=seen)
     with torch.no_grad():
         out = [d.pred_instances.clone() for d in model.predict(x, ds)]
     assert seen['threshold'] == -1.0 and model.score_threshold == threshold
