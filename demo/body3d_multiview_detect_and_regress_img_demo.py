@@ -87,7 +87,8 @@ class DemoError(ValueError):
 # --------------------------------------------------------------------------- inputs
 def load_kpt2d_file(path: str) -> dict:
     """``{"{camera}_{frame}": (n, K, 3) array}`` from a ``pred_*.pkl`` or its JSON twin."""
-    from virtualpose_mm.datasets.datasets.multiview.shelf_campus import _detections_of, load_detections_2d
+    from virtualpose_mm.datasets.datasets.multiview.shelf_campus import (_detections_of,
+                                                                         load_detections_2d)
     if not osp.isfile(path):
         raise DemoError(f'{path}: 2D keypoint file not found')
     if path.endswith('.json'):

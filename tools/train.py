@@ -74,7 +74,7 @@ def merge_args(cfg, args):
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             from virtualpose_mm.engine.config_checks import ConfigError
             raise ConfigError(f'{args.config}: --auto-scale-lr needs `auto_scale_lr = '
-                             'dict(base_batch_size=...)` in the config')
+                              'dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
 
     options = dict(args.cfg_options or {})

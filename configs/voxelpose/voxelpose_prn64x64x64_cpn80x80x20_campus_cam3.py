@@ -2,7 +2,8 @@
 # 3 views, heatmap input (COCO-17), root grid 80x80x20 over 12x12x2 m, pose cubes 64^3.
 # Trained on virtual scenes of the Campus rig, tested on frames 350-470 and 650-750 (PCP).
 # Model part: ./_base_/voxelpose_campus_model.py; data part: ./_base_/datasets/campus.py.
-_base_ = ['../_base_/default_runtime.py', './_base_/voxelpose_campus_model.py', './_base_/datasets/campus.py']
+_base_ = ['../_base_/default_runtime.py', './_base_/voxelpose_campus_model.py',
+          './_base_/datasets/campus.py']
 
 model = dict(data_preprocessor=dict(type='MultiViewDataPreprocessor'))
 

@@ -1,8 +1,10 @@
 # VoxelPose on CMU Panoptic, the MMPose-0.x config of the same name on the MMPose 1.x
 # stack: 5 HD views, images through a frozen ResNet-50 SimpleBaseline (960x512 -> 240x128
 # heatmaps, Panoptic-15), root grid 80x80x20 over 8x8x2 m, pose cubes 64^3 of 2 m.
-# Model part: ./_base_/voxelpose_panoptic_resnet50_model.py; data part: ./_base_/datasets/panoptic.py.
-_base_ = ['../_base_/default_runtime.py', './_base_/voxelpose_panoptic_resnet50_model.py', './_base_/datasets/panoptic.py']
+# Model part: ./_base_/voxelpose_panoptic_resnet50_model.py;
+# data part: ./_base_/datasets/panoptic.py.
+_base_ = ['../_base_/default_runtime.py', './_base_/voxelpose_panoptic_resnet50_model.py',
+          './_base_/datasets/panoptic.py']
 
 # images: BGR uint8 from LoadMultiViewImages -> RGB, ImageNet mean/std, every view
 model = dict(data_preprocessor=dict(type='MultiViewDataPreprocessor',

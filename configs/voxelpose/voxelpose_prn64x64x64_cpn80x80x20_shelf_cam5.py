@@ -3,7 +3,8 @@
 # 2 m. Trained on virtual scenes of the Shelf rig, tested on Shelf frames 300-600 (PCP).
 #   python tools/train.py configs/voxelpose/voxelpose_prn64x64x64_cpn80x80x20_shelf_cam5.py
 # Model part: ./_base_/voxelpose_shelf_model.py; data part: ./_base_/datasets/shelf.py.
-_base_ = ['../_base_/default_runtime.py', './_base_/voxelpose_shelf_model.py', './_base_/datasets/shelf.py']
+_base_ = ['../_base_/default_runtime.py', './_base_/voxelpose_shelf_model.py',
+          './_base_/datasets/shelf.py']
 
 model = dict(data_preprocessor=dict(type='MultiViewDataPreprocessor'))
 

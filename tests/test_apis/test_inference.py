@@ -6,7 +6,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dataset import pseudo_collate
 
 from tests.helpers import REPO_ROOT
 from virtualpose_mm.apis import (InferenceError, inference_multiview, init_model,

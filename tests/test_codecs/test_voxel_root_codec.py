@@ -59,7 +59,7 @@ def test_transform_and_root_nets_use_the_codec():
     np.testing.assert_array_equal(out['root_target_3d'], codec.encode(X)['root_heatmap_3d'])
     from virtualpose_mm.models.heads import VoxelCenterNet
     net = VoxelCenterNet(**SPACE, v2v_net=dict(type='V2VNet', input_channels=17,
-                                                output_channels=1, mid_channels=4))
+                                               output_channels=1, mid_channels=4))
     assert net.proposal_layer.codec is net.codec
     assert not hasattr(net, 'make_targets')  # no second producer in the model
     same = net.codec.encode_roots(torch.as_tensor(out['gt_roots_3d']))

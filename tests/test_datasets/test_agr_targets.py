@@ -128,7 +128,7 @@ def test_sigma_follows_the_visible_extent_of_each_person():
 
 def test_box_targets_from_annotated_boxes_at_the_root_pixel():
     res = make_targets(coco_sample(), bbox_source='annotation', bbox_padding=1.25)
-    x1, y1, x2, y2 = 40, 10, 120, 180
+    # person a's annotated box (x1, y1, x2, y2) = (40, 10, 120, 180): centre, padded half size
     cx, cy, hw, hh = 80, 95, 40 * 1.25, 85 * 1.25
     box = np.concatenate([to_hm([cx - hw, cy - hh]), to_hm([cx + hw, cy + hh])])
     box = np.clip(box, 0, [32, 16, 32, 16])        # clipped to the canvas

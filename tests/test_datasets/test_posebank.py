@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from virtualpose_mm.datasets.joint_sets import coco17_to_panoptic15, coco17_to_virtualpose17
-from virtualpose_mm.datasets.datasets.virtual.posebank import (BUILTIN_POSE_BANK, BUILTIN_POSE_BANKS, PoseBank,
-                                              PoseBankError, convert_bank, load_pose_bank)
+from virtualpose_mm.datasets.datasets.virtual.posebank import (BUILTIN_POSE_BANK,
+                                                               BUILTIN_POSE_BANKS, PoseBank,
+                                                               PoseBankError, convert_bank,
+                                                               load_pose_bank)
 
 
 def test_builtin_bank():

@@ -8,11 +8,14 @@ import virtualpose_mm  # noqa: F401
 from virtualpose_mm.datasets import VirtualMviewSceneDataset, VirtualPoseSceneDataset
 from virtualpose_mm.datasets.joint_sets import root_of
 from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank
-from virtualpose_mm.datasets.datasets.virtual.virtual_core import (Candidates, FootprintOverlap, InsideSpace,
-                                                  MinSpacing, PeoplePlacer, PlacedPeople,
-                                                  PlacementCheck, RootInView,
-                                                  UnplaceableError, VirtualSceneMixin,
-                                                  points_in_view, scene_rng, yaw_rotation)
+from virtualpose_mm.datasets.datasets.virtual.virtual_core import (Candidates, FootprintOverlap,
+                                                                   InsideSpace, MinSpacing,
+                                                                   PeoplePlacer, PlacedPeople,
+                                                                   PlacementCheck, RootInView,
+                                                                   UnplaceableError,
+                                                                   VirtualSceneMixin,
+                                                                   points_in_view, scene_rng,
+                                                                   yaw_rotation)
 from virtualpose_mm.geometry.camera import Camera
 
 SHELF = dict(image_size=(1032, 776), space_size=(8000, 8000, 2000),

@@ -6,8 +6,7 @@ import torch
 
 import virtualpose_mm  # noqa: F401
 from virtualpose_mm.datasets import DatasetError, VirtualPoseSceneDataset
-from virtualpose_mm.datasets.transforms import (GenerateRootTarget3D, GenerateVirtualPoseAGR,
-                                                PackVirtualPoseInputs)
+from virtualpose_mm.datasets.transforms import GenerateVirtualPoseAGR
 from virtualpose_mm.datasets.joint_sets import coco17_to_virtualpose17
 from virtualpose_mm.structures import render_agr
 
@@ -81,6 +80,7 @@ def test_agr_peaks_at_the_projections_in_sound_mode():
             hm = agr[k]
             r, c = np.unravel_index(np.argmax(hm), hm.shape)
             assert (c, r) == (int(np.floor(x + 0.5)), int(np.floor(y + 0.5))), (i, k)
+
             # sub-pixel: a Gaussian's log is a parabola, whose vertex is the projection
             def vertex(a, b, c_):
                 la, lb, lc = np.log([a, b, c_])

@@ -5,9 +5,11 @@ import shutil
 import numpy as np
 import pytest
 
-from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import (FixedCameraSampler, VirtualCameraSampler,
-                                                     build_camera_sampler, camera_geometry,
-                                                     look_rotation)
+from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import (FixedCameraSampler,
+                                                                      VirtualCameraSampler,
+                                                                      build_camera_sampler,
+                                                                      camera_geometry,
+                                                                      look_rotation)
 from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.geometry.camera_io import load_mupots_extrinsics
 
@@ -22,9 +24,8 @@ def test_look_rotation_is_a_proper_rotation_with_the_opencv_axes():
     R = look_rotation(90.0, 0.0, 0.0)       # looking along world +y, level
     np.testing.assert_allclose(R, [[1, 0, 0], [0, 0, -1], [0, 1, 0]], atol=1e-12)
     R = look_rotation([10.0, -170.0], [30.0, 60.0], [5.0, -7.0])
-    np.testing.assert_allclose(R @ np.swapaxes(R, -1, -2), np.broadcast_to(np.eye(3),
-                                                                            (2, 3, 3)),
-                               atol=1e-12)
+    np.testing.assert_allclose(R @ np.swapaxes(R, -1, -2),
+                               np.broadcast_to(np.eye(3), (2, 3, 3)), atol=1e-12)
     np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-12)
     # pitched 30° down: the optical axis points down by 30°
     assert R[0, 2, 2] == pytest.approx(-np.sin(np.deg2rad(30)))

@@ -102,7 +102,6 @@ def make_mupots(root, test_data, seed=0):
     person 2 is invalid."""
     shutil.copy(test_data / 'mupots' / 'cameras.pkl', root / 'cameras.pkl')
     extr = load_mupots_extrinsics(root / 'cameras.pkl')
-    rng = np.random.default_rng(seed)
     images, anns, truth = [], [], {}
     spec = [('TS1', 0, (2048, 2048), [1497.7, 1497.1, 1024.7, 1051.4], 2),
             ('TS1', 1, (2048, 2048), [1497.7, 1497.1, 1024.7, 1051.4], 3),
@@ -152,7 +151,7 @@ def test_mupots_reader_world_is_the_ground_frame_by_default(tmp_path, test_data)
 
 
 def test_mupots_ground_centring_on_gt_is_opt_in(tmp_path, test_data):
-    truth = make_mupots(tmp_path, test_data)
+    make_mupots(tmp_path, test_data)
     plain = MuPoTS3DDataset(data_root=str(tmp_path))
     leak = MuPoTS3DDataset(data_root=str(tmp_path), ground_center_on_gt=True)
     for i in range(3):

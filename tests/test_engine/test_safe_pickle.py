@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from virtualpose_mm.datasets import Body3DMviewDirectPanopticDataset, DatasetError
-from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import load_panoptic_mono, read_hmor_pkl
+from virtualpose_mm.datasets.datasets.monocular.panoptic_mono import (load_panoptic_mono,
+                                                                      read_hmor_pkl)
 from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBankError, load_pose_bank
 from virtualpose_mm.datasets.datasets.multiview.shelf_campus import load_detections_2d
 from virtualpose_mm.engine.safe_pickle import (ALLOWED_GLOBALS, RestrictedUnpickler,
@@ -234,8 +235,8 @@ def test_refused_before_anything_runs_and_message():
     ('builtins', 'eval'), ('builtins', 'exec'), ('builtins', 'getattr'),
     ('builtins', '__import__'), ('builtins', 'open'), ('builtins', 'compile'),
     ('os', 'system'), ('posix', 'system'), ('subprocess', 'run'),
-    ('numpy', 'load'), ('numpy.testing._private.utils', 'runstring'), ('numpy.ma.core',
-                                                                        '_mareconstruct'),
+    ('numpy', 'load'), ('numpy.testing._private.utils', 'runstring'),
+    ('numpy.ma.core', '_mareconstruct'),
     ('numpy', 'matrix'), ('numpy.dtypes', 'Float64DType'), ('collections', 'namedtuple'),
     ('copyreg', '_reconstructor'), ('torch', 'load'), ('pickle', 'loads'),
     ('numpy.core.multiarray', '_reconstruct.__globals__'), ('functools', 'partial'),

@@ -14,8 +14,8 @@ def _subpixel_peak(hm: np.ndarray):
     y, x = np.unravel_index(np.argmax(hm), hm.shape)
     lg = np.log(np.maximum(hm, 1e-30))
 
-    def refine(l, c, r):
-        return 0.5 * (l - r) / (l - 2 * c + r)
+    def refine(left, mid, right):
+        return 0.5 * (left - right) / (left - 2 * mid + right)
 
     return (x + refine(lg[y, x - 1], lg[y, x], lg[y, x + 1]),
             y + refine(lg[y - 1, x], lg[y, x], lg[y + 1, x]))

@@ -102,7 +102,7 @@ def _evil_pickle(tmp_path, name):
 # ----------------------------------------------------------------------------- the table
 def _row_calibration_pickle(tmp_path, ckpt):
     evil, marker = _evil_pickle(tmp_path, 'calibration.pkl')
-    return (['tools/train.py', DEMO_CFG, f'--cfg-options', f'calibration={evil}',
+    return (['tools/train.py', DEMO_CFG, '--cfg-options', f'calibration={evil}',
              f'train_dataloader.dataset.calibration={evil}',
              f'val_dataloader.dataset.calibration={evil}'],
             [evil, 'system'], marker)
@@ -173,7 +173,7 @@ def test_bad_input_ends_in_one_named_error_and_loses_nothing(row, tmp_path, work
     before = _digest(workdir)
     out = str(workdir / 'metrics.json')
     extra = ['--work-dir', str(workdir)] + (['--out', out] if cmd[0] == 'tools/test.py'
-                                             else [])
+                                            else [])
     i = cmd.index('--cfg-options') if '--cfg-options' in cmd else len(cmd)
     proc = _run([sys.executable] + cmd[:i] + extra + cmd[i:])
     err = proc.stderr
@@ -194,8 +194,8 @@ def test_bad_input_ends_in_one_named_error_and_loses_nothing(row, tmp_path, work
 
 # ----------------------------------------------------------------------------- warnings
 @pytest.mark.parametrize('option,near', [('trian_cfg.max_epochs=1', 'train_cfg'),
-                                          ('default_hooks.loger.interval=1', 'logger'),
-                                          ('model.root_net.spce_size=[1,1,1]', 'space_size')])
+                                         ('default_hooks.loger.interval=1', 'logger'),
+                                         ('model.root_net.spce_size=[1,1,1]', 'space_size')])
 def test_typo_keys_warn_with_the_near_match(option, near, tmp_path):
     proc = _run([sys.executable, 'tools/train.py', DEMO_CFG, '--work-dir',
                  str(tmp_path / 'w'), '--no-validate', '--cfg-options', option,

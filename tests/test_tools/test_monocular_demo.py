@@ -195,8 +195,8 @@ def test_reference_json_root_distances(demo, ckpt, tmp_path, capsys):
     frame, computed from the written world joints (mid-hip of a COCO-17 reference)."""
     from virtualpose_mm.datasets.joint_sets import COCO17
     rng = np.random.default_rng(0)
-    ref_people = {f: rng.uniform(-2000, 2000, (n, 17, 3)) for f, n in (('0', 3), ('1', 1),
-                                                                      ('2', 0))}
+    ref_people = {f: rng.uniform(-2000, 2000, (n, 17, 3))
+                  for f, n in (('0', 3), ('1', 1), ('2', 0))}
     ref = dict(frames=[dict(frame=f, joint_names=list(COCO17.joint_names),
                             people=[dict(keypoints_3d=p.tolist()) for p in kp])
                        for f, kp in ref_people.items()])

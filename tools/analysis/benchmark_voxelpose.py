@@ -920,6 +920,7 @@ def main(argv=None) -> int:
     print(f'poses identical: {"yes" if ok else "NO"} (same proposals: {same_props}, '
           f'max joint difference {diff:.3g} mm over {n_people} people, tolerance '
           f'{args.pose_tol} mm)')
+
     def ratio(*stages):
         t = {n: sum(timers[n].get(s, 0.0) for s in stages) for n, _ in impls}
         return t['plain loop'] / max(t['batched'], 1e-12)

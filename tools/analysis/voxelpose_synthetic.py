@@ -26,8 +26,8 @@ _COCO_TEMPLATE = np.array([
     [-120, 30, 500], [120, 30, 500], [-120, 0, 80], [120, 0, 80]], dtype=np.float64)
 
 
-def look_at(position: Sequence[float], target: Sequence[float]) -> Tuple[np.ndarray,
-                                                                          np.ndarray]:
+def look_at(position: Sequence[float],
+            target: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
     """World→camera ``R`` and ``t`` of a camera at ``position`` looking at ``target``
     (z up in the world, y down in the image)."""
     p = np.asarray(position, dtype=np.float64)

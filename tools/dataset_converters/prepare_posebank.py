@@ -12,7 +12,8 @@ The shipped file ``virtualpose_mm/data/cmu_mocap_train_poses.npz`` was made with
         /path/to/cmu_mocap_poses.npz --clips /path/to/clips.json --split train \\
         --out virtualpose_mm/data/cmu_mocap_train_poses.npz
 
-Read the result with ``virtualpose_mm.datasets.datasets.virtual.posebank.load_pose_bank('builtin')`` (or the
+Read the result with
+``virtualpose_mm.datasets.datasets.virtual.posebank.load_pose_bank('builtin')`` (or the
 output path).
 """
 from __future__ import annotations
@@ -58,8 +59,8 @@ def convert(src: str, clips_json: str, out: str, split: str = 'train') -> dict:
     used = sorted(set(clip_id.tolist()))
     by_id = {c['clip_id']: c for c in meta['clips']}
     clips = [{k: by_id[i].get(k) for k in ('clip_id', 'source_repo', 'path', 'commit',
-                                            'take_id', 'subject', 'description', 'retargeted',
-                                            'bone_lengths_from_subject')} for i in used]
+                                           'take_id', 'subject', 'description', 'retargeted',
+                                           'bone_lengths_from_subject')} for i in used]
     info = dict(
         format='virtualpose_mm compact pose bank v1',
         units='int16 millimetres (rounded), world z-up, floor at z = 0',

@@ -19,7 +19,7 @@ import copy
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch

@@ -238,7 +238,7 @@ def agr_render_settings(model) -> dict:
         for pipe in _pipelines(cfg):
             for t in pipe:
                 if isinstance(t, Mapping) and t.get('type') in ('RenderAGRFromKeypoints',
-                                                                 'GenerateVirtualPoseAGR'):
+                                                                'GenerateVirtualPoseAGR'):
                     found = t
                     break
             if found is not None:

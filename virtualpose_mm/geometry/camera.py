@@ -13,7 +13,7 @@ fields of one camera are of one kind), so datasets work in numpy and models in t
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
 

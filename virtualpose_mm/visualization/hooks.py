@@ -144,5 +144,5 @@ class MultiviewVisualizationHook(Hook):
                 visualize_single_view=self.visualize_single_view and cameras is not None,
                 space_size=size, space_center=center,
                 out_file=None if self.out_dir is None else osp.join(self.out_dir,
-                                                                     f'{idx}.png'),
+                                                                    f'{idx}.png'),
                 show=self.show, wait_time=self.wait_time, step=int(self._count))

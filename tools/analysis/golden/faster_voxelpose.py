@@ -268,7 +268,7 @@ def _forward_rows(rep: GoldenReport, tag: str, r: Dict, ref: dict) -> float:
         acc('planes in max', (pi.amax((3, 4)) - c['planes_in_max']).abs().max(),
             tensor_scale(c['planes_in_max']))
         po = jo['planes_out'][:, rows]
-        acc(f'planes out sums', (po.double().sum((3, 4)) - c['planes_out_sum']).abs().max(),
+        acc('planes out sums', (po.double().sum((3, 4)) - c['planes_out_sum']).abs().max(),
             _sum_scale(po, (3, 4)))
         acc('planes out max', (po.amax((3, 4)) - c['planes_out_max']).abs().max(),
             tensor_scale(c['planes_out_max']))

@@ -20,9 +20,9 @@ import torch
 from virtualpose_mm.datasets.io.actors_gt import load_actors_gt
 from virtualpose_mm.datasets.joint_sets import coco17_to_shelf14
 from virtualpose_mm.evaluation.functional.mupots_io import (load_mupots_predictions,
-                                                             load_mupots_sequence)
+                                                            load_mupots_sequence)
 from virtualpose_mm.evaluation.functional.mupots_pck import (evaluate_mupots,
-                                                              mupots_frames_from_arrays)
+                                                             mupots_frames_from_arrays)
 from virtualpose_mm.evaluation.functional.panoptic_ap import panoptic_ap_metrics
 from virtualpose_mm.evaluation.functional.pcp import shelf_campus_pcp
 from .core import GoldenReport, register_checker
@@ -319,7 +319,7 @@ def _compare_mupots(acc: _Acc, ours: dict, ref: dict, scenario: str, tag: str = 
                 S = len(tb['mpjpe'])
                 want = [list(tb['mpjpe'][s]) + [tb['mpjpe_total'][s], 0.0] for s in range(S)] + \
                     [list(tb['pck_fraction'][s]) + [tb['pck_fraction_total'][s],
-                                                     tb['joint_count'][s]] for s in range(S)]
+                                                    tb['joint_count'][s]] for s in range(S)]
                 acc.put('CSV tables (main, visible, occluded)', _csv_err(rows, want))
 
 

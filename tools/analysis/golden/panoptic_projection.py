@@ -83,8 +83,8 @@ def check(data: dict, path: str, device: str = 'cpu') -> GoldenReport:
     # view order: the reference walks the calibration file (quirk 5)
     file_order = list(load_panoptic_calibration(calib, requested, order='file'))
     report.add('view order (file order of cam_list)',
-               sum(a != b for a, b in zip(file_order, names)) + abs(len(file_order) -
-                                                                   len(names)), 0,
+               sum(a != b for a, b in zip(file_order, names))
+               + abs(len(file_order) - len(names)), 0,
                note=' '.join(file_order))
     cams = load_panoptic_calibration(calib, order, order='requested')
     if list(cams) != names:

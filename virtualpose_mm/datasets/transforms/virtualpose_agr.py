@@ -1,6 +1,7 @@
 """VirtualPose transforms: render the AGR of a monocular frame and pack it for the model.
 
-A monocular frame (virtual or real, :mod:`virtualpose_mm.datasets.datasets.base.mono_base`) goes through
+A monocular frame (virtual or real, :mod:`virtualpose_mm.datasets.datasets.base.mono_base`)
+goes through
 
 ``GenerateVirtualPoseAGR`` → ``GenerateRootTarget3D`` → ``PackVirtualPoseInputs``
 
@@ -247,8 +248,8 @@ class GenerateVirtualPoseAGR(BaseTransform):
         n = self.noise
         N, K = joints_hm.shape[:2]
         sig = sigma * np.clip(1 + n['sigma_jitter'] * rng.standard_normal(N), 0.25, None)
-        pos = joints_hm + rng.standard_normal((N, K, 2)) * n['position_std'] * sigma[:, None,
-                                                                                    None]
+        pos = joints_hm + (rng.standard_normal((N, K, 2)) * n['position_std']
+                           * sigma[:, None, None])
         amp = np.where(rng.random((N, K)) < n['amplitude_prob'],
                        n['amplitude_mean'] + n['amplitude_std'] * rng.standard_normal((N, K)),
                        1.0)

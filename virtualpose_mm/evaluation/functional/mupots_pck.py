@@ -375,7 +375,7 @@ def evaluate_mupots(sequences: Sequence[Sequence[dict]],
         pooled = np.concatenate(res['per_joint_error'], axis=0) if per_seq else \
             np.zeros((0, 17))
         res['pooled_pck'], res['pooled_auc'] = compute_3d_pck(pooled, groups, pck_threshold,
-                                                               auc_thresholds)
+                                                              auc_thresholds)
         with np.errstate(invalid='ignore'):
             res['pck_total_seq_mean'] = float(np.mean(res['pck'][:, -1])) if per_seq \
                 else float('nan')

@@ -13,9 +13,11 @@ from virtualpose_mm.datasets.joint_sets import virtualpose17_to_mupots17
 from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.registry import METRICS
 from virtualpose_mm.evaluation.functional.mupots_io import load_mupots_sequence
-from virtualpose_mm.evaluation.functional.mupots_pck import MUPOTS_MODES, evaluate_mupots, mupots_pred_key, parse_mode
+from virtualpose_mm.evaluation.functional.mupots_pck import (MUPOTS_MODES, evaluate_mupots,
+                                                             mupots_pred_key, parse_mode)
 from virtualpose_mm.evaluation.mupots_export import save_mupots_predictions
-from virtualpose_mm.evaluation.metrics._sample import get_field, joints_array, require, sample_name, to_numpy
+from virtualpose_mm.evaluation.metrics._sample import (get_field, joints_array, require,
+                                                       sample_name, to_numpy)
 
 _IMG_RE = re.compile(r'(TS\d+)[\\/]+img_(\d+)\.\w+$')
 

@@ -49,6 +49,7 @@ def legacy_depth_net_key(name: str) -> str:
     names are returned unchanged."""
     return 'backbone.' + name if name.split('.', 1)[0] in BACKBONE_MODULES else name
 
+
 # left/right pairs among the DE's 9 input channels: the joints [0, 1, 2, 3, 6, 7, 9, 12, 13]
 # of the 17-joint order, i.e. (l-sho, r-sho), (l-hip, r-hip), (l-knee, r-knee)
 DEFAULT_FLIP_PAIRS = ((3, 6), (4, 7), (5, 8))

@@ -800,6 +800,7 @@ class FasterVoxelPoseDetector(GeometryStateMixin, BaseModule):
         ax, ay, az = self.axes()
         s = self.target_sigma
         real = torch.arange(G)[None] < counts[:, None]                         # (B, G)
+
         # Gaussian profiles in their ±3σ windows (the reference's searchsorted bounds)
         def prof(axis, mu):
             d = axis[None, None] - mu[..., None]
@@ -827,7 +828,7 @@ class FasterVoxelPoseDetector(GeometryStateMixin, BaseModule):
         ext = ((roots[:, :, None] - joints).abs() * vis[..., None]).amax(2) \
             if joints.shape[2] else torch.zeros(B, G, 3, dtype=torch.float64)
         bbox = (2 * ext[..., :2] + self.bbox_padding) / torch.tensor(self.bbox_unit,
-                                                                    dtype=torch.float64)
+                                                                     dtype=torch.float64)
         f = dict(dtype=torch.float32, device=device)
         return dict(topview=topview.clamp(0, 1).to(**f), height=g1.clamp(0, 1).to(**f),
                     index=index.to(device), bbox=(bbox * real[..., None]).to(**f),

@@ -31,8 +31,9 @@ from typing import Dict, Sequence, Tuple
 import torch
 
 from virtualpose_mm.models.backbones.virtualpose_depth_net import legacy_depth_net_key
-from virtualpose_mm.models.utils.state_dict_mapping import (CheckpointError, fit_state_dict, prefix_hint,
-                                 read_weights_only, rename_state_dict, unwrap_checkpoint)
+from virtualpose_mm.models.utils.state_dict_mapping import (CheckpointError, fit_state_dict,
+                                                            prefix_hint, read_weights_only,
+                                                            rename_state_dict, unwrap_checkpoint)
 from virtualpose_mm.models.utils.voxelpose_converter import reference_v2v_key
 
 __all__ = ['CheckpointError', 'convert_virtualpose_state_dict', 'load_virtualpose_checkpoint',

@@ -68,7 +68,7 @@ def _rename_keep(state_dict, prefix: str, rules):
 
 
 def fill_untracked_keys(model, converted: Dict[str, torch.Tensor], info: dict,
-                    keep_init: Sequence[str] = ()) -> Dict[str, torch.Tensor]:
+                        keep_init: Sequence[str] = ()) -> Dict[str, torch.Tensor]:
     """Take BN ``num_batches_tracked`` the checkpoint lacks (old PyTorch) and the model
     keys under ``keep_init`` prefixes from the model; record them in ``info``."""
     target = model.state_dict()

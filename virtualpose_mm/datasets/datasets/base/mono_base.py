@@ -1,8 +1,8 @@
 """Common base of the monocular (one camera per frame) datasets of VirtualPose.
 
 One sample is one *frame* seen by one camera. The virtual-scene dataset
-(:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset`) and the datasets
-that read published formats (MuCo-3DHP, MuPoTS-3D, CMU Panoptic monocular) hand the
+(:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset`) and
+the datasets that read published formats (MuCo-3DHP, MuPoTS-3D, CMU Panoptic monocular) hand the
 pipeline a dict with the same keys, so the same transforms
 (:class:`~virtualpose_mm.datasets.transforms.GenerateVirtualPoseAGR` →
 :class:`~virtualpose_mm.datasets.transforms.GenerateRootTarget3D` →
@@ -47,8 +47,8 @@ VIRTUALPOSE_JOINT_SETS = ('virtualpose17', 'panoptic15')
 class BaseMonoDataset(BaseMviewDataset):
     """Base of the monocular VirtualPose datasets (module docstring).
 
-    Reuses :class:`~virtualpose_mm.datasets.datasets.base.mview_base.BaseMviewDataset` for what is not
-    multi-view specific: the MMPose metainfo of the joint set, building the pipeline from the
+    Reuses :class:`~virtualpose_mm.datasets.datasets.base.mview_base.BaseMviewDataset` for what
+    is not multi-view specific: the MMPose metainfo of the joint set, building the pipeline from the
     package's registry, index caches and progress bars.
 
     Args:

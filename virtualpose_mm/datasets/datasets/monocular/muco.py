@@ -138,8 +138,8 @@ class MuCo3DHPDataset(BaseMonoDataset):
 
     Use it as real data (AGR rendered from the GT through the image's camera, the released
     VirtualPose setting for stage 2, or images for a 2D network), or give its json to
-    :class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset` as a pose source
-    (``pose_bank='.../MuCo-3DHP.json'``) and camera source.
+    :class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset` as a
+    pose source (``pose_bank='.../MuCo-3DHP.json'``) and camera source.
 
     Args:
         ann_file: ``MuCo-3DHP.json`` (relative to ``data_root`` if given).

@@ -42,7 +42,8 @@ from mmengine.logging import print_log
 from virtualpose_mm.geometry.camera import Camera, CameraError
 from virtualpose_mm.geometry.camera_io import load_mupots_extrinsics
 from virtualpose_mm.registry import DATASETS
-from virtualpose_mm.datasets.io.rootnet_json import json_array, read_json_object, read_rootnet_annotations
+from virtualpose_mm.datasets.io.rootnet_json import (json_array, read_json_object,
+                                                     read_rootnet_annotations)
 from virtualpose_mm.datasets.datasets.base.mono_base import BaseMonoDataset, DatasetError
 
 __all__ = ['MuPoTS3DDataset', 'read_mupots_annotations', 'MUPOTS_GROUND_CENTER_Z']

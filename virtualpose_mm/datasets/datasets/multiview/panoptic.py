@@ -26,7 +26,7 @@ from mmengine.logging import print_log
 
 from virtualpose_mm.geometry.camera import CameraError
 from virtualpose_mm.geometry.camera_io import (PANOPTIC_DEFAULT_CAMERAS, load_panoptic_calibration,
-                                  panoptic_joints_to_world, stack_cameras)
+                                               panoptic_joints_to_world, stack_cameras)
 from virtualpose_mm.registry import DATASETS
 from virtualpose_mm.datasets.joint_sets import PANOPTIC19, convert_joints
 from virtualpose_mm.datasets.datasets.base.mview_base import BaseMviewDataset, DatasetError
@@ -79,9 +79,10 @@ class Body3DMviewDirectPanopticDataset(BaseMviewDataset):
             :class:`mmengine.dataset.BaseDataset` arguments (``pipeline``, ``test_mode``,
             ``lazy_init``, ``indices``, ...).
 
-    Each frame dict carries the keys listed in :mod:`virtualpose_mm.datasets.datasets.base.mview_base`
-    (``gt_keypoints_3d`` (N, 15, 3) mm, ``gt_keypoints_3d_visible`` (N, 15), ``gt_ids`` =
-    the Panoptic body ids, ``img_paths``, ``cameras`` (V,) ...) plus ``ann_file``.
+    Each frame dict carries the keys listed in
+    :mod:`virtualpose_mm.datasets.datasets.base.mview_base` (``gt_keypoints_3d`` (N, 15, 3)
+    mm, ``gt_keypoints_3d_visible`` (N, 15), ``gt_ids`` = the Panoptic body ids,
+    ``img_paths``, ``cameras`` (V,) ...) plus ``ann_file``.
     """
 
     joint_set = 'panoptic15'

@@ -22,10 +22,11 @@ import numpy as np
 
 from virtualpose_mm.engine.safe_pickle import UnsafePickleError, safe_load_pickle
 from virtualpose_mm.geometry.camera_io import (CAMPUS_IMAGE_SIZE, SHELF_IMAGE_SIZE,
-                                  load_shelf_campus_calibration, stack_cameras)
+                                               load_shelf_campus_calibration, stack_cameras)
 from virtualpose_mm.registry import DATASETS
 from virtualpose_mm.datasets.io.actors_gt import load_actors_gt
-from virtualpose_mm.datasets.datasets.base.mview_base import BaseMviewDataset, DatasetError, parse_frame_ranges
+from virtualpose_mm.datasets.datasets.base.mview_base import (BaseMviewDataset, DatasetError,
+                                                              parse_frame_ranges)
 
 __all__ = ['Body3DMviewDirectShelfDataset', 'Body3DMviewDirectCampusDataset',
            'load_detections_2d']

@@ -38,8 +38,9 @@ Drawing the people, turning and placing them, and the per-frame generator are
 Pose sources (``pose_bank``): ``'builtin'`` (the CMU mocap bank shipped with the package,
 COCO-17, converted by :func:`~virtualpose_mm.datasets.joint_sets.coco17_to_virtualpose17`
 for ``joint_set='virtualpose17'`` or to Panoptic-15), a pose-bank file (``.pkl`` /
-``.npz``, see :func:`~virtualpose_mm.datasets.datasets.virtual.posebank.load_pose_bank`), a ``MuCo-3DHP.json`` (the
-17-joint MuCo poses, :func:`~virtualpose_mm.datasets.datasets.monocular.muco.load_muco_pose_bank`) or a
+``.npz``, see :func:`~virtualpose_mm.datasets.datasets.virtual.posebank.load_pose_bank`),
+a ``MuCo-3DHP.json`` (the 17-joint MuCo poses,
+:func:`~virtualpose_mm.datasets.datasets.monocular.muco.load_muco_pose_bank`) or a
 :class:`~virtualpose_mm.datasets.datasets.virtual.posebank.PoseBank`.
 """
 from __future__ import annotations
@@ -52,12 +53,16 @@ import numpy as np
 from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.registry import DATASETS
 # the joint-set conversion lives in joint_sets; imported here for the old import path
-from virtualpose_mm.datasets.joint_sets import HEADTOP_EXTENSION, coco17_to_virtualpose17, get_joint_set  # noqa: F401
+from virtualpose_mm.datasets.joint_sets import (HEADTOP_EXTENSION,  # noqa: F401
+                                                coco17_to_virtualpose17, get_joint_set)
 from virtualpose_mm.datasets.datasets.base.mono_base import BaseMonoDataset, DatasetError
-from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank, convert_bank, load_pose_bank
+from virtualpose_mm.datasets.datasets.virtual.posebank import (PoseBank, convert_bank,
+                                                               load_pose_bank)
 from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import build_camera_sampler
-from virtualpose_mm.datasets.datasets.virtual.virtual_core import (MinSpacing, PeoplePlacer, PlacementCheck, RootInView,
-                           VirtualSceneMixin, points_in_view)
+from virtualpose_mm.datasets.datasets.virtual.virtual_core import (MinSpacing, PeoplePlacer,
+                                                                   PlacementCheck, RootInView,
+                                                                   VirtualSceneMixin,
+                                                                   points_in_view)
 
 __all__ = ['VirtualPoseSceneDataset', 'coco17_to_virtualpose17', 'load_virtualpose_pose_bank',
            'HEADTOP_EXTENSION']
@@ -73,7 +78,8 @@ def load_virtualpose_pose_bank(source: Union[str, PoseBank] = 'builtin',
             or a :class:`PoseBank`.
         joint_set: ``'virtualpose17'`` or ``'panoptic15'``.
         split: pose-bank split (``.npz`` banks).
-        muco_floor: ``floor`` of :func:`~virtualpose_mm.datasets.datasets.monocular.muco.load_muco_pose_bank`.
+        muco_floor: ``floor`` of
+            :func:`~virtualpose_mm.datasets.datasets.monocular.muco.load_muco_pose_bank`.
     """
     js = get_joint_set(joint_set).name
     if js not in ('virtualpose17', 'panoptic15'):

@@ -2,9 +2,10 @@
 
 Both virtual datasets — :class:`~virtualpose_mm.datasets.datasets.virtual.virtual_scene.
 VirtualMviewSceneDataset` (VoxelPose, a fixed calibrated rig) and
-:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset` (VirtualPose, one
-sampled camera per frame) — make a frame the same way; they differ only in where the
-cameras come from and in what they hand to the pipeline. This module is that common part:
+:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset`
+(VirtualPose, one sampled camera per frame) — make a frame the same way; they differ only
+in where the cameras come from and in what they hand to the pipeline. This module is that
+common part:
 
 * :func:`scene_rng`: frame ``index`` draws everything from
   ``numpy.random.default_rng([seed, index])``, so a frame is the same in every worker,
@@ -52,6 +53,7 @@ __all__ = ['scene_rng', 'parse_num_people', 'parse_range', 'yaw_rotation', 'poin
            'Candidates', 'PlacedPeople', 'PlacementCheck', 'FootprintOverlap',
            'MinSpacing', 'InsideSpace', 'RootInView', 'PeoplePlacer', 'UnplaceableError',
            'VirtualSceneMixin']
+
 
 class UnplaceableError(RuntimeError):
     """The first person of a frame fits nowhere (``on_unplaced='stop'``); ``fails`` holds
@@ -127,7 +129,8 @@ class Candidates:
     Attributes:
         xy: (m, 2) drawn floor positions of the root (world mm).
         poses: (m, K, 3) the placed joints.
-        roots: (m, 3) their roots (:func:`~virtualpose_mm.datasets.datasets.virtual.posebank.root_of`).
+        roots: (m, 3) their roots
+            (:func:`~virtualpose_mm.datasets.datasets.virtual.posebank.root_of`).
         visible: (K,) bool, the pose's joint visibility.
     """
     xy: np.ndarray

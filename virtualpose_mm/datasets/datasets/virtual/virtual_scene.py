@@ -35,11 +35,12 @@ Determinism: frame ``i`` uses ``numpy.random.default_rng([seed, i])`` and hands
 ``random_seed = (seed, i)`` to the random transforms, so a frame is the same in every
 worker, epoch and run.
 
-Steps 1–4 are :mod:`~virtualpose_mm.datasets.datasets.virtual.virtual_core` (shared with the VirtualPose
+Steps 1–4 are :mod:`~virtualpose_mm.datasets.datasets.virtual.virtual_core` (shared with the
+VirtualPose
 :class:`~virtualpose_mm.datasets.datasets.virtual.virtual_agr.VirtualPoseSceneDataset`): its
-:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_core.PeoplePlacer` with ``'sequential'`` candidate
-positions and the checks ``FootprintOverlap`` → ``InsideSpace`` → ``RootInView``; this class
-adds the fixed rig and the capture space.
+:class:`~virtualpose_mm.datasets.datasets.virtual.virtual_core.PeoplePlacer` with
+``'sequential'`` candidate positions and the checks ``FootprintOverlap`` → ``InsideSpace`` →
+``RootInView``; this class adds the fixed rig and the capture space.
 """
 from __future__ import annotations
 
@@ -56,8 +57,10 @@ from virtualpose_mm.geometry.camera_io import load_cameras, stack_cameras
 from virtualpose_mm.registry import DATASETS
 from virtualpose_mm.datasets.datasets.base.mview_base import BaseMviewDataset, DatasetError
 from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank, load_pose_bank
-from virtualpose_mm.datasets.datasets.virtual.virtual_core import (FootprintOverlap, InsideSpace, PeoplePlacer, PlacementCheck,
-                           RootInView, UnplaceableError, VirtualSceneMixin)
+from virtualpose_mm.datasets.datasets.virtual.virtual_core import (FootprintOverlap, InsideSpace,
+                                                                   PeoplePlacer, PlacementCheck,
+                                                                   RootInView, UnplaceableError,
+                                                                   VirtualSceneMixin)
 
 __all__ = ['VirtualMviewSceneDataset', 'load_rig']
 
