@@ -5,13 +5,17 @@ VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 
-.PHONY: install test demo demo-train demo-train-voxelpose demo-train-virtualpose golden clean
+.PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose golden clean
 
 install:
 	bash tools/install.sh
 
 test: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+# flake8 over the code, tests and configs (settings: setup.cfg [flake8], 100 columns)
+lint: install
+	$(PYTHON) -m flake8 virtualpose_mm tools demo tests configs
 
 demo: install
 	bash demo/run_demo.sh

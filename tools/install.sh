@@ -44,7 +44,7 @@ RUNTIME_DEPS=(
   'opencv-python-headless' 'matplotlib>=3.5,<3.10' 'scipy' 'json-tricks' 'munkres'
   'pycocotools' 'shapely' 'six' 'terminaltables' 'tqdm'
 )
-TEST_DEPS=('pytest' 'pytest-timeout')
+TEST_DEPS=('pytest' 'pytest-timeout' 'flake8>=6.0')   # = requirements/tests.txt (make test, make lint)
 
 STEP=""
 t_start=$(date +%s)
