@@ -334,3 +334,128 @@ def test_predict_with_rescue_detects_lower_and_keeps_the_confirmed():
         for i in range(2):
             g = gts[b][i % len(gts[b])]
             assert np.median(np.linalg.norm(out[b].keypoints[i] - g, axis=-1)) < 5.0
+
+
+# ----------------------------------------------------------------------------- complete
+def find_roots(layer, s, kept, bounds=None):
+    kept = torch.as_tensor(np.asarray(kept, dtype=np.float64).reshape(-1, 17, 3))
+    return layer.find_roots(s['heatmaps'], kept, torch.zeros(len(kept), dtype=torch.long),
+                            s['cameras'], s['affines'], s['image_sizes'], INP, (11, 12),
+                            bounds=bounds)[0].numpy()
+
+
+def test_find_roots_returns_exactly_the_people_no_kept_person_explains():
+    s = scene(people=4, seed=3)
+    J = s['joints']
+    roots = J[:, [11, 12]].mean(1)
+    layer = HeatmapTriangulation(complete=dict())
+    for missing in range(4):
+        found = find_roots(layer, s, np.delete(J, missing, 0))
+        assert found.shape == (1, 3)
+        # integer peak positions: within a few cm of the mid-hip
+        assert np.linalg.norm(found[0] - roots[missing]) < 60.0, (found, roots[missing])
+    assert find_roots(layer, s, J).shape == (0, 3)
+    everyone = find_roots(layer, s, np.zeros((0, 17, 3)))
+    assert everyone.shape == (4, 3)
+    d = np.linalg.norm(everyone[:, None] - roots[None], axis=-1)
+    assert (d.min(0) < 60.0).all() and (d.min(1) < 60.0).all()
+    # a kept estimate 350 mm off its person leaves that person's peaks unexplained: the
+    # root found there is dropped when a kept root is within min_distance (400 mm)
+    near = J.copy()
+    near[0] += np.array([350.0, 0.0, 0.0])
+    assert find_roots(layer, s, near).shape == (0, 3)
+    loose = find_roots(HeatmapTriangulation(complete=dict(min_distance=300.0)), s, near)
+    assert loose.shape == (1, 3) and np.linalg.norm(loose[0] - roots[0]) < 60.0
+    # bounds that exclude the missing person leave nothing
+    lo = torch.tensor([-1e5, -1e5, 0.0], dtype=torch.float64)
+    hi = torch.tensor([1e5, 1e5, 100.0], dtype=torch.float64)       # roots are ~0.9 m up
+    assert find_roots(layer, s, J[1:], bounds=torch.stack([lo, hi])).shape == (0, 3)
+
+
+def test_find_roots_needs_min_views_agreeing_views_of_both_hips():
+    s = scene(people=2, seed=4)
+    J = s['joints']
+    for v in (0, 1, 2):               # person 1's hips seen by views 3 and 4 only
+        s['heatmaps'][0, v, 11:13] = 0.0
+    three = HeatmapTriangulation(complete=dict(min_views=3))
+    two = HeatmapTriangulation(complete=dict(min_views=2))
+    assert find_roots(three, s, J[:1]).shape == (0, 3)
+    found = find_roots(two, s, J[:1])
+    assert found.shape == (1, 3)
+    assert np.linalg.norm(found[0] - J[1, [11, 12]].mean(0)) < 60.0
+    # one hip only (the other hip's maps empty in every view): no root
+    s = scene(people=2, seed=4)
+    s['heatmaps'][0, :, 12] = 0.0
+    assert find_roots(three, s, J[:1]).shape == (0, 3)
+    with pytest.raises(ValueError, match='complete must be None or a dict'):
+        HeatmapTriangulation(complete=dict(min_view=3))
+    with pytest.raises(ValueError, match='complete needs min_views >= 2'):
+        HeatmapTriangulation(complete=dict(min_views=1))
+
+
+@pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])
+def test_predict_completes_the_people_no_proposal_holds(kind):
+    if kind == 'FasterVoxelPose':
+        from tests.test_models import test_faster_voxelpose as t
+        cfg = t.tiny_cfg()
+    else:
+        from tests.test_models import test_voxelpose as t
+        cfg = Config.fromfile(t.TINY).model.to_dict()
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation',
+                                               complete=dict())))
+    x, ds = t.batch()
+    model.eval()
+    gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
+    run, rows = model.run, []
+
+    def run_with_one_person(inputs, data_samples, **kw):
+        """The detector holds person 0 of each frame only (slot 0, 300 mm off)."""
+        r = run(inputs, data_samples, **kw)
+        r['proposals'][..., 3] = -1.0
+        r['proposals'][:, 0, 3] = 0.0
+        for b in range(len(gts)):
+            g = gts[b][0]
+            r['poses'][b, 0] = torch.as_tensor(g + offsets(g.shape[:1], 300.0, b))
+        r['root_volume'] = torch.rand_like(r['root_volume'])
+        return r
+
+    def poses_of_nearest_person(result, proposals, meta, input_size):
+        """The pose network, replaced: the GT person nearest each new root, 300 mm off
+        (random weights would put the joints anywhere)."""
+        poses = torch.zeros(proposals.shape[:2] + (17, 3), dtype=torch.float32)
+        for b, m in (proposals[..., 3] >= 0).nonzero().tolist():
+            rows.append((b, proposals[b, m].clone(), result['root_volume'][b].clone()))
+            root = proposals[b, m, :3].double().numpy()
+            g = gts[b][np.linalg.norm(gts[b][:, [11, 12]].mean(1) - root, axis=-1).argmin()]
+            poses[b, m] = torch.as_tensor(g + offsets(g.shape[:1], 300.0, 7 + b + m))
+        return poses
+
+    model.run = run_with_one_person
+    model.completion_poses = poses_of_nearest_person
+    with torch.no_grad():
+        out = [d.pred_instances.clone() for d in model.predict(x, ds)]
+        complete, model.refiner.complete = model.refiner.complete, None
+        plain = [d.pred_instances.clone() for d in model.predict(x, ds)]
+        model.refiner.complete = complete
+    assert [len(p) for p in plain] == [1, 1]
+    for b in range(len(ds)):
+        roots = gts[b][:, [11, 12]].mean(1)
+        # every GT person once, refined back onto the views' peaks
+        assert len(out[b]) == len(gts[b]) == 1 + sum(r[0] == b for r in rows)
+        err = np.linalg.norm(out[b].keypoints[:, None] - gts[b][None], axis=-1)  # (P, G, K)
+        match = np.median(err, -1)
+        assert sorted(match.argmin(1).tolist()) == list(range(len(gts[b])))
+        assert (match.min(1) < 10.0).all(), match
+        new = np.arange(len(out[b])) != 0              # slot 0: the detector's person
+        # the new people's centres: their roots triangulated from integer peaks of these
+        # coarse 64 x 48 heatmaps (a pixel spans ~80 mm at 4 m); score: the root volume
+        d = np.linalg.norm(out[b].centers_3d[new][:, None] - roots[None], axis=-1)
+        assert (d.min(1) < 150.0).all(), d
+    for b, row, vol in rows:
+        mod = model.space_module
+        size, center, shape = (np.asarray(a, dtype=np.float64)
+                               for a in (mod.space_size, mod.space_center, mod.space_shape))
+        idx = np.clip(np.round((row[:3].double().numpy() - center + size / 2) / size *
+                               (shape - 1)), 0, shape - 1).astype(int)
+        assert float(row[4]) == float(vol[tuple(idx[:vol.dim()])])

@@ -40,6 +40,15 @@ when enough of its joints were triangulated from enough agreeing views
 (:meth:`HeatmapTriangulation.confirmed`). A detector's false proposals, seen by one or two
 views, are not confirmed; a real person with a weak detection score is.
 
+Optionally (``complete``) the layer also finds people the detector missed altogether
+(:meth:`HeatmapTriangulation.find_roots`): the local maxima of the root joints' heatmaps
+(the hips for COCO-17) that no kept person explains are triangulated across views; a root
+on which ``min_views`` views agree (both hips, when the root is their midpoint) becomes a
+new proposal, the model's own pose network estimates the person there, and the person is
+kept when the views confirm its pose as for ``rescue``. A detector's top-view heatmap
+sometimes merges two people 0.5-1 m apart into one peak, or scores a person at the edge of
+the views near zero; the views' 2D peaks still hold them apart.
+
 Nearest rather than highest matters where people are close: another person's joint in
 the search disc is often as high as the person's own. The defaults were chosen on a
 tuning set of the Shelf-rig demo model (virtual frames of training-split poses, seed 99,
@@ -53,7 +62,7 @@ above).
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -65,7 +74,14 @@ from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.models.layers.projection import compute_sampling_grid, heatmap_affines
 from virtualpose_mm.registry import MODELS
 
-__all__ = ['HeatmapTriangulation', 'neighbourhood_max', 'solve_rays']
+__all__ = ['HeatmapTriangulation', 'neighbourhood_max', 'solve_rays', 'COMPLETE_DEFAULTS']
+
+#: defaults of ``HeatmapTriangulation(complete=dict(...))`` (chosen on the tuning frames of
+#: the Shelf-rig demo model; figures in configs/faster_voxelpose/
+#: faster-voxelpose_shelf_virtual_cpu.py)
+COMPLETE_DEFAULTS = dict(min_views=3, min_peak=0.2, explain_px=2.5, inlier_px=1.5,
+                         pair_distance=450.0, nms_distance=300.0, min_distance=400.0,
+                         min_joints=0.5)
 
 
 def solve_rays(origins: Tensor, dirs: Tensor, weights: Tensor) -> Tensor:
@@ -131,6 +147,15 @@ class HeatmapTriangulation(nn.Module):
             seen by one or two views, are not), and no person kept on its score lies within
             ``duplicate_distance`` mm (mean over joints) of it. See :meth:`confirmed`.
         duplicate_distance: see ``rescue``.
+        complete: None (default), or a dict: find people no proposal holds from the root
+            joints' heatmap peaks (:meth:`find_roots`; keys and defaults in
+            :data:`COMPLETE_DEFAULTS`: ``min_views`` views agreeing on a root,
+            ``min_peak`` smallest peak, ``explain_px`` heatmap px within which a kept
+            person's projected joint explains a peak, ``inlier_px`` agreement tolerance,
+            ``pair_distance`` mm between the two hips of a root, ``nms_distance`` mm
+            between two roots, ``min_distance`` mm (floor plane) from a kept person's root,
+            ``min_joints`` fraction of the new person's joints the views must confirm
+            (triangulated from ``min_views`` views)).
         select: which hypothesis wins: ``'support'`` (the largest total peak value of its
             agreeing views) or ``'nearest'`` (the one nearest the estimate among those
             with ``min_views`` agreeing views).
@@ -140,7 +165,8 @@ class HeatmapTriangulation(nn.Module):
                  min_peak: float = 0.1, inlier_px: float = 1.0, min_views: int = 2,
                  max_shift: float = 800.0, select: str = 'nearest',
                  view_peak: str = 'nearest', max_peaks: int = 16,
-                 rescue: Optional[dict] = None, duplicate_distance: float = 200.0):
+                 rescue: Optional[dict] = None, duplicate_distance: float = 200.0,
+                 complete: Optional[dict] = None):
         reject_unresolved(type(self).__name__, locals())
         super().__init__()
         if search_radius <= 0 or max_shift <= 0 or inlier_px <= 0:
@@ -181,6 +207,20 @@ class HeatmapTriangulation(nn.Module):
                 raise ValueError('HeatmapTriangulation: rescue needs min_views >= 2 and '
                                  f'0 < min_joints <= 1, got {rescue}')
         self.duplicate_distance = float(duplicate_distance)
+        self.complete = None
+        if complete is not None:
+            unknown = set(complete) - set(COMPLETE_DEFAULTS) if isinstance(complete, dict) \
+                else None
+            if unknown is None or unknown:
+                raise ValueError('HeatmapTriangulation: complete must be None or a dict with '
+                                 f'keys among {sorted(COMPLETE_DEFAULTS)}, got {complete}')
+            c = dict(COMPLETE_DEFAULTS, **complete)
+            c = {k: (int(v) if k == 'min_views' else float(v)) for k, v in c.items()}
+            if c['min_views'] < 2 or not 0 < c['min_joints'] <= 1 or \
+                    min(v for k, v in c.items() if k != 'min_joints') <= 0:
+                raise ValueError('HeatmapTriangulation: complete needs min_views >= 2, '
+                                 f'0 < min_joints <= 1 and positive distances, got {complete}')
+            self.complete = c
 
     def extra_repr(self) -> str:
         return (f'search_radius={self.search_radius}, max_window={self.max_window}, '
@@ -188,7 +228,7 @@ class HeatmapTriangulation(nn.Module):
                 f'min_views={self.min_views}, max_shift={self.max_shift}, '
                 f'select={self.select!r}, view_peak={self.view_peak!r}, '
                 f'max_peaks={self.max_peaks}, rescue={self.rescue}, '
-                f'duplicate_distance={self.duplicate_distance}')
+                f'duplicate_distance={self.duplicate_distance}, complete={self.complete}')
 
     # ------------------------------------------------------------------ step 1-2
     def find_peaks(self, heatmaps: Tensor, sample_index: Tensor, hm_xy: Tensor,
@@ -259,7 +299,8 @@ class HeatmapTriangulation(nn.Module):
 
     def confirmed(self, refined: Dict[str, Tensor], sample_index: Tensor, low: Tensor,
                   kept_poses: Tensor, kept_index: Tensor,
-                  scores: Optional[Tensor] = None) -> Tensor:
+                  scores: Optional[Tensor] = None,
+                  rule: Optional[dict] = None) -> Tensor:
         """Which low-score people the views confirm (``rescue``).
 
         A low-score person is confirmed when a fraction ``min_joints`` of its joints were
@@ -275,14 +316,15 @@ class HeatmapTriangulation(nn.Module):
             kept_poses: (Q, K, 3) the (refined) people kept on their score.
             kept_index: (Q,) their samples.
             scores: (P,) detection scores (the order of confirmation); None: index order.
+            rule: ``dict(min_views, min_joints)``; None: ``rescue``'s.
 
         Returns:
-            (P,) bool: True for a low-score person to keep (False for all others and
-            without ``rescue``).
+            (P,) bool: True for a low-score person to keep (False for all others, and for
+            all without ``rescue`` or ``rule``).
         """
-        if self.rescue is None or not bool(low.any()):
+        r = self.rescue if rule is None else rule
+        if r is None or not bool(low.any()):
             return torch.zeros_like(low)
-        r = self.rescue
         support = (refined['num_views'] >= r['min_views']).float().mean(-1) >= r['min_joints']
         cand = (low & support).nonzero(as_tuple=True)[0]
         if scores is not None and cand.numel() > 1:
@@ -301,6 +343,156 @@ class HeatmapTriangulation(nn.Module):
             ref_poses.append(pose[None])
             ref_index.append(sample_index[i:i + 1].long())
         return out
+
+    # ------------------------------------------------------------------ complete
+    @torch.no_grad()
+    def find_roots(self, heatmaps: Tensor, kept_poses: Tensor, kept_index: Tensor,
+                   cameras: Camera, affines: Tensor, image_sizes: Tensor,
+                   input_size: Optional[Sequence[float]], root_joints: Sequence[int],
+                   bounds: Optional[Tensor] = None) -> List[Tensor]:
+        """Roots of the people no kept person explains (``complete``), per sample.
+
+        For each root joint: the local maxima (≥ ``min_peak``, the ``max_peaks`` highest)
+        of its heatmap in every view, less those within ``explain_px`` heatmap px of a kept
+        person's projected joint, become rays; every pair of rays from two views gives a
+        point, the views with a ray within ``inlier_px`` of it agree, and points with
+        ``min_views`` agreeing views are kept greedily (most views, then the largest
+        total peak value) ``nms_distance`` mm apart. With two root joints (the hips), a
+        root is the midpoint of two such points ``pair_distance`` mm apart or less (each
+        point used once, nearest first). Roots within ``min_distance`` mm on the floor
+        plane (x, y) of a kept person's root, or outside ``bounds``, are dropped.
+
+        Args:
+            heatmaps: (B, V, K, h, w). kept_poses: (Q, K, 3) world mm, the people kept so
+                far; kept_index: (Q,) their samples.
+            cameras, affines, image_sizes, input_size: as :meth:`forward`.
+            root_joints: the one or two joints whose mean is the model's root.
+            bounds: (2, 3) lowest and highest root (world mm), or None.
+
+        Returns:
+            B tensors (n_b, 3) float64 world mm, most supported first.
+        """
+        c = self.complete if self.complete is not None else dict(COMPLETE_DEFAULTS)
+        root_joints = [int(j) for j in root_joints]
+        if len(root_joints) not in (1, 2):
+            raise ValueError(f'HeatmapTriangulation.find_roots: one or two root joints, got '
+                             f'{root_joints}')
+        B, V, K, h, w = heatmaps.shape
+        dev = heatmaps.device
+        f64 = torch.float64
+        cams_all = cameras.to_tensor(device=dev, dtype=f64)
+        kept = kept_poses.detach().to(device=dev, dtype=f64)
+        kept_index = kept_index.to(dev).long()
+        out = []
+        for b in range(B):
+            cams = cams_all[b]                                                # (V,)
+            A = heatmap_affines(affines[b].to(device=dev, dtype=f64), input_size, (w, h))
+            Ainv = torch.linalg.inv(A[..., :2])
+            f_hm = cams.f.mean(-1) * A[..., :2].det().abs().sqrt()            # (V,)
+            mine = kept[kept_index == b]                                      # (Q, K, 3)
+            points = []
+            for j in root_joints:
+                points.append(self._root_points(heatmaps[b, :, j].detach().to(f64),
+                                                mine[:, j], cams, A, Ainv, f_hm, c))
+            if len(root_joints) == 2:
+                roots, support = self._pair(points[0], points[1], c['pair_distance'])
+            else:
+                roots, support = points[0]
+            if roots.shape[0] and mine.shape[0]:
+                kr = mine[:, root_joints].mean(1)
+                far = torch.cdist(roots[:, :2], kr[:, :2]).min(-1).values >= c['min_distance']
+                roots, support = roots[far], support[far]
+            if bounds is not None and roots.shape[0]:
+                lo, hi = bounds.to(device=dev, dtype=f64)
+                inside = ((roots >= lo) & (roots <= hi)).all(-1)
+                roots, support = roots[inside], support[inside]
+            out.append(self._greedy(roots, support, c['nms_distance']))
+        return out
+
+    def _root_points(self, maps: Tensor, kept_joint: Tensor, cams: Camera, A: Tensor,
+                     Ainv: Tensor, f_hm: Tensor, c: dict):
+        """Triangulated points of one joint's unexplained peaks in one sample: (n, 3)
+        world mm and (n, 2) support (agreeing views, total peak value)."""
+        V, h, w = maps.shape
+        dev, f64 = maps.device, maps.dtype
+        is_max = (maps >= neighbourhood_max(maps)) & (maps >= c['min_peak'])
+        flat = torch.where(is_max, maps, maps.new_tensor(-1.0)).reshape(V, h * w)
+        val, idx = flat.topk(min(self.max_peaks, h * w), dim=-1)              # (V, n)
+        view = torch.arange(V, device=dev)[:, None].expand_as(idx)
+        xy = torch.stack([idx % w, idx // w], -1).to(f64)                     # (V, n, 2)
+        ok = val >= c['min_peak']
+        if kept_joint.shape[0]:
+            uv = cams.project(kept_joint[:, None, None], min_depth=1.0)[:, :, 0]  # (Q, V, 2)
+            pk = (uv[..., None, :] @ A[..., :2].transpose(-1, -2))[..., 0, :] + A[..., 2]
+            d = (xy[None] - pk[:, :, None]).norm(dim=-1)                       # (Q, V, n)
+            ok &= ~(d <= c['explain_px']).any(0)
+        xy, val, view = xy[ok], val[ok], view[ok]                             # (R, ...)
+        empty = (maps.new_zeros(0, 3), maps.new_zeros(0, 2))
+        if view.unique().numel() < 2:
+            return empty
+        pix = ((xy - A[view, :, 2])[:, None] @ Ainv[view].transpose(-1, -2))[:, 0]
+        o, d = (t[:, 0] for t in cams[view].pixel_to_ray(pix[:, None]))       # (R, 3)
+        i, k = torch.triu_indices(len(view), len(view), 1, device=dev)
+        pair = view[i] != view[k]
+        i, k = i[pair], k[pair]
+        X = solve_rays(torch.stack([o[i], o[k]], 1), torch.stack([d[i], d[k]], 1),
+                       torch.ones(len(i), 2, dtype=f64, device=dev))          # (H, 3)
+        rel = X[:, None] - o[None]                                            # (H, R, 3)
+        along = (rel * d[None]).sum(-1)
+        perp = (rel - along[..., None] * d[None]).norm(dim=-1)
+        err = torch.where(along > 1.0, perp / along.clamp(min=1.0) * f_hm[view],
+                          perp.new_tensor(float('inf')))                      # (H, R)
+        agree = torch.zeros(len(i), dtype=torch.long, device=dev)
+        total = torch.zeros(len(i), dtype=f64, device=dev)
+        for v in range(V):
+            mv = view == v
+            if not bool(mv.any()):
+                continue
+            e, a = err[:, mv].min(-1)
+            good = e <= c['inlier_px']
+            agree += good.long()
+            total += torch.where(good, val[mv][a], total.new_zeros(()))
+        keep = (agree >= int(c['min_views'])) & torch.isfinite(X).all(-1)
+        X, support = X[keep], torch.stack([agree[keep].to(f64), total[keep]], -1)
+        return self._greedy(X, support, c['nms_distance'], with_support=True)
+
+    @staticmethod
+    def _greedy(X: Tensor, support: Tensor, distance: float, with_support: bool = False):
+        """Keep points in order of support (views, then peak value), each ``distance`` mm
+        or more from those kept before it."""
+        if X.shape[0] == 0:
+            return (X, support) if with_support else X
+        order = sorted(range(X.shape[0]), key=lambda n: (-float(support[n, 0]),
+                                                         -float(support[n, 1])))
+        kept = []
+        for n in order:
+            if all(float((X[n] - X[m]).norm()) >= distance for m in kept):
+                kept.append(n)
+        kept = torch.as_tensor(kept, dtype=torch.long, device=X.device)
+        return (X[kept], support[kept]) if with_support else X[kept]
+
+    @staticmethod
+    def _pair(a, b, distance: float):
+        """Midpoints of the two joints' points, paired nearest first, ``distance`` mm or
+        less apart; support summed."""
+        (Xa, sa), (Xb, sb) = a, b
+        if Xa.shape[0] == 0 or Xb.shape[0] == 0:
+            return Xa.new_zeros(0, 3), Xa.new_zeros(0, 2)
+        D = torch.cdist(Xa, Xb)
+        roots, support, used_a, used_b = [], [], set(), set()
+        for flat in D.flatten().argsort().tolist():
+            ia, ib = divmod(flat, Xb.shape[0])
+            if float(D[ia, ib]) > distance:
+                break
+            if ia in used_a or ib in used_b:
+                continue
+            used_a.add(ia)
+            used_b.add(ib)
+            roots.append((Xa[ia] + Xb[ib]) / 2)
+            support.append(sa[ia] + sb[ib])
+        if not roots:
+            return Xa.new_zeros(0, 3), Xa.new_zeros(0, 2)
+        return torch.stack(roots), torch.stack(support)
 
     # ------------------------------------------------------------------ the whole step
     @torch.no_grad()

@@ -426,6 +426,82 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
             result['proposals'] = proposals
         return result
 
+    # ------------------------------------------------------------------ completion
+    @property
+    def space_module(self) -> torch.nn.Module:
+        """The head that holds the capture space (``space_size``, ``space_center``,
+        ``space_shape``) and whose volume ``result['root_volume']`` is."""
+        raise NotImplementedError
+
+    def completion_row(self, result: Dict, b: int, root: Tensor) -> Tensor:
+        """A proposal row (x, y, z, flag 0, score, …) for a root found by
+        ``refine.complete``: the root, and as score the root volume's value in its voxel
+        (column) — the detector's own confidence there (subclasses add their columns)."""
+        mod = self.space_module
+        size, center, shape = (torch.as_tensor(t, dtype=torch.float64, device=root.device)
+                               for t in (mod.space_size, mod.space_center, mod.space_shape))
+        index = torch.round((root - center + size / 2) / size * (shape - 1))
+        index = torch.minimum(index.clamp(min=0), shape - 1).long()
+        vol = result['root_volume'][b]
+        score = vol[tuple(index[:vol.dim()].tolist())]
+        row = result['proposals'].new_zeros(result['proposals'].shape[-1])
+        row[:3] = root.to(row.dtype)
+        row[4] = score.to(row.dtype)
+        return row
+
+    def completion_poses(self, result: Dict, proposals: Tensor, meta, input_size) -> Tensor:
+        """(B, M, K, 3) the pose network's poses for the usable rows of ``proposals``
+        (flag ≥ 0)."""
+        return self.run_pose_net(result['heatmaps'], proposals, meta, input_size)['poses']
+
+    @torch.no_grad()
+    def complete_people(self, result: Dict, inputs: Tensor, data_samples) -> Dict:
+        """``refine.complete`` (test time): people no proposal holds, found from the root
+        joints' heatmap peaks (:meth:`HeatmapTriangulation.find_roots`), estimated by the
+        pose network at those roots, refined, and kept in free proposal slots (flag −1;
+        at most ``max_people`` per sample) when the views confirm them (``complete``'s
+        ``min_views`` / ``min_joints``) and they duplicate no kept person."""
+        props = result['proposals']
+        heatmaps = result['heatmaps'].detach()
+        meta = self.parse_meta(data_samples, heatmaps.shape[1])
+        input_size = self._input_size(inputs, meta)
+        used = props[..., 3] >= 0
+        b_idx, m_idx = used.nonzero(as_tuple=True)
+        kept = result['poses'][b_idx, m_idx]
+        mod = self.space_module
+        size = torch.as_tensor(mod.space_size, dtype=torch.float64)
+        center = torch.as_tensor(mod.space_center, dtype=torch.float64)
+        roots = self.refiner.find_roots(heatmaps, kept, b_idx, meta.cameras, meta.affines,
+                                        meta.image_sizes, input_size, self.root_joints,
+                                        bounds=torch.stack([center - size / 2,
+                                                            center + size / 2]))
+        extra = props.new_zeros(props.shape)
+        extra[..., 3] = -1.0
+        for b, r in enumerate(roots):
+            free = (~used[b]).nonzero(as_tuple=True)[0].tolist()
+            for root, m in zip(r, free):
+                extra[b, m] = self.completion_row(result, b, root)
+        new = extra[..., 3] >= 0
+        if not bool(new.any()):
+            return result
+        nb, nm = new.nonzero(as_tuple=True)
+        poses = self.completion_poses(result, extra, meta, input_size)[nb, nm]
+        out = self.refiner(poses, nb, heatmaps, meta.cameras, meta.affines, meta.image_sizes,
+                           input_size)
+        keep = self.refiner.confirmed(out, nb, torch.ones_like(nb, dtype=torch.bool), kept,
+                                      b_idx, rule=self.refiner.complete)
+        kb, km = nb[keep], nm[keep]
+        result = dict(result)
+        proposals, all_poses = props.clone(), result['poses'].clone()
+        refined = result.get('refined')
+        refined = (torch.zeros(all_poses.shape[:3], dtype=torch.bool, device=all_poses.device)
+                   if refined is None else refined.clone())
+        proposals[kb, km] = extra[kb, km]
+        all_poses[kb, km] = out['poses'][keep].to(all_poses.dtype)
+        refined[kb, km] = out['refined'][keep]
+        result.update(proposals=proposals, poses=all_poses, refined=refined)
+        return result
+
     @property
     def score_threshold(self) -> float:
         """The detection score threshold of the model (subclasses: where it lives)."""
@@ -451,6 +527,8 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
         else:
             result = self.run(inputs, data_samples)
         result = self.refine_poses(result, inputs, data_samples)
+        if self.refiner is not None and self.refiner.complete is not None:
+            result = self.complete_people(result, inputs, data_samples)
         return self.add_pred_to_datasample(result, data_samples)
 
     def default_roots(self, joints: Tensor) -> Tensor:

@@ -273,6 +273,34 @@ class FasterVoxelPose(MultiViewPoseEstimator):
         return super().forward(inputs, data_samples, mode)  # loss / predict / error
 
     @property
+    def space_module(self):
+        """The detector (its space; ``root_volume`` is its top-view heatmap)."""
+        return self.detector
+
+    def completion_row(self, result: Dict, b: int, root: Tensor) -> Tensor:
+        """The base row (score: the top-view heatmap at the root's cell) with the box the
+        detector's box head predicts in that cell."""
+        row = super().completion_row(result, b, root)
+        det = self.detector
+        size, center, shape = (torch.as_tensor(t, dtype=torch.float64, device=root.device)
+                               for t in (det.space_size, det.space_center, det.space_shape))
+        ix, iy = torch.minimum(torch.round((root - center + size / 2) / size * (shape - 1))
+                               .clamp(min=0), shape - 1).long()[:2].tolist()
+        row[5:7] = result['det']['center_size'][b, :, ix, iy].detach().to(row.dtype)
+        return row
+
+    def completion_poses(self, result: Dict, proposals: Tensor, meta, input_size) -> Tensor:
+        """The joint net's poses for the usable rows of ``proposals``."""
+        heatmaps = result['heatmaps']
+        b_idx, m_idx = (proposals[..., 3] >= 0).nonzero(as_tuple=True)
+        planes = self.joint_net.project_planes(heatmaps, proposals[b_idx, m_idx], b_idx, meta,
+                                               input_size=input_size)
+        jln = self.joint_net(planes['planes'], planes['offset'])
+        poses = heatmaps.new_zeros(proposals.shape[:2] + (self.num_joints, 3))
+        poses[b_idx, m_idx] = jln['poses'].detach().to(poses.dtype)
+        return poses
+
+    @property
     def score_threshold(self) -> float:
         """The test-time detection score threshold (``detector.threshold``)."""
         return self.detector.threshold

@@ -187,6 +187,11 @@ class VoxelPose(MultiViewPoseEstimator):
 
     # ------------------------------------------------------------------ inference
     @property
+    def space_module(self):
+        """The root net (its space and ``root_volume``)."""
+        return self.root_net
+
+    @property
     def score_threshold(self) -> float:
         """The test-time detection score threshold (``root_net.proposal_layer.threshold``)."""
         return self.root_net.proposal_layer.threshold
