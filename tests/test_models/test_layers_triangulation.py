@@ -357,6 +357,10 @@ def test_find_roots_returns_exactly_the_people_no_kept_person_explains():
     assert find_roots(layer, s, J).shape == (0, 3)
     everyone = find_roots(layer, s, np.zeros((0, 17, 3)))
     assert everyone.shape == (4, 3)
+    # rays of two views through two different people meet in many places, where the other
+    # views see nobody: without min_agree those points become extra roots
+    assert len(find_roots(HeatmapTriangulation(complete=dict(min_agree=0.0)), s,
+                          np.zeros((0, 17, 3)))) > 4
     d = np.linalg.norm(everyone[:, None] - roots[None], axis=-1)
     assert (d.min(0) < 60.0).all() and (d.min(1) < 60.0).all()
     # a kept estimate 350 mm off its person leaves that person's peaks unexplained: the
@@ -377,12 +381,17 @@ def test_find_roots_needs_min_views_agreeing_views_of_both_hips():
     J = s['joints']
     for v in (0, 1, 2):               # person 1's hips seen by views 3 and 4 only
         s['heatmaps'][0, v, 11:13] = 0.0
-    three = HeatmapTriangulation(complete=dict(min_views=3))
-    two = HeatmapTriangulation(complete=dict(min_views=2))
+    three = HeatmapTriangulation(complete=dict(min_views=3, min_agree=0.0))
+    two = HeatmapTriangulation(complete=dict(min_views=2, min_agree=0.0))
     assert find_roots(three, s, J[:1]).shape == (0, 3)
     found = find_roots(two, s, J[:1])
     assert found.shape == (1, 3)
     assert np.linalg.norm(found[0] - J[1, [11, 12]].mean(0)) < 60.0
+    # all five images hold the person and three of them show nobody there: 2 of 5 views
+    # agree, fewer than min_agree = 0.5 of them (the default), so no root
+    assert find_roots(HeatmapTriangulation(complete=dict()), s, J[:1]).shape == (0, 3)
+    assert find_roots(HeatmapTriangulation(complete=dict(min_agree=0.4)), s,
+                      J[:1]).shape == (1, 3)
     # one hip only (the other hip's maps empty in every view): no root
     s = scene(people=2, seed=4)
     s['heatmaps'][0, :, 12] = 0.0
@@ -391,6 +400,8 @@ def test_find_roots_needs_min_views_agreeing_views_of_both_hips():
         HeatmapTriangulation(complete=dict(min_view=3))
     with pytest.raises(ValueError, match='complete needs min_views >= 2'):
         HeatmapTriangulation(complete=dict(min_views=1))
+    with pytest.raises(ValueError, match='0 <= min_agree <= 1'):
+        HeatmapTriangulation(complete=dict(min_agree=1.5))
 
 
 @pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])

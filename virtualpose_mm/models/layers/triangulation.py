@@ -79,9 +79,9 @@ __all__ = ['HeatmapTriangulation', 'neighbourhood_max', 'solve_rays', 'COMPLETE_
 #: defaults of ``HeatmapTriangulation(complete=dict(...))`` (chosen on the tuning frames of
 #: the Shelf-rig demo model; figures in configs/faster_voxelpose/
 #: faster-voxelpose_shelf_virtual_cpu.py)
-COMPLETE_DEFAULTS = dict(min_views=3, min_peak=0.2, explain_px=2.5, inlier_px=1.5,
-                         pair_distance=450.0, nms_distance=300.0, min_distance=400.0,
-                         min_joints=0.5)
+COMPLETE_DEFAULTS = dict(min_views=2, min_agree=0.5, min_peak=0.2, explain_px=2.5,
+                         inlier_px=1.5, pair_distance=450.0, nms_distance=300.0,
+                         min_distance=400.0, min_joints=0.5)
 
 
 def solve_rays(origins: Tensor, dirs: Tensor, weights: Tensor) -> Tensor:
@@ -217,9 +217,11 @@ class HeatmapTriangulation(nn.Module):
             c = dict(COMPLETE_DEFAULTS, **complete)
             c = {k: (int(v) if k == 'min_views' else float(v)) for k, v in c.items()}
             if c['min_views'] < 2 or not 0 < c['min_joints'] <= 1 or \
-                    min(v for k, v in c.items() if k != 'min_joints') <= 0:
+                    not 0 <= c['min_agree'] <= 1 or \
+                    min(v for k, v in c.items() if k not in ('min_joints', 'min_agree')) <= 0:
                 raise ValueError('HeatmapTriangulation: complete needs min_views >= 2, '
-                                 f'0 < min_joints <= 1 and positive distances, got {complete}')
+                                 '0 < min_joints <= 1, 0 <= min_agree <= 1 and positive '
+                                 f'distances, got {complete}')
             self.complete = c
 
     def extra_repr(self) -> str:
@@ -356,7 +358,8 @@ class HeatmapTriangulation(nn.Module):
         of its heatmap in every view, less those within ``explain_px`` heatmap px of a kept
         person's projected joint, become rays; every pair of rays from two views gives a
         point, the views with a ray within ``inlier_px`` of it agree, and points with
-        ``min_views`` agreeing views are kept greedily (most views, then the largest
+        ``min_views`` agreeing views that are also a fraction ``min_agree`` of the views
+        whose image holds the point are kept greedily (most views, then the largest
         total peak value) ``nms_distance`` mm apart. With two root joints (the hips), a
         root is the midpoint of two such points ``pair_distance`` mm apart or less (each
         point used once, nearest first). Roots within ``min_distance`` mm on the floor
@@ -452,7 +455,12 @@ class HeatmapTriangulation(nn.Module):
             good = e <= c['inlier_px']
             agree += good.long()
             total += torch.where(good, val[mv][a], total.new_zeros(()))
-        keep = (agree >= int(c['min_views'])) & torch.isfinite(X).all(-1)
+        # the views whose image holds the point (in front of the camera)
+        Xv = X[:, None, None]                                                 # (H, 1, 1, 3)
+        seen = ((cams.depth(Xv)[..., 0] > 1.0) &
+                cams.in_image(cams.project(Xv, min_depth=1.0))[..., 0])       # (H, V)
+        keep = (agree >= int(c['min_views'])) & \
+            (agree >= c['min_agree'] * seen.sum(-1)) & torch.isfinite(X).all(-1)
         X, support = X[keep], torch.stack([agree[keep].to(f64), total[keep]], -1)
         return self._greedy(X, support, c['nms_distance'], with_support=True)
 
