@@ -21,8 +21,8 @@ demo: install
 	bash demo/run_demo.sh
 
 # reproduce the embedded demo checkpoint (Faster-VoxelPose for the Shelf rig from virtual
-# scenes, six stages: 3,600 + 4,400 + 3,000 + 4,000 + 5,000 + 4,400 iterations, about 8.8 h
-# on one CPU core),
+# scenes, seven stages: 3,600 + 4,400 + 3,000 + 4,000 + 5,000 + 4,400 + 4,000 iterations,
+# about 10.4 h on one CPU core),
 # then run the demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint
 # (about 1.5 h); demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint
 # (about 2 h, float16 storage)
@@ -30,15 +30,15 @@ DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
 		configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu.py --work-dir $(DEMO_TRAIN_DIR)
-	# stages 2-6, each from the previous stage's last checkpoint (stage:that iteration)
-	set -e; prev=$(DEMO_TRAIN_DIR); for si in 2:3600 3:4400 4:3000 5:4000 6:5000; do \
+	# stages 2-7, each from the previous stage's last checkpoint (stage:that iteration)
+	set -e; prev=$(DEMO_TRAIN_DIR); for si in 2:3600 3:4400 4:3000 5:4000 6:5000 7:4400; do \
 		s=$${si%:*}; OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
 			configs/faster_voxelpose/faster-voxelpose_shelf_virtual_cpu_stage$$s.py \
 			--work-dir $(DEMO_TRAIN_DIR)_stage$$s \
 			--cfg-options load_from=$$prev/iter_$${si#*:}.pth; \
 		prev=$(DEMO_TRAIN_DIR)_stage$$s; \
 	done
-	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)_stage6/iter_4400.pth \
+	$(PYTHON) tools/misc/publish_model.py $(DEMO_TRAIN_DIR)_stage7/iter_4000.pth \
 		$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth --no-hash
 	DEMO_MODEL=faster-voxelpose \
 	DEMO_CHECKPOINT=$(DEMO_TRAIN_DIR)/faster-voxelpose_shelf_virtual_cpu.pth bash demo/run_demo.sh

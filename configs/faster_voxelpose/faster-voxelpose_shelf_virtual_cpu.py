@@ -37,7 +37,8 @@ placement_area = ((-1000.0, 2000.0), (-1600.0, 1600.0))
 # 0.0050 -> 0.0050 in 130 iterations at x1, 0.0060 -> 0.0041 at x1000)
 # The test-time refinement (refine=dict(type='HeatmapTriangulation'), from
 # ./faster-voxelpose_own_rig.py; not in the paper): its defaults were chosen on the tuning set
-# below (100 frames, train-split poses, seed 99) with this checkpoint, among search radii
+# below (100 frames, train-split poses, seed 99) with the stage-6 checkpoint (all figures
+# of this paragraph and the next two are that checkpoint's), among search radii
 # 400/600/800 mm, inlier tolerances 0.5/1.0 heatmap px and both hypothesis choices: MPJPE
 # 38.8 mm -> 18.4 mm, AP@100 0.854 -> 0.907 (recall@500 0.971 unchanged: it moves joints,
 # it finds no people); with Gaussian noise of 4 px on the 2D positions (original image)
@@ -68,7 +69,7 @@ placement_area = ((-1000.0, 2000.0), (-1600.0, 1600.0))
 # None, 400 frames): recall 0.951 -> 0.957, AP@100 0.805 -> 0.809, 8 predictions added,
 # all people. Without min_agree the same (on these frames the detector rarely misses two
 # people a pair of views could confuse); it matters where it does (the layer's tests).
-# About 10 ms per frame.
+# About 10 ms per frame. Test figures of the embedded (stage-7) checkpoint: checkpoints/README.md.
 model = dict(num_views=5, detector=dict(loss_weights=dict(topview=1000.0)),
              refine=dict(type='HeatmapTriangulation',
                          rescue=dict(min_score=0.03, min_views=3, min_joints=0.5),

@@ -389,7 +389,18 @@ def feed_combined(ds: dict, tmp: Path) -> str:
     return 'CombinedDataset of: ' + '; '.join(notes)
 
 
+def feed_concat(ds: dict, tmp: Path) -> str:
+    """Each sub-dataset of mmengine's ``ConcatDataset`` by its own feeder (the
+    Faster-VoxelPose stage-7 config mixes two kinds of virtual scenes)."""
+    notes = []
+    for i, sub in enumerate(ds['datasets']):
+        (tmp / f'part{i}').mkdir()
+        notes.append(FEEDERS[sub['type']](sub, tmp / f'part{i}'))
+    return 'ConcatDataset of: ' + '; '.join(notes)
+
+
 FEEDERS = {
+    'ConcatDataset': feed_concat,
     'CocoDataset': feed_coco,
     'CombinedDataset': feed_combined,
     'VirtualMviewSceneDataset': feed_virtual_mview,
