@@ -188,14 +188,18 @@ def test_bad_options_are_rejected():
 
 
 # ----------------------------------------------------------------------------- the models
-@pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])
-def test_models_apply_the_refinement_in_predict_only(kind):
+def tiny_model_cfg(kind):
+    """(test module with ``batch`` / ``INP``, tiny model config) of a multi-view model."""
     if kind == 'FasterVoxelPose':
         from tests.test_models import test_faster_voxelpose as t
-        cfg = t.tiny_cfg()
-    else:
-        from tests.test_models import test_voxelpose as t
-        cfg = Config.fromfile(t.TINY).model.to_dict()
+        return t, t.tiny_cfg()
+    from tests.test_models import test_voxelpose as t
+    return t, Config.fromfile(t.TINY).model.to_dict()
+
+
+@pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])
+def test_models_apply_the_refinement_in_predict_only(kind):
+    t, cfg = tiny_model_cfg(kind)
     torch.manual_seed(0)
     model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation')))
     assert isinstance(model.refiner, HeatmapTriangulation)
@@ -406,12 +410,7 @@ def test_find_roots_needs_min_views_agreeing_views_of_both_hips():
 
 @pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])
 def test_predict_completes_the_people_no_proposal_holds(kind):
-    if kind == 'FasterVoxelPose':
-        from tests.test_models import test_faster_voxelpose as t
-        cfg = t.tiny_cfg()
-    else:
-        from tests.test_models import test_voxelpose as t
-        cfg = Config.fromfile(t.TINY).model.to_dict()
+    t, cfg = tiny_model_cfg(kind)
     torch.manual_seed(0)
     model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation',
                                                complete=dict())))
