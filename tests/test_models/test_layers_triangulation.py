@@ -463,7 +463,7 @@ def test_predict_completes_the_people_no_proposal_holds(kind):
         d = np.linalg.norm(out[b].centers_3d[new][:, None] - roots[None], axis=-1)
         assert (d.min(1) < 150.0).all(), d
     for b, row, vol in rows:
-        mod = model.space_module
+        mod = model.detector if kind == 'FasterVoxelPose' else model.root_net
         size, center, shape = (np.asarray(a, dtype=np.float64)
                                for a in (mod.space_size, mod.space_center, mod.space_shape))
         idx = np.clip(np.round((row[:3].double().numpy() - center + size / 2) / size *

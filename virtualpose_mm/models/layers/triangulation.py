@@ -107,6 +107,23 @@ def solve_rays(origins: Tensor, dirs: Tensor, weights: Tensor) -> Tensor:
     return torch.linalg.solve(A, b[..., None])[..., 0]
 
 
+def px_off_ray(X: Tensor, origins: Tensor, dirs: Tensor, f_px: Tensor) -> Tensor:
+    """Angular distance of points from rays, in pixels of each ray's view.
+
+    Args:
+        X: (..., 3) points, origins / dirs: (..., 3) rays (unit directions), f_px: (...)
+            focal length of each ray's view in the pixels to measure; all broadcast.
+
+    Returns:
+        (...) distance; +inf where the point is not in front of the ray (≤ 1 mm along it).
+    """
+    rel = X - origins
+    along = (rel * dirs).sum(-1)
+    perp = (rel - along[..., None] * dirs).norm(dim=-1)
+    err = perp / along.clamp(min=1.0) * f_px
+    return torch.where(along > 1.0, err, err.new_tensor(float('inf')))
+
+
 def neighbourhood_max(maps: Tensor) -> Tensor:
     """(..., h, w) → the maximum over each pixel's 3 × 3 neighbourhood (the map's border
     padded with −inf); ``F.max_pool2d(maps, 3, 1, 1)``, 5-10 times faster on the CPU for
@@ -440,11 +457,7 @@ class HeatmapTriangulation(nn.Module):
         i, k = i[pair], k[pair]
         X = solve_rays(torch.stack([o[i], o[k]], 1), torch.stack([d[i], d[k]], 1),
                        torch.ones(len(i), 2, dtype=f64, device=dev))          # (H, 3)
-        rel = X[:, None] - o[None]                                            # (H, R, 3)
-        along = (rel * d[None]).sum(-1)
-        perp = (rel - along[..., None] * d[None]).norm(dim=-1)
-        err = torch.where(along > 1.0, perp / along.clamp(min=1.0) * f_hm[view],
-                          perp.new_tensor(float('inf')))                      # (H, R)
+        err = px_off_ray(X[:, None], o[None], d[None], f_hm[view])            # (H, R)
         agree = torch.zeros(len(i), dtype=torch.long, device=dev)
         total = torch.zeros(len(i), dtype=f64, device=dev)
         for v in range(V):
@@ -566,11 +579,7 @@ class HeatmapTriangulation(nn.Module):
             extra = X.dim() - 3
             oo, dd, ff = (t.reshape(t.shape[:2] + (1, ) * extra + t.shape[2:])
                           for t in (o, d, fpx))
-            rel = X[..., None, :] - oo                                     # (..., V, 3)
-            along = (rel * dd).sum(-1)
-            perp = (rel - along[..., None] * dd).norm(dim=-1)
-            err = perp / along.clamp(min=1.0) * ff
-            return torch.where(along > 1.0, err, err.new_tensor(float('inf')))
+            return px_off_ray(X[..., None, :], oo, dd, ff)                 # (..., V)
 
         # every pair of views at once: Q hypotheses per (person, joint)
         pa, pc = (torch.tensor(t, device=dev, dtype=torch.long)

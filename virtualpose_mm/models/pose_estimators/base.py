@@ -13,6 +13,7 @@ from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from virtualpose_mm.geometry.voxel_space import VoxelSpace
 from virtualpose_mm.models.data_preprocessors.multiview import MultiViewDataPreprocessor
 from virtualpose_mm.models.utils.multiview import ViewMeta
 
@@ -428,22 +429,22 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
 
     # ------------------------------------------------------------------ completion
     @property
-    def space_module(self) -> torch.nn.Module:
-        """The head that holds the capture space (``space_size``, ``space_center``,
-        ``space_shape``) and whose volume ``result['root_volume']`` is."""
+    def root_space(self) -> VoxelSpace:
+        """The capture space of the root volume ``result['root_volume']``."""
         raise NotImplementedError
+
+    def root_voxel(self, root: Tensor) -> List[int]:
+        """The voxel (ix, iy, iz) of :attr:`root_space` nearest ``root`` (3,) mm."""
+        space = self.root_space
+        index = np.round(space.world_to_index(root.detach().double().cpu().numpy()))
+        return np.clip(index, 0, np.asarray(space.shape) - 1).astype(int).tolist()
 
     def completion_row(self, result: Dict, b: int, root: Tensor) -> Tensor:
         """A proposal row (x, y, z, flag 0, score, …) for a root found by
         ``refine.complete``: the root, and as score the root volume's value in its voxel
         (column) — the detector's own confidence there (subclasses add their columns)."""
-        mod = self.space_module
-        size, center, shape = (torch.as_tensor(t, dtype=torch.float64, device=root.device)
-                               for t in (mod.space_size, mod.space_center, mod.space_shape))
-        index = torch.round((root - center + size / 2) / size * (shape - 1))
-        index = torch.minimum(index.clamp(min=0), shape - 1).long()
         vol = result['root_volume'][b]
-        score = vol[tuple(index[:vol.dim()].tolist())]
+        score = vol[tuple(self.root_voxel(root)[:vol.dim()])]
         row = result['proposals'].new_zeros(result['proposals'].shape[-1])
         row[:3] = root.to(row.dtype)
         row[4] = score.to(row.dtype)
@@ -468,13 +469,11 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
         used = props[..., 3] >= 0
         b_idx, m_idx = used.nonzero(as_tuple=True)
         kept = result['poses'][b_idx, m_idx]
-        mod = self.space_module
-        size = torch.as_tensor(mod.space_size, dtype=torch.float64)
-        center = torch.as_tensor(mod.space_center, dtype=torch.float64)
+        space = self.root_space
         roots = self.refiner.find_roots(heatmaps, kept, b_idx, meta.cameras, meta.affines,
                                         meta.image_sizes, input_size, self.root_joints,
-                                        bounds=torch.stack([center - size / 2,
-                                                            center + size / 2]))
+                                        bounds=torch.from_numpy(np.stack([space.first,
+                                                                          space.last])))
         extra = props.new_zeros(props.shape)
         extra[..., 3] = -1.0
         for b, r in enumerate(roots):

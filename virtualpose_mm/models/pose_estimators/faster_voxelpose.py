@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from virtualpose_mm.engine.config_checks import reject_unresolved
+from virtualpose_mm.geometry.voxel_space import VoxelSpace
 from virtualpose_mm.registry import MODELS
 from virtualpose_mm.models.pose_estimators.base import MultiViewPoseEstimator
 
@@ -273,19 +274,17 @@ class FasterVoxelPose(MultiViewPoseEstimator):
         return super().forward(inputs, data_samples, mode)  # loss / predict / error
 
     @property
-    def space_module(self):
-        """The detector (its space; ``root_volume`` is its top-view heatmap)."""
-        return self.detector
+    def root_space(self):
+        """The detector's space (``root_volume`` is its top-view heatmap; voxel centres as
+        :meth:`FasterVoxelPoseDetector.axes`)."""
+        d = self.detector
+        return VoxelSpace(d.space_size, d.space_center, d.space_shape)
 
     def completion_row(self, result: Dict, b: int, root: Tensor) -> Tensor:
         """The base row (score: the top-view heatmap at the root's cell) with the box the
         detector's box head predicts in that cell."""
         row = super().completion_row(result, b, root)
-        det = self.detector
-        size, center, shape = (torch.as_tensor(t, dtype=torch.float64, device=root.device)
-                               for t in (det.space_size, det.space_center, det.space_shape))
-        ix, iy = torch.minimum(torch.round((root - center + size / 2) / size * (shape - 1))
-                               .clamp(min=0), shape - 1).long()[:2].tolist()
+        ix, iy = self.root_voxel(root)[:2]
         row[5:7] = result['det']['center_size'][b, :, ix, iy].detach().to(row.dtype)
         return row
 

@@ -187,9 +187,9 @@ class VoxelPose(MultiViewPoseEstimator):
 
     # ------------------------------------------------------------------ inference
     @property
-    def space_module(self):
-        """The root net (its space and ``root_volume``)."""
-        return self.root_net
+    def root_space(self):
+        """The root net's space (that of ``root_volume``)."""
+        return self.root_net.codec.space
 
     @property
     def score_threshold(self) -> float:
