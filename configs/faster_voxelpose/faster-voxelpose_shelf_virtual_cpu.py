@@ -75,7 +75,7 @@ placement_area = ((-1000.0, 2000.0), (-1600.0, 1600.0))
 model = dict(num_views=5, detector=dict(loss_weights=dict(topview=1000.0)),
              refine=dict(type='HeatmapTriangulation',
                          rescue=dict(min_score=0.03, min_views=3, min_joints=0.5),
-                         complete=dict()))
+                         complete=dict(), skeleton=dict()))
 
 # test-time score threshold: the highest that loses nothing on a tuning set (100 frames of
 # TRAIN-split poses, seed 99, this placement area) with the stage-6 checkpoint: 0.05, 0.1

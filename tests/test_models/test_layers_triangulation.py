@@ -469,3 +469,99 @@ def test_predict_completes_the_people_no_proposal_holds(kind):
         idx = np.clip(np.round((row[:3].double().numpy() - center + size / 2) / size *
                                (shape - 1)), 0, shape - 1).astype(int)
         assert float(row[4]) == float(vol[tuple(idx[:vol.dim()])])
+
+
+def resolve(layer, s, poses, refined):
+    P = poses.shape[0]
+    return layer.resolve_skeleton(torch.as_tensor(poses), torch.as_tensor(refined),
+                                  torch.zeros(P, dtype=torch.long), s['heatmaps'],
+                                  s['cameras'], s['affines'], s['image_sizes'], INP, (11, 12))
+
+
+def test_skeleton_replaces_the_joints_that_break_a_limb_or_that_two_people_share():
+    s = scene(people=4, seed=3)
+    J = s['joints']
+    layer = HeatmapTriangulation(skeleton=dict())
+    est = J.copy()
+    ref = np.ones(J.shape[:2], dtype=bool)
+    # person 0's left ankle refined onto person 1's (a neighbour's peak), person 2's right
+    # wrist 0.9 m off and not refined, person 3's left leg folded 0.7 m up (not refined)
+    est[0, 15] = J[1, 15]
+    est[2, 10] += np.array([600.0, -300.0, 600.0])
+    ref[2, 10] = False
+    est[3, [13, 15]] += np.array([0.0, 300.0, 630.0])
+    ref[3, [13, 15]] = False
+    out = resolve(layer, s, est, ref)
+    bad = {(0, 15), (2, 10), (3, 13), (3, 15)}
+    moved = {tuple(i) for i in out['moved'].nonzero().tolist()}
+    assert moved == bad
+    err = np.linalg.norm(out['poses'].numpy() - J, axis=-1)
+    assert max(err[p, k] for p, k in bad) < 10.0, err
+    keep = np.ones(J.shape[:2], dtype=bool)
+    for p, k in bad:
+        keep[p, k] = False
+    np.testing.assert_array_equal(out['poses'].numpy()[keep], est[keep])
+    assert out['refined'].all()
+    # the refinement alone keeps the neighbour's ankle (the nearest peak is that one)
+    before = refine(HeatmapTriangulation(), s, est)['poses'].numpy()
+    assert np.linalg.norm(before[0, 15] - J[1, 15]) < 10.0
+    # a joint the views do not show stays where it is (nothing to move it to)
+    s['heatmaps'][0, :, 10] = 0.0
+    out = resolve(layer, s, est, ref)
+    assert not out['moved'][2, 10] and np.allclose(out['poses'][2, 10].numpy(), est[2, 10])
+    # limb lengths from the CMU bank (train split), breadth-first from the hips
+    order = layer.bone_order((11, 12), 17)
+    assert [c for c, *_ in order][:4] == [13, 5, 14, 6] and len(order) == 15
+    knee_ankle = [o for o in order if o[:2] == (15, 13)][0]
+    assert 260 < knee_ankle[2] < 280 and 690 < knee_ankle[3] < 710 and 430 < knee_ankle[4] < 450
+    with pytest.raises(ValueError, match='skeleton must be None or a dict'):
+        HeatmapTriangulation(skeleton=dict(bone=1.5))
+    with pytest.raises(ValueError, match='bone_scale >= 1'):
+        HeatmapTriangulation(skeleton=dict(bone_scale=0.5))
+    with pytest.raises(ValueError, match="skeleton joint_set 'panoptic15' has 15 joints"):
+        HeatmapTriangulation(skeleton=dict(joint_set='panoptic15')).bone_order((11, 12), 17)
+
+
+@pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])
+def test_predict_gives_back_a_joint_the_refinement_put_on_a_neighbour(kind):
+    t, cfg = tiny_model_cfg(kind)
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation',
+                                               skeleton=dict())))
+    x, ds = t.batch()
+    model.eval()
+    gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
+    run = model.run
+
+    def run_with_gt(inputs, data_samples, **kw):
+        """Slot m holds GT person m exactly; person 0's left ankle sits on person 1's."""
+        r = run(inputs, data_samples, **kw)
+        r['proposals'][..., 3] = -1.0
+        for b in range(len(gts)):
+            for m, g in enumerate(gts[b]):
+                r['proposals'][b, m, 3] = 0.0
+                r['proposals'][b, m, 4] = 1.0
+                r['poses'][b, m] = torch.as_tensor(g)
+            r['poses'][b, 0, 15] = torch.as_tensor(gts[b][1, 15])
+        return r
+
+    model.run = run_with_gt
+    with torch.no_grad():
+        out = [d.pred_instances.clone() for d in model.predict(x, ds)]
+        skeleton, model.refiner.skeleton = model.refiner.skeleton, None
+        plain = [d.pred_instances.clone() for d in model.predict(x, ds)]
+        model.refiner.skeleton = skeleton
+    for b in range(len(ds)):
+        g = gts[b]
+        assert len(out[b]) == len(plain[b]) == len(g)
+        order = np.linalg.norm(out[b].keypoints[:, None] - g[None], axis=-1).mean(-1).argmin(0)
+        p, q = out[b].keypoints[order], plain[b].keypoints[order]
+        # the refinement alone keeps the neighbour's ankle; the skeleton step gives it back
+        # (coarse 64 x 48 test heatmaps: within a few cm)
+        assert np.linalg.norm(q[0, 15] - g[1, 15]) < 40.0
+        assert np.linalg.norm(p[0, 15] - g[0, 15]) < 40.0
+        assert out[b].keypoints_refined[order][0, 15]
+        # the other joints: as the refinement left them, or moved onto their own GT joint
+        changed = np.linalg.norm(p - q, axis=-1) > 1e-3
+        changed[0, 15] = False
+        assert (np.linalg.norm(p - g, axis=-1)[changed] < 40.0).all()

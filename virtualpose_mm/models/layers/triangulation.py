@@ -49,6 +49,14 @@ kept when the views confirm its pose as for ``rescue``. A detector's top-view he
 sometimes merges two people 0.5-1 m apart into one peak, or scores a person at the edge of
 the views near zero; the views' 2D peaks still hold them apart.
 
+Optionally (``skeleton``) the layer finally re-places the joints that break a limb
+(:meth:`HeatmapTriangulation.resolve_skeleton`): walking the skeleton outwards from the
+hips, a joint that was not triangulated, whose limb is longer or shorter than any in the
+CMU pose bank (with a margin, ``bone_scale``), or that another person holds too, moves to
+the point its views agree on within reach of its parent joint. The refinement searches
+near the network's estimate; when a limb is 0.5-1.5 m off (folded onto a neighbour, a
+crouching person), the nearest peaks are a neighbour's joint or rays that meet nowhere.
+
 Nearest rather than highest matters where people are close: another person's joint in
 the search disc is often as high as the person's own. The defaults were chosen on a
 tuning set of the Shelf-rig demo model (virtual frames of training-split poses, seed 99,
@@ -74,7 +82,8 @@ from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.models.layers.projection import compute_sampling_grid, heatmap_affines
 from virtualpose_mm.registry import MODELS
 
-__all__ = ['HeatmapTriangulation', 'neighbourhood_max', 'solve_rays', 'COMPLETE_DEFAULTS']
+__all__ = ['HeatmapTriangulation', 'neighbourhood_max', 'solve_rays', 'COMPLETE_DEFAULTS',
+           'SKELETON_DEFAULTS']
 
 #: defaults of ``HeatmapTriangulation(complete=dict(...))`` (chosen on the tuning frames of
 #: the Shelf-rig demo model; figures in configs/faster_voxelpose/
@@ -82,6 +91,13 @@ __all__ = ['HeatmapTriangulation', 'neighbourhood_max', 'solve_rays', 'COMPLETE_
 COMPLETE_DEFAULTS = dict(min_views=2, min_agree=0.5, min_peak=0.2, explain_px=2.5,
                          inlier_px=1.5, pair_distance=450.0, nms_distance=300.0,
                          min_distance=400.0, min_joints=0.5)
+
+#: defaults of ``HeatmapTriangulation(skeleton=dict(...))`` (chosen on the tuning frames of
+#: the Shelf-rig demo model; figures in configs/faster_voxelpose/
+#: faster-voxelpose_shelf_virtual_cpu.py)
+SKELETON_DEFAULTS = dict(joint_set='coco17', bone_scale=1.5, claim_distance=100.0,
+                         min_views=2, min_agree=0.5, min_peak=0.1, inlier_px=1.0,
+                         nms_distance=100.0)
 
 
 def solve_rays(origins: Tensor, dirs: Tensor, weights: Tensor) -> Tensor:
@@ -173,6 +189,13 @@ class HeatmapTriangulation(nn.Module):
             between two roots, ``min_distance`` mm (floor plane) from a kept person's root,
             ``min_joints`` fraction of the new person's joints the views must confirm
             (triangulated from ``min_views`` views)).
+        skeleton: None (default), or a dict: re-place the joints that break the skeleton
+            (:meth:`resolve_skeleton`; keys and defaults in :data:`SKELETON_DEFAULTS`:
+            ``joint_set`` of the poses (its skeleton and the builtin bank's limb lengths),
+            ``bone_scale`` margin on the bank's shortest / longest limb, ``claim_distance``
+            mm within which two people hold the same joint, and for the views' points
+            ``min_views``, ``min_agree``, ``min_peak``, ``inlier_px``, ``nms_distance`` as
+            in ``complete``).
         select: which hypothesis wins: ``'support'`` (the largest total peak value of its
             agreeing views) or ``'nearest'`` (the one nearest the estimate among those
             with ``min_views`` agreeing views).
@@ -183,7 +206,7 @@ class HeatmapTriangulation(nn.Module):
                  max_shift: float = 800.0, select: str = 'nearest',
                  view_peak: str = 'nearest', max_peaks: int = 16,
                  rescue: Optional[dict] = None, duplicate_distance: float = 200.0,
-                 complete: Optional[dict] = None):
+                 complete: Optional[dict] = None, skeleton: Optional[dict] = None):
         reject_unresolved(type(self).__name__, locals())
         super().__init__()
         if search_radius <= 0 or max_shift <= 0 or inlier_px <= 0:
@@ -240,6 +263,25 @@ class HeatmapTriangulation(nn.Module):
                                  '0 < min_joints <= 1, 0 <= min_agree <= 1 and positive '
                                  f'distances, got {complete}')
             self.complete = c
+        self.skeleton = None
+        if skeleton is not None:
+            unknown = set(skeleton) - set(SKELETON_DEFAULTS) if isinstance(skeleton, dict) \
+                else None
+            if unknown is None or unknown:
+                raise ValueError('HeatmapTriangulation: skeleton must be None or a dict with '
+                                 f'keys among {sorted(SKELETON_DEFAULTS)}, got {skeleton}')
+            c = dict(SKELETON_DEFAULTS, **skeleton)
+            c = {k: (v if k == 'joint_set' else int(v) if k == 'min_views' else float(v))
+                 for k, v in c.items()}
+            if c['min_views'] < 2 or c['bone_scale'] < 1 or not 0 <= c['min_agree'] <= 1 or \
+                    min(c[k] for k in ('claim_distance', 'min_peak', 'inlier_px',
+                                       'nms_distance')) <= 0:
+                raise ValueError('HeatmapTriangulation: skeleton needs min_views >= 2, '
+                                 'bone_scale >= 1, 0 <= min_agree <= 1 and positive '
+                                 f'distances, got {skeleton}')
+            from virtualpose_mm.datasets.joint_sets import get_joint_set
+            get_joint_set(c['joint_set'])  # a known joint set (the bank is read when used)
+            self.skeleton = c
 
     def extra_repr(self) -> str:
         return (f'search_radius={self.search_radius}, max_window={self.max_window}, '
@@ -247,7 +289,8 @@ class HeatmapTriangulation(nn.Module):
                 f'min_views={self.min_views}, max_shift={self.max_shift}, '
                 f'select={self.select!r}, view_peak={self.view_peak!r}, '
                 f'max_peaks={self.max_peaks}, rescue={self.rescue}, '
-                f'duplicate_distance={self.duplicate_distance}, complete={self.complete}')
+                f'duplicate_distance={self.duplicate_distance}, complete={self.complete}, '
+                f'skeleton={self.skeleton}')
 
     # ------------------------------------------------------------------ step 1-2
     def find_peaks(self, heatmaps: Tensor, sample_index: Tensor, hm_xy: Tensor,
@@ -428,6 +471,135 @@ class HeatmapTriangulation(nn.Module):
                 roots, support = roots[inside], support[inside]
             out.append(self._greedy(roots, support, c['nms_distance']))
         return out
+
+    # ------------------------------------------------------------------ skeleton
+    def bone_order(self, root_joints: Sequence[int], num_joints: int) -> List[tuple]:
+        """The skeleton's limbs ``(child, parent, lo, hi, median)`` in breadth-first order
+        from the root joints, with the allowed length range (mm): the builtin CMU bank's
+        shortest limb / ``bone_scale`` to its longest × ``bone_scale``, and its median
+        (:func:`~virtualpose_mm.datasets.datasets.virtual.posebank.bone_length_range`)."""
+        from virtualpose_mm.datasets.datasets.virtual.posebank import bone_length_range
+        from virtualpose_mm.datasets.joint_sets import get_joint_set
+        c = self.skeleton if self.skeleton is not None else dict(SKELETON_DEFAULTS)
+        js = get_joint_set(c['joint_set'])
+        if len(js.joint_names) != num_joints:
+            raise ValueError(f"HeatmapTriangulation: skeleton joint_set {js.name!r} has "
+                             f'{len(js.joint_names)} joints, the poses {num_joints}')
+        lengths = bone_length_range(js.name)
+        seen = set(int(j) for j in root_joints)
+        frontier, order = sorted(seen), []
+        while frontier:
+            nxt = []
+            for parent in frontier:
+                for (a, b), (lo, median, hi) in lengths.items():
+                    for child, par in ((a, b), (b, a)):
+                        if par == parent and child not in seen:
+                            seen.add(child)
+                            nxt.append(child)
+                            order.append((child, parent, lo / c['bone_scale'],
+                                          hi * c['bone_scale'], median))
+            frontier = nxt
+        return order
+
+    @torch.no_grad()
+    def resolve_skeleton(self, poses: Tensor, refined: Tensor, sample_index: Tensor,
+                         heatmaps: Tensor, cameras: Camera, affines: Tensor,
+                         image_sizes: Tensor, input_size: Optional[Sequence[float]],
+                         root_joints: Sequence[int]) -> Dict[str, Tensor]:
+        """Re-place the joints that break the skeleton (``skeleton``).
+
+        The refinement looks for a joint near the network's estimate; when the estimate is
+        0.3-1.5 m off (a limb the network folded onto a neighbour, a crouching person), the
+        nearest peaks are another person's joint or rays that meet nowhere, or no views
+        agree and the estimate stays. Here the limbs are walked outwards from the root
+        joints (hips → knees → ankles, hips → shoulders → elbows → wrists → head): a
+        joint is kept when it was triangulated, its limb length is within the allowed
+        range (:meth:`bone_order`) and no other person of the sample holds the same joint
+        within ``claim_distance`` mm (of two, the one whose limb length is nearer the
+        bank's median keeps it). Otherwise it moves to the best point the views agree on
+        for that joint (every pair of its heatmap peaks triangulated; ``min_views`` agreeing
+        views that are a fraction ``min_agree`` of the views seeing the point) within the
+        limb's range of its (kept or re-placed) parent and not held by another person:
+        the most agreeing views, then the limb length nearest the median (a joint whose
+        best point lies within ``claim_distance`` of it stays: its limb is just longer or
+        shorter than the bank's, e.g. a 2D detector's ear). The moved joints
+        are then refined once more from the new position (:meth:`forward`).
+
+        Args:
+            poses: (P, K, 3) world mm (refined). refined: (P, K) bool, the joints the
+                refinement triangulated. sample_index: (P,).
+            heatmaps, cameras, affines, image_sizes, input_size: as :meth:`forward`.
+            root_joints: the joints the walk starts from (not moved).
+
+        Returns:
+            dict with ``poses`` (P, K, 3) and ``refined`` (P, K) bool (triangulated, before
+            or here), ``moved`` (P, K) bool (re-placed here).
+        """
+        P, K = poses.shape[:2]
+        moved = torch.zeros(P, K, dtype=torch.bool, device=poses.device)
+        if P == 0:
+            return dict(poses=poses.clone(), refined=refined.clone(), moved=moved)
+        c = self.skeleton if self.skeleton is not None else dict(SKELETON_DEFAULTS)
+        order = self.bone_order(root_joints, K)
+        B, V, _, h, w = heatmaps.shape
+        dev = heatmaps.device
+        f64 = torch.float64
+        cams_all = cameras.to_tensor(device=dev, dtype=f64)
+        out = poses.detach().to(device=dev, dtype=f64).clone()
+        ref = refined.to(dev).clone()
+        sample_index = sample_index.to(dev).long()
+        no_kept = out.new_zeros(0, 3)
+        claim = c['claim_distance']
+        for b in range(B):
+            people = (sample_index == b).nonzero(as_tuple=True)[0]
+            if people.numel() == 0:
+                continue
+            cams = cams_all[b]
+            A = heatmap_affines(affines[b].to(device=dev, dtype=f64), input_size, (w, h))
+            Ainv = torch.linalg.inv(A[..., :2])
+            f_hm = cams.f.mean(-1) * A[..., :2].det().abs().sqrt()
+            for child, parent, lo, hi, median in order:
+                X, Pa = out[people, child], out[people, parent]
+                bone = (X - Pa).norm(dim=-1)
+                ok = ref[people, child] & (bone >= lo) & (bone <= hi)
+                # two people on one point: the limb length nearer the median keeps it
+                off = (bone - median).abs()
+                D = torch.cdist(X, X)
+                for i, j in (D < claim).triu(1).nonzero().tolist():
+                    if bool(ok[i] and ok[j]):
+                        ok[j if off[j] >= off[i] else i] = False
+                if bool(ok.all()):
+                    continue
+                pts, support = self._root_points(heatmaps[b, :, child].detach().to(f64),
+                                                 no_kept, cams, A, Ainv, f_hm, c)
+                if pts.shape[0] == 0:
+                    continue
+                held = X[ok]
+                for i in (~ok).nonzero(as_tuple=True)[0].tolist():
+                    limb = (pts - Pa[i]).norm(dim=-1)
+                    fits = (limb >= lo) & (limb <= hi)
+                    if held.shape[0]:
+                        fits &= torch.cdist(pts, held).min(-1).values >= claim
+                    if not bool(fits.any()):
+                        continue
+                    rank = support[:, 0] * 1e6 - (limb - median).abs()
+                    n = int(torch.where(fits, rank, rank.new_tensor(-float('inf'))).argmax())
+                    held = torch.cat([held, pts[n:n + 1]])
+                    if float((pts[n] - X[i]).norm()) < claim:
+                        continue  # the views' point is where the joint is: a limb off range
+                    p = int(people[i])
+                    out[p, child] = pts[n]
+                    moved[p, child] = True
+        if bool(moved.any()):
+            rows = moved.any(-1).nonzero(as_tuple=True)[0]
+            again = self.forward(out[rows], sample_index[rows], heatmaps, cameras, affines,
+                                 image_sizes, input_size)
+            m = moved[rows]
+            X = out[rows]
+            X[m] = again['poses'][m].to(f64)
+            out[rows] = X
+            ref = ref | moved
+        return dict(poses=out.to(poses.dtype), refined=ref, moved=moved)
 
     def _root_points(self, maps: Tensor, kept_joint: Tensor, cams: Camera, A: Tensor,
                      Ainv: Tensor, f_hm: Tensor, c: dict):

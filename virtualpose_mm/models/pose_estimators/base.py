@@ -501,6 +501,31 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
         result.update(proposals=proposals, poses=all_poses, refined=refined)
         return result
 
+    def resolve_skeleton(self, result: Dict, inputs: Tensor, data_samples) -> Dict:
+        """``refine.skeleton`` (test time): the kept people's joints that break the
+        skeleton or that two people share are re-placed on points the views agree on
+        (:meth:`HeatmapTriangulation.resolve_skeleton`); ``result['refined']`` marks them."""
+        used = result['proposals'][..., 3] >= 0
+        if not bool(used.any()):
+            return result
+        heatmaps = result['heatmaps'].detach()
+        meta = self.parse_meta(data_samples, heatmaps.shape[1])
+        b_idx, m_idx = used.nonzero(as_tuple=True)
+        poses = result['poses']
+        refined = result.get('refined')
+        refined = (torch.zeros(poses.shape[:3], dtype=torch.bool, device=poses.device)
+                   if refined is None else refined)
+        out = self.refiner.resolve_skeleton(poses[b_idx, m_idx], refined[b_idx, m_idx], b_idx,
+                                            heatmaps, meta.cameras, meta.affines,
+                                            meta.image_sizes, self._input_size(inputs, meta),
+                                            self.root_joints)
+        result = dict(result)
+        poses, refined = poses.clone(), refined.clone()
+        poses[b_idx, m_idx] = out['poses'].to(poses.dtype)
+        refined[b_idx, m_idx] = out['refined']
+        result.update(poses=poses, refined=refined)
+        return result
+
     @property
     def score_threshold(self) -> float:
         """The detection score threshold of the model (subclasses: where it lives)."""
@@ -528,6 +553,8 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
         result = self.refine_poses(result, inputs, data_samples)
         if self.refiner is not None and self.refiner.complete is not None:
             result = self.complete_people(result, inputs, data_samples)
+        if self.refiner is not None and self.refiner.skeleton is not None:
+            result = self.resolve_skeleton(result, inputs, data_samples)
         return self.add_pred_to_datasample(result, data_samples)
 
     def default_roots(self, joints: Tensor) -> Tensor:

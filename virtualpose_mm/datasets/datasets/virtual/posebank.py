@@ -19,6 +19,7 @@ Every bad input raises an error naming the file and the field.
 """
 from __future__ import annotations
 
+import functools
 import os
 import os.path as osp
 from typing import Optional, Sequence
@@ -30,7 +31,7 @@ from virtualpose_mm.engine.safe_pickle import UnsafePickleError, safe_load_pickl
 from virtualpose_mm.datasets.joint_sets import (can_convert, coco17_to_panoptic15,  # noqa: F401
                                                 convert_joints, get_joint_set, root_of)
 
-__all__ = ['PoseBank', 'load_pose_bank', 'BUILTIN_POSE_BANK', 'BUILTIN_POSE_BANKS',
+__all__ = ['PoseBank', 'load_pose_bank', 'bone_length_range', 'BUILTIN_POSE_BANK', 'BUILTIN_POSE_BANKS',
            'coco17_to_panoptic15', 'PoseBankError', 'root_of', 'convert_bank']
 
 #: ``virtualpose_mm/data`` (this file is virtualpose_mm/datasets/datasets/virtual/posebank.py)
@@ -314,3 +315,25 @@ def concat_banks(banks: Sequence[PoseBank]) -> PoseBank:
                     np.concatenate([b.visible for b in banks]), banks[0].joint_set,
                     clip_id=clip, source=' + '.join(b.source for b in banks),
                     check_units=False)
+
+
+@functools.lru_cache(maxsize=None)
+def bone_length_range(joint_set: str = 'coco17') -> dict:
+    """The length of every limb of a joint set's skeleton over the builtin CMU bank's train
+    split (14,183 poses of mocap subjects; computed once per process).
+
+    Args:
+        joint_set: a joint set the builtin bank gives (``'coco17'`` or ``'panoptic15'``).
+
+    Returns:
+        dict ``{(a, b): (min, median, max)}`` in mm for every skeleton pair ``(a, b)``.
+    """
+    from virtualpose_mm.datasets.joint_sets import get_joint_set
+    js = get_joint_set(joint_set)
+    poses = np.asarray(load_pose_bank('builtin', js.name, 'train').poses, np.float64)
+    out = {}
+    for a, b in js.skeleton:
+        length = np.linalg.norm(poses[:, a] - poses[:, b], axis=-1)
+        out[(int(a), int(b))] = (float(length.min()), float(np.median(length)),
+                                 float(length.max()))
+    return out
