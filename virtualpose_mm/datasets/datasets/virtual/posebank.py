@@ -31,8 +31,8 @@ from virtualpose_mm.engine.safe_pickle import UnsafePickleError, safe_load_pickl
 from virtualpose_mm.datasets.joint_sets import (can_convert, coco17_to_panoptic15,  # noqa: F401
                                                 convert_joints, get_joint_set, root_of)
 
-__all__ = ['PoseBank', 'load_pose_bank', 'bone_length_range', 'BUILTIN_POSE_BANK', 'BUILTIN_POSE_BANKS',
-           'coco17_to_panoptic15', 'PoseBankError', 'root_of', 'convert_bank']
+__all__ = ['PoseBank', 'load_pose_bank', 'bone_length_range', 'BUILTIN_POSE_BANK',
+           'BUILTIN_POSE_BANKS', 'coco17_to_panoptic15', 'PoseBankError', 'root_of', 'convert_bank']
 
 #: ``virtualpose_mm/data`` (this file is virtualpose_mm/datasets/datasets/virtual/posebank.py)
 PACKAGE_DATA = osp.normpath(osp.join(osp.dirname(osp.abspath(__file__)), *(['..'] * 3), 'data'))
