@@ -51,11 +51,13 @@ model = dict(
     # test time: move each joint to the triangulation of the input heatmaps' peaks where
     # two or more views agree near it (HeatmapTriangulation; not in the paper; no
     # parameters, training unchanged); figures in ./faster-voxelpose_shelf_virtual_cpu.py.
-    # refine=None gives the network's joints as they are. Two more test-time options, on
+    # refine=None gives the network's joints as they are. Three more test-time options, on
     # in the Shelf demo config (tuned on that 5-camera rig; check them on your frames):
     # complete=dict() finds the people the detector missed from the views' hip peaks,
     # rescue=dict(min_score=0.03, min_views=3, min_joints=0.5) keeps weakly scored people
-    # the views confirm, e.g. --cfg-options model.refine.complete.min_views=2.
+    # the views confirm, skeleton=dict() re-places the joints that break a limb or that
+    # two people share (COCO-17 joints; the CMU bank's limb lengths), e.g.
+    # --cfg-options model.refine.complete.min_views=2 model.refine.skeleton.bone_scale=1.5.
     refine=dict(type='HeatmapTriangulation'))
 
 # ---------------------------------------------------------------- data

@@ -505,7 +505,8 @@ class HeatmapTriangulation(nn.Module):
     def resolve_skeleton(self, poses: Tensor, refined: Tensor, sample_index: Tensor,
                          heatmaps: Tensor, cameras: Camera, affines: Tensor,
                          image_sizes: Tensor, input_size: Optional[Sequence[float]],
-                         root_joints: Sequence[int]) -> Dict[str, Tensor]:
+                         root_joints: Sequence[int],
+                         num_views: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Re-place the joints that break the skeleton (``skeleton``).
 
         The refinement looks for a joint near the network's estimate; when the estimate is
@@ -530,15 +531,21 @@ class HeatmapTriangulation(nn.Module):
                 refinement triangulated. sample_index: (P,).
             heatmaps, cameras, affines, image_sizes, input_size: as :meth:`forward`.
             root_joints: the joints the walk starts from (not moved).
+            num_views: (P, K) agreeing views of the refinement (:meth:`forward`), or None
+                (zeros).
 
         Returns:
             dict with ``poses`` (P, K, 3) and ``refined`` (P, K) bool (triangulated, before
-            or here), ``moved`` (P, K) bool (re-placed here).
+            or here), ``moved`` (P, K) bool (re-placed here), ``num_views`` (P, K) (the
+            given ones, those of the re-placed joints updated).
         """
         P, K = poses.shape[:2]
         moved = torch.zeros(P, K, dtype=torch.bool, device=poses.device)
+        views = torch.zeros(P, K, dtype=torch.long, device=poses.device) if num_views is None \
+            else num_views.to(poses.device).long().clone()
         if P == 0:
-            return dict(poses=poses.clone(), refined=refined.clone(), moved=moved)
+            return dict(poses=poses.clone(), refined=refined.clone(), moved=moved,
+                        num_views=views)
         c = self.skeleton if self.skeleton is not None else dict(SKELETON_DEFAULTS)
         order = self.bone_order(root_joints, K)
         B, V, _, h, w = heatmaps.shape
@@ -590,16 +597,18 @@ class HeatmapTriangulation(nn.Module):
                     p = int(people[i])
                     out[p, child] = pts[n]
                     moved[p, child] = True
+                    views[p, child] = int(support[n, 0])
         if bool(moved.any()):
             rows = moved.any(-1).nonzero(as_tuple=True)[0]
             again = self.forward(out[rows], sample_index[rows], heatmaps, cameras, affines,
                                  image_sizes, input_size)
             m = moved[rows]
-            X = out[rows]
+            X, nv = out[rows], views[rows]
             X[m] = again['poses'][m].to(f64)
-            out[rows] = X
+            nv[m] = torch.where(again['refined'][m], again['num_views'][m], nv[m])
+            out[rows], views[rows] = X, nv
             ref = ref | moved
-        return dict(poses=out.to(poses.dtype), refined=ref, moved=moved)
+        return dict(poses=out.to(poses.dtype), refined=ref, moved=moved, num_views=views)
 
     def _root_points(self, maps: Tensor, kept_joint: Tensor, cams: Camera, A: Tensor,
                      Ainv: Tensor, f_hm: Tensor, c: dict):

@@ -487,6 +487,23 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
         poses = self.completion_poses(result, extra, meta, input_size)[nb, nm]
         out = self.refiner(poses, nb, heatmaps, meta.cameras, meta.affines, meta.image_sizes,
                            input_size)
+        if self.refiner.skeleton is not None:
+            # the pose net's limbs of a person it did not detect are often far off: the
+            # skeleton step re-places them (with the kept people holding their joints)
+            # before the views confirm the person
+            k_ref = result.get('refined')
+            k_ref = (torch.ones(kept.shape[:2], dtype=torch.bool, device=kept.device)
+                     if k_ref is None else k_ref[b_idx, m_idx])
+            n_kept = kept.shape[0]
+            sk = self.refiner.resolve_skeleton(
+                torch.cat([kept, out['poses'].to(kept.dtype)]),
+                torch.cat([k_ref, out['refined']]), torch.cat([b_idx, nb]), heatmaps,
+                meta.cameras, meta.affines, meta.image_sizes, input_size, self.root_joints,
+                num_views=torch.cat([torch.full(k_ref.shape, self.refiner.min_views,
+                                                dtype=torch.long, device=kept.device),
+                                     out['num_views']]))
+            out = dict(poses=sk['poses'][n_kept:], refined=sk['refined'][n_kept:],
+                       num_views=sk['num_views'][n_kept:])
         keep = self.refiner.confirmed(out, nb, torch.ones_like(nb, dtype=torch.bool), kept,
                                       b_idx, rule=self.refiner.complete)
         kb, km = nb[keep], nm[keep]
