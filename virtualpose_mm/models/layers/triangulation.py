@@ -72,6 +72,7 @@ from __future__ import annotations
 from itertools import combinations
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -664,11 +665,13 @@ class HeatmapTriangulation(nn.Module):
         or more from those kept before it."""
         if X.shape[0] == 0:
             return (X, support) if with_support else X
-        order = sorted(range(X.shape[0]), key=lambda n: (-float(support[n, 0]),
-                                                         -float(support[n, 1])))
+        sup = support.detach().cpu().double().numpy()
+        order = np.lexsort((-sup[:, 1], -sup[:, 0]), axis=0)   # views, then peak value
+        P = X.detach().cpu().double().numpy()
+        D = np.linalg.norm(P[:, None] - P[None], axis=-1)
         kept = []
-        for n in order:
-            if all(float((X[n] - X[m]).norm()) >= distance for m in kept):
+        for n in order.tolist():
+            if not kept or D[n, kept].min() >= distance:
                 kept.append(n)
         kept = torch.as_tensor(kept, dtype=torch.long, device=X.device)
         return (X[kept], support[kept]) if with_support else X[kept]
