@@ -2,7 +2,7 @@
 # weights of ./faster-voxelpose_shelf_virtual_cpu_stage7.py (iteration 4000) and trains on
 # 4,000 new virtual scenes with stage 7's mix (2,000 anywhere in the capture space, seed 8;
 # 2,000 crowded in the Shelf capture area, seed 9) at half of stage 7's learning rate.
-# Measured here (80 min on one CPU thread; log: checkpoints/
+# Measured here (77 min on one CPU thread; log: checkpoints/
 # faster-voxelpose_shelf_virtual_cpu_stage8.log) and NOT embedded: on the 400 tuning
 # frames (train-split poses, seed 99) with the full test-time config (refinement, rescue,
 # completion, skeleton), stage 7 -> stage 8: capture area MPJPE@500 6.6 -> 6.3 mm,
