@@ -85,7 +85,10 @@ placement_area = ((-1000.0, 2000.0), (-1600.0, 1600.0))
 # 0.964, but the bank's limbs are those of a few mocap subjects: 1.5 leaves room for
 # other bodies and for 2D detectors' joints). On the real frames of `make demo` it moves
 # 5 joints of the bent-over fourth person per frame; median reprojection errors 3.8 / 3.5
-# / 3.9 -> 3.7 / 3.4 / 3.8 px. It costs about 25 ms per frame (one thread).
+# / 3.9 -> 3.7 / 3.4 / 3.8 px. It costs about 15 ms per frame (resolve_skeleton alone, one
+# thread); predict over 40 held-out frames on one thread: median 260 ms for the network
+# alone, 312 ms with refinement, rescue and completion, 306 ms with the skeleton step too
+# (means 251 / 302 / 322 ms). Held-out test figures: checkpoints/README.md.
 # Test figures of the embedded (stage-7) checkpoint: checkpoints/README.md.
 model = dict(num_views=5, detector=dict(loss_weights=dict(topview=1000.0)),
              refine=dict(type='HeatmapTriangulation',
