@@ -536,6 +536,8 @@ def test_skeleton_replaces_the_joints_that_break_a_limb_or_that_two_people_share
         HeatmapTriangulation(skeleton=dict(bone=1.5))
     with pytest.raises(ValueError, match='bone_scale >= 1'):
         HeatmapTriangulation(skeleton=dict(bone_scale=0.5))
+    with pytest.raises(ValueError, match="joint_set 'shelf14': the builtin CMU pose bank"):
+        HeatmapTriangulation(skeleton=dict(joint_set='shelf14'))
     with pytest.raises(ValueError, match="skeleton joint_set 'panoptic15' has 15 joints"):
         HeatmapTriangulation(skeleton=dict(joint_set='panoptic15')).bone_order((11, 12), 17)
 

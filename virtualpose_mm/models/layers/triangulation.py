@@ -280,9 +280,13 @@ class HeatmapTriangulation(nn.Module):
                 raise ValueError('HeatmapTriangulation: skeleton needs min_views >= 2, '
                                  'bone_scale >= 1, 0 <= min_agree <= 1 and positive '
                                  f'distances, got {skeleton}')
-            from virtualpose_mm.datasets.joint_sets import get_joint_set
-            get_joint_set(c['joint_set'])  # a known joint set (the bank is read when used)
-            self.skeleton = c
+            from virtualpose_mm.datasets.joint_sets import can_convert, get_joint_set
+            name = get_joint_set(c['joint_set']).name  # (the bank is read when first used)
+            if name != 'coco17' and not can_convert('coco17', name):
+                raise ValueError(f'HeatmapTriangulation: skeleton joint_set {name!r}: the '
+                                 'builtin CMU pose bank (COCO-17) gives limb lengths for '
+                                 'coco17 and the sets made from it, not this one')
+            self.skeleton = dict(c, joint_set=name)
 
     def extra_repr(self) -> str:
         return (f'search_radius={self.search_radius}, max_window={self.max_window}, '
