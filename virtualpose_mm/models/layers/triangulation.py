@@ -666,17 +666,18 @@ class HeatmapTriangulation(nn.Module):
     @staticmethod
     def _greedy(X: Tensor, support: Tensor, distance: float, with_support: bool = False):
         """Keep points in order of support (views, then peak value), each ``distance`` mm
-        or more from those kept before it."""
+        or more from those kept before it (memory linear in the number of points)."""
         if X.shape[0] == 0:
             return (X, support) if with_support else X
         sup = support.detach().cpu().double().numpy()
         order = np.lexsort((-sup[:, 1], -sup[:, 0]), axis=0)   # views, then peak value
         P = X.detach().cpu().double().numpy()
-        D = np.linalg.norm(P[:, None] - P[None], axis=-1)
+        near = np.zeros(len(P), dtype=bool)        # within ``distance`` of a kept point
         kept = []
         for n in order.tolist():
-            if not kept or D[n, kept].min() >= distance:
+            if not near[n]:
                 kept.append(n)
+                near |= np.linalg.norm(P - P[n], axis=-1) < distance
         kept = torch.as_tensor(kept, dtype=torch.long, device=X.device)
         return (X[kept], support[kept]) if with_support else X[kept]
 
