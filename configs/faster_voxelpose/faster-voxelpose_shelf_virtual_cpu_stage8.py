@@ -14,17 +14,6 @@ _base_ = ['./faster-voxelpose_shelf_virtual_cpu_stage7.py']
 
 load_from = 'work_dirs/faster-voxelpose_shelf_virtual_cpu_stage7/iter_4000.pth'
 
-_wide = dict(type='VirtualMviewSceneDataset', dataset_name='own_rig_virtual',
-             pose_bank='${pose_bank}', bank_split='train', joint_set='coco17',
-             num_samples=2000, seed=8, pipeline='${train_pipeline}',
-             calibration='${calibration}', camera_kwargs='${camera_kwargs}',
-             image_size='${image_size}', space_size='${space_size}',
-             space_center='${space_center}', num_people='${num_people}',
-             placement_area=None, min_views='${min_views}', inside_space='root',
-             near_prob=0.3, near_offset=(500.0, 50.0), max_footprint_iou=0.01,
-             yaw_range=(-180.0, 180.0), floor_z=0.0)
-_crowd = dict(_wide, seed=9, placement_area='${placement_area}', near_prob=0.6,
-              near_offset=(600.0, 250.0))
-train_dataloader = dict(dataset=dict(_delete_=True, type='ConcatDataset',
-                                     datasets=[_wide, _crowd]))
+wide_seed = 8
+crowd_seed = 9
 optim_wrapper = dict(optimizer=dict(lr=5e-5))

@@ -250,13 +250,7 @@ class HeatmapTriangulation(nn.Module):
         self.duplicate_distance = float(duplicate_distance)
         self.complete = None
         if complete is not None:
-            unknown = set(complete) - set(COMPLETE_DEFAULTS) if isinstance(complete, dict) \
-                else None
-            if unknown is None or unknown:
-                raise ValueError('HeatmapTriangulation: complete must be None or a dict with '
-                                 f'keys among {sorted(COMPLETE_DEFAULTS)}, got {complete}')
-            c = dict(COMPLETE_DEFAULTS, **complete)
-            c = {k: (int(v) if k == 'min_views' else float(v)) for k, v in c.items()}
+            c = self._options('complete', complete, COMPLETE_DEFAULTS)
             if c['min_views'] < 2 or not 0 < c['min_joints'] <= 1 or \
                     not 0 <= c['min_agree'] <= 1 or \
                     min(v for k, v in c.items() if k not in ('min_joints', 'min_agree')) <= 0:
@@ -266,14 +260,7 @@ class HeatmapTriangulation(nn.Module):
             self.complete = c
         self.skeleton = None
         if skeleton is not None:
-            unknown = set(skeleton) - set(SKELETON_DEFAULTS) if isinstance(skeleton, dict) \
-                else None
-            if unknown is None or unknown:
-                raise ValueError('HeatmapTriangulation: skeleton must be None or a dict with '
-                                 f'keys among {sorted(SKELETON_DEFAULTS)}, got {skeleton}')
-            c = dict(SKELETON_DEFAULTS, **skeleton)
-            c = {k: (v if k == 'joint_set' else int(v) if k == 'min_views' else float(v))
-                 for k, v in c.items()}
+            c = self._options('skeleton', skeleton, SKELETON_DEFAULTS)
             if c['min_views'] < 2 or c['bone_scale'] < 1 or not 0 <= c['min_agree'] <= 1 or \
                     min(c[k] for k in ('claim_distance', 'min_peak', 'inlier_px',
                                        'nms_distance')) <= 0:
@@ -287,6 +274,27 @@ class HeatmapTriangulation(nn.Module):
                                  'builtin CMU pose bank (COCO-17) gives limb lengths for '
                                  'coco17 and the sets made from it, not this one')
             self.skeleton = dict(c, joint_set=name)
+
+    @staticmethod
+    def _options(name: str, given, defaults: dict) -> dict:
+        """``given`` (a dict of keys among ``defaults``) over ``defaults``: ``min_views``
+        as int, strings as they are, the rest as float."""
+        unknown = set(given) - set(defaults) if isinstance(given, dict) else None
+        if unknown is None or unknown:
+            raise ValueError(f'HeatmapTriangulation: {name} must be None or a dict with keys '
+                             f'among {sorted(defaults)}, got {given}')
+        return {k: (v if isinstance(defaults[k], str) else int(v) if k == 'min_views'
+                    else float(v)) for k, v in dict(defaults, **given).items()}
+
+    @staticmethod
+    def _view_geometry(cameras: Camera, affines: Tensor, input_size, hm_size):
+        """One sample's (V,) cameras (float64, as given) → (A, A⁻¹, f_hm): the (V, 2, 3)
+        original px → heatmap px affines, their (V, 2, 2) inverse linear parts and the
+        focal lengths in heatmap px (V,)."""
+        A = heatmap_affines(affines.to(dtype=torch.float64), input_size, hm_size)
+        Ainv = torch.linalg.inv(A[..., :2])
+        f_hm = cameras.f.mean(-1) * A[..., :2].det().abs().sqrt()
+        return A, Ainv, f_hm
 
     def extra_repr(self) -> str:
         return (f'search_radius={self.search_radius}, max_window={self.max_window}, '
@@ -454,9 +462,7 @@ class HeatmapTriangulation(nn.Module):
         out = []
         for b in range(B):
             cams = cams_all[b]                                                # (V,)
-            A = heatmap_affines(affines[b].to(device=dev, dtype=f64), input_size, (w, h))
-            Ainv = torch.linalg.inv(A[..., :2])
-            f_hm = cams.f.mean(-1) * A[..., :2].det().abs().sqrt()            # (V,)
+            A, Ainv, f_hm = self._view_geometry(cams, affines[b].to(dev), input_size, (w, h))
             mine = kept[kept_index == b]                                      # (Q, K, 3)
             points = []
             for j in root_joints:
@@ -567,9 +573,7 @@ class HeatmapTriangulation(nn.Module):
             if people.numel() == 0:
                 continue
             cams = cams_all[b]
-            A = heatmap_affines(affines[b].to(device=dev, dtype=f64), input_size, (w, h))
-            Ainv = torch.linalg.inv(A[..., :2])
-            f_hm = cams.f.mean(-1) * A[..., :2].det().abs().sqrt()
+            A, Ainv, f_hm = self._view_geometry(cams, affines[b].to(dev), input_size, (w, h))
             for child, parent, lo, hi, median in order:
                 X, Pa = out[people, child], out[people, parent]
                 bone = (X - Pa).norm(dim=-1)

@@ -499,8 +499,8 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
                 torch.cat([kept, out['poses'].to(kept.dtype)]),
                 torch.cat([k_ref, out['refined']]), torch.cat([b_idx, nb]), heatmaps,
                 meta.cameras, meta.affines, meta.image_sizes, input_size, self.root_joints,
-                num_views=torch.cat([torch.full(k_ref.shape, self.refiner.min_views,
-                                                dtype=torch.long, device=kept.device),
+                num_views=torch.cat([torch.zeros(k_ref.shape, dtype=torch.long,
+                                                 device=kept.device),       # (not used)
                                      out['num_views']]))
             out = dict(poses=sk['poses'][n_kept:], refined=sk['refined'][n_kept:],
                        num_views=sk['num_views'][n_kept:])
