@@ -8,6 +8,7 @@ from mmengine.config import Config
 import virtualpose_mm  # noqa: F401
 from virtualpose_mm.datasets.transforms.multiview import letterbox_affine
 from virtualpose_mm.models.layers import HeatmapTriangulation, solve_rays
+from virtualpose_mm.models.layers.projection import heatmap_affines
 from virtualpose_mm.registry import MODELS
 from tools.analysis.voxelpose_synthetic import random_people, render_heatmaps, ring_rig
 
@@ -341,6 +342,10 @@ def test_predict_with_rescue_detects_lower_and_keeps_the_confirmed():
 
 
 # ----------------------------------------------------------------------------- complete
+#: roots from the hips' pairs only
+PAIRS = dict(unpaired_roots=False, cluster_joints=0)
+
+
 def find_roots(layer, s, kept, bounds=None):
     kept = torch.as_tensor(np.asarray(kept, dtype=np.float64).reshape(-1, 17, 3))
     return layer.find_roots(s['heatmaps'], kept, torch.zeros(len(kept), dtype=torch.long),
@@ -352,7 +357,7 @@ def test_find_roots_returns_exactly_the_people_no_kept_person_explains():
     s = scene(people=4, seed=3)
     J = s['joints']
     roots = J[:, [11, 12]].mean(1)
-    layer = HeatmapTriangulation(complete=dict())
+    layer = HeatmapTriangulation(complete=PAIRS)
     for missing in range(4):
         found = find_roots(layer, s, np.delete(J, missing, 0))
         assert found.shape == (1, 3)
@@ -363,7 +368,7 @@ def test_find_roots_returns_exactly_the_people_no_kept_person_explains():
     assert everyone.shape == (4, 3)
     # rays of two views through two different people meet in many places, where the other
     # views see nobody: without min_agree those points become extra roots
-    assert len(find_roots(HeatmapTriangulation(complete=dict(min_agree=0.0)), s,
+    assert len(find_roots(HeatmapTriangulation(complete=dict(PAIRS, min_agree=0.0)), s,
                           np.zeros((0, 17, 3)))) > 4
     d = np.linalg.norm(everyone[:, None] - roots[None], axis=-1)
     assert (d.min(0) < 60.0).all() and (d.min(1) < 60.0).all()
@@ -372,7 +377,8 @@ def test_find_roots_returns_exactly_the_people_no_kept_person_explains():
     near = J.copy()
     near[0] += np.array([350.0, 0.0, 0.0])
     assert find_roots(layer, s, near).shape == (0, 3)
-    loose = find_roots(HeatmapTriangulation(complete=dict(min_distance=300.0)), s, near)
+    loose = find_roots(HeatmapTriangulation(complete=dict(PAIRS, min_distance=300.0)), s,
+                       near)
     assert loose.shape == (1, 3) and np.linalg.norm(loose[0] - roots[0]) < 60.0
     # bounds that exclude the missing person leave nothing
     lo = torch.tensor([-1e5, -1e5, 0.0], dtype=torch.float64)
@@ -385,27 +391,148 @@ def test_find_roots_needs_min_views_agreeing_views_of_both_hips():
     J = s['joints']
     for v in (0, 1, 2):               # person 1's hips seen by views 3 and 4 only
         s['heatmaps'][0, v, 11:13] = 0.0
-    three = HeatmapTriangulation(complete=dict(min_views=3, min_agree=0.0))
-    two = HeatmapTriangulation(complete=dict(min_views=2, min_agree=0.0))
+    # (no clusters of the other joints: all five views see them)
+    three = HeatmapTriangulation(complete=dict(min_views=3, min_agree=0.0, cluster_joints=0))
+    two = HeatmapTriangulation(complete=dict(min_views=2, min_agree=0.0, cluster_joints=0))
     assert find_roots(three, s, J[:1]).shape == (0, 3)
     found = find_roots(two, s, J[:1])
     assert found.shape == (1, 3)
     assert np.linalg.norm(found[0] - J[1, [11, 12]].mean(0)) < 60.0
     # all five images hold the person and three of them show nobody there: 2 of 5 views
     # agree, fewer than min_agree = 0.5 of them (the default), so no root
-    assert find_roots(HeatmapTriangulation(complete=dict()), s, J[:1]).shape == (0, 3)
-    assert find_roots(HeatmapTriangulation(complete=dict(min_agree=0.4)), s,
+    assert find_roots(HeatmapTriangulation(complete=dict(cluster_joints=0)), s,
+                      J[:1]).shape == (0, 3)
+    assert find_roots(HeatmapTriangulation(complete=dict(min_agree=0.4, cluster_joints=0)), s,
                       J[:1]).shape == (1, 3)
-    # one hip only (the other hip's maps empty in every view): no root
+    # one hip only (the other hip's maps empty in every view): no pair, so no root unless
+    # an unpaired hip is a root by itself (the default), then on that hip
     s = scene(people=2, seed=4)
     s['heatmaps'][0, :, 12] = 0.0
-    assert find_roots(three, s, J[:1]).shape == (0, 3)
+    assert find_roots(HeatmapTriangulation(complete=dict(PAIRS, min_views=3, min_agree=0.0)),
+                      s, J[:1]).shape == (0, 3)
+    found = find_roots(three, s, J[:1])
+    assert found.shape == (1, 3) and np.linalg.norm(found[0] - J[1, 11]) < 60.0, found
     with pytest.raises(ValueError, match='complete must be None or a dict'):
         HeatmapTriangulation(complete=dict(min_view=3))
     with pytest.raises(ValueError, match='complete needs min_views >= 2'):
         HeatmapTriangulation(complete=dict(min_views=1))
     with pytest.raises(ValueError, match='0 <= min_agree <= 1'):
         HeatmapTriangulation(complete=dict(min_agree=1.5))
+    with pytest.raises(ValueError, match="min_joints_of 'held' or 'all'"):
+        HeatmapTriangulation(complete=dict(min_joints_of='some'))
+    with pytest.raises(ValueError, match='0 <= min_held <= 1'):
+        HeatmapTriangulation(complete=dict(min_held=2.0))
+
+
+def test_an_unpaired_hip_is_a_root_only_away_from_every_pair():
+    """A person at the edge of the views: its left hip seen by one view only (the others'
+    left-hip maps are empty there), its right hip by all five."""
+    s = scene(people=3, seed=5)
+    J = s['joints']
+    hm = s['heatmaps'][0]
+    # empty person 2's left hip in views 1-4 (a 9 x 9 px square around its projection)
+    Ah = heatmap_affines(s['affines'][0], INP, HM)                       # (5, 2, 3)
+    uv = s['cameras'][0].project(torch.as_tensor(J[2, 11]).expand(5, 1, 3),
+                                 min_depth=1.0)[:, 0]                    # (5, 2) image px
+    px = (Ah[:, :, :2] @ uv[..., None])[..., 0] + Ah[:, :, 2]            # (5, 2) heatmap px
+    for v in range(1, 5):
+        x, y = (int(round(float(t))) for t in px[v])
+        assert 0 <= x < HM[0] and 0 <= y < HM[1] and float(hm[v, 11, y, x]) > 0.5
+        hm[v, 11, max(y - 4, 0):y + 5, max(x - 4, 0):x + 5] = 0.0
+    paired = find_roots(HeatmapTriangulation(complete=PAIRS), s, J[:2])
+    assert paired.shape == (0, 3)
+    found = find_roots(HeatmapTriangulation(complete=dict(cluster_joints=0)), s, J[:2])
+    assert found.shape == (1, 3)
+    assert np.linalg.norm(found[0] - J[2, 12]) < 60.0, (found, J[2, 12])
+    # nobody kept: two pairs and person 2's right hip, one root per person; the other
+    # unpaired points are ghosts where two views' rays through different people meet
+    # (metres from anyone: the completion's confirmation of the pose rejects them)
+    everyone = find_roots(HeatmapTriangulation(complete=dict(cluster_joints=0)), s,
+                          np.zeros((0, 17, 3)))
+    d = np.linalg.norm(everyone[:, None] - J[:, [11, 12]].mean(1)[None], axis=-1)
+    assert ((d < 150.0).sum(0) == 1).all(), d
+    assert (d.min(1)[d.min(1) >= 150.0] > 1000.0).all(), d
+    pairs = find_roots(HeatmapTriangulation(complete=PAIRS), s,
+                       np.zeros((0, 17, 3)))
+    assert len(pairs) == 2 and len(everyone) > 3
+
+
+def test_a_person_whose_hips_no_two_views_show_is_found_from_the_other_joints():
+    s = scene(people=3, seed=7)
+    J = s['joints']
+    hm = s['heatmaps'][0]
+    Ah = heatmap_affines(s['affines'][0], INP, HM)
+    for j in (11, 12):               # person 2's hips: shown by view 0 only
+        uv = s['cameras'][0].project(torch.as_tensor(J[2, j]).expand(5, 1, 3),
+                                     min_depth=1.0)[:, 0]
+        px = (Ah[:, :, :2] @ uv[..., None])[..., 0] + Ah[:, :, 2]
+        for v in range(1, 5):
+            x, y = (int(round(float(t))) for t in px[v])
+            hm[v, j, max(y - 4, 0):y + 5, max(x - 4, 0):x + 5] = 0.0
+    assert find_roots(HeatmapTriangulation(complete=dict(cluster_joints=0)), s,
+                      J[:2]).shape == (0, 3)
+    found = find_roots(HeatmapTriangulation(complete=dict()), s, J[:2])
+    assert found.shape == (1, 3)
+    # the median of the 15 other joints, each lowered by its median height above the
+    # mid-hip in the CMU bank: near the mid-hip of a standing person
+    root = J[2, [11, 12]].mean(0)
+    assert np.linalg.norm(found[0, :2] - root[:2]) < 150.0, (found, root)
+    assert abs(found[0, 2] - root[2]) < 250.0, (found, root)
+    # 15 joints agree there: a cluster needs cluster_joints of them, not more than 15
+    assert find_roots(HeatmapTriangulation(complete=dict(cluster_joints=16)), s,
+                      J[:2]).shape == (0, 3)
+    with pytest.raises(ValueError, match='cluster_joints >= 0'):
+        HeatmapTriangulation(complete=dict(cluster_joints=-1))
+    with pytest.raises(ValueError, match="complete joint_set 'shelf14'"):
+        HeatmapTriangulation(complete=dict(joint_set='shelf14'))
+
+
+def test_views_holding_and_the_confirmation_among_held_joints():
+    s = scene(people=1, seed=6)
+    layer = HeatmapTriangulation(complete=dict())
+    cams = s['cameras']                                                   # (1, 5)
+    pose = torch.as_tensor(s['joints'][:1])                              # (1, 17, 3)
+    held = layer.views_holding(pose, torch.zeros(1, dtype=torch.long), cams)
+    assert held.shape == (1, 17) and (held == 5).all()      # everyone sees the centre
+    # a joint 40 m up lies outside every image; one 30 m away behind camera 0 only: in
+    # front of some cameras and inside at most their images
+    far = pose.clone()
+    far[0, 0, 2] += 40000.0
+    c0 = cams[0, 0]
+    centre0 = -(c0.R.transpose(-1, -2) @ c0.t.reshape(3, 1)).reshape(3)
+    far[0, 1] = centre0 + (centre0 - torch.as_tensor(CENTER, dtype=torch.float64)) * 10
+    held = layer.views_holding(far, torch.zeros(1, dtype=torch.long), cams)
+    assert held[0, 0] == 0 and held[0, 1] < 5 and (held[0, 2:] == 5).all()
+    # the confirmation: 6 of 17 joints held by two or more views, all triangulated
+    P, K = 2, 17
+    num_views = torch.zeros(P, K, dtype=torch.long)
+    num_views[:, :6] = 3
+    hv = torch.ones(P, K, dtype=torch.long)
+    hv[:, :6] = 3
+    hv[1, 4:6] = 1                   # person 1: only 4 joints held (< min_held 0.3 of 17)
+    num_views[1, 4:6] = 0
+    refined = dict(poses=torch.stack([pose[0], pose[0] + 3000.0]).float(),
+                   num_views=num_views)
+    low = torch.ones(P, dtype=torch.bool)
+    none = torch.zeros(0, K, 3)
+    kw = dict(kept_poses=none, kept_index=torch.zeros(0, dtype=torch.long))
+    idx = torch.zeros(P, dtype=torch.long)
+    ok = layer.confirmed(refined, idx, low, rule=layer.complete, held=hv, **kw)
+    assert ok.tolist() == [True, False]
+    # among all joints 6 / 17 < min_joints 0.5: nobody
+    ok = layer.confirmed(refined, idx, low, rule=dict(layer.complete, min_joints_of='all'),
+                         held=hv, **kw)
+    assert ok.tolist() == [False, False]
+    # held joints not triangulated do not count: 2 of person 0's 6 -> 4 / 6 still >= 0.5,
+    # 4 of them -> 2 / 6 < 0.5
+    for n_off, want in ((2, True), (4, False)):
+        nv = num_views.clone()
+        nv[0, :n_off] = 1
+        ok = layer.confirmed(dict(refined, num_views=nv), idx, low, rule=layer.complete,
+                             held=hv, **kw)
+        assert ok.tolist() == [want, False]
+    with pytest.raises(ValueError, match="min_joints_of='held' needs held"):
+        layer.confirmed(refined, idx, low, rule=layer.complete, **kw)
 
 
 @pytest.mark.parametrize('kind,skeleton', [('FasterVoxelPose', None), ('VoxelPose', None),
@@ -486,6 +613,52 @@ def test_predict_completes_the_people_no_proposal_holds(kind, skeleton):
         idx = np.clip(np.round((row[:3].double().numpy() - center + size / 2) / size *
                                (shape - 1)), 0, shape - 1).astype(int)
         assert float(row[4]) == float(vol[tuple(idx[:vol.dim()])])
+
+
+def test_predict_does_not_complete_a_person_onto_a_kept_persons_hips():
+    """The pose net's person at a new root whose hips the refinement puts on a kept
+    person's hip peaks (its other joints elsewhere) is a duplicate: not kept."""
+    t, cfg = tiny_model_cfg('FasterVoxelPose')
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation',
+                                               complete=dict())))
+    x, ds = t.batch()
+    model.eval()
+    gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
+    assert all(len(g) >= 2 for g in gts)
+    run = model.run
+
+    def run_with_one_person(inputs, data_samples, **kw):
+        r = run(inputs, data_samples, **kw)
+        r['proposals'][..., 3] = -1.0
+        r['proposals'][:, 0, 3] = 0.0
+        for b in range(len(gts)):
+            r['poses'][b, 0] = torch.as_tensor(gts[b][0])
+        return r
+
+    def poses(hips_of):
+        def completion_poses(result, proposals, meta, input_size):
+            out = torch.zeros(proposals.shape[:2] + (17, 3), dtype=torch.float32)
+            for b, m in (proposals[..., 3] >= 0).nonzero().tolist():
+                root = proposals[b, m, :3].double().numpy()
+                i = np.linalg.norm(gts[b][:, [11, 12]].mean(1) - root, axis=-1).argmin()
+                g = gts[b][i].copy()
+                if hips_of is not None:
+                    g[[11, 12]] = gts[b][hips_of][[11, 12]]
+                out[b, m] = torch.as_tensor(g)
+            return out
+        return completion_poses
+
+    model.run = run_with_one_person
+    with torch.no_grad():
+        model.completion_poses = poses(None)
+        whole = [len(d.pred_instances) for d in model.predict(x, ds)]
+        model.completion_poses = poses(0)      # every new person on person 0's hips
+        dup = [d.pred_instances for d in model.predict(x, ds)]
+    assert whole == [len(g) for g in gts]
+    assert [len(p) for p in dup] == [1] * len(gts)
+    for b, p in enumerate(dup):         # the kept person (refined on the coarse maps)
+        assert np.linalg.norm(p.keypoints[0] - gts[b][0], axis=-1).max() < 10.0
 
 
 def resolve(layer, s, poses, refined):

@@ -47,7 +47,11 @@ on which ``min_views`` views agree (both hips, when the root is their midpoint) 
 new proposal, the model's own pose network estimates the person there, and the person is
 kept when the views confirm its pose as for ``rescue``. A detector's top-view heatmap
 sometimes merges two people 0.5-1 m apart into one peak, or scores a person at the edge of
-the views near zero; the views' 2D peaks still hold them apart.
+the views near zero; the views' 2D peaks still hold them apart. At the edge of the views
+one image may hold a person's one side only: a hip that pairs with no other is then a root
+by itself (``unpaired_roots``), and the joints confirming the pose are counted among those
+two or more images hold (``min_joints_of='held'``), so a ghost point where two views' rays
+happen to meet still needs half of its pose confirmed to become a person.
 
 Optionally (``skeleton``) the layer finally re-places the joints that break a limb
 (:meth:`HeatmapTriangulation.resolve_skeleton`): walking the skeleton outwards from the
@@ -91,7 +95,9 @@ __all__ = ['HeatmapTriangulation', 'neighbourhood_max', 'solve_rays', 'COMPLETE_
 #: faster-voxelpose_shelf_virtual_cpu.py)
 COMPLETE_DEFAULTS = dict(min_views=2, min_agree=0.5, min_peak=0.2, explain_px=2.5,
                          inlier_px=1.5, pair_distance=450.0, nms_distance=300.0,
-                         min_distance=400.0, min_joints=0.5)
+                         min_distance=400.0, min_joints=0.5, unpaired_roots=True,
+                         min_joints_of='held', min_held=0.3, cluster_joints=4,
+                         cluster_distance=500.0, joint_set='coco17')
 
 #: defaults of ``HeatmapTriangulation(skeleton=dict(...))`` (chosen on the tuning frames of
 #: the Shelf-rig demo model; figures in configs/faster_voxelpose/
@@ -188,8 +194,14 @@ class HeatmapTriangulation(nn.Module):
             person's projected joint explains a peak, ``inlier_px`` agreement tolerance,
             ``pair_distance`` mm between the two hips of a root, ``nms_distance`` mm
             between two roots, ``min_distance`` mm (floor plane) from a kept person's root,
+            ``unpaired_roots`` (True: a hip point that pairs with no other, and lies
+            ``pair_distance`` or more from every paired root, is a root by itself: a person
+            at the edge of the views whose other hip only one image holds),
             ``min_joints`` fraction of the new person's joints the views must confirm
-            (triangulated from ``min_views`` views)).
+            (triangulated from ``min_views`` views), counted among the joints that at
+            least ``min_views`` images hold (``min_joints_of='held'``) or among all
+            (``'all'``), and with ``'held'`` ``min_held`` the fraction of all its joints
+            that ``min_views`` images must hold; see :meth:`confirmed`).
         skeleton: None (default), or a dict: re-place the joints that break the skeleton
             (:meth:`resolve_skeleton`; keys and defaults in :data:`SKELETON_DEFAULTS`:
             ``joint_set`` of the poses (its skeleton and the builtin bank's limb lengths),
@@ -251,12 +263,24 @@ class HeatmapTriangulation(nn.Module):
         self.complete = None
         if complete is not None:
             c = self._options('complete', complete, COMPLETE_DEFAULTS)
+            fractions = ('min_joints', 'min_agree', 'min_held', 'cluster_joints')
             if c['min_views'] < 2 or not 0 < c['min_joints'] <= 1 or \
-                    not 0 <= c['min_agree'] <= 1 or \
-                    min(v for k, v in c.items() if k not in ('min_joints', 'min_agree')) <= 0:
+                    not 0 <= c['min_agree'] <= 1 or not 0 <= c['min_held'] <= 1 or \
+                    c['min_joints_of'] not in ('held', 'all') or c['cluster_joints'] < 0 or \
+                    min(v for k, v in c.items() if k not in fractions and
+                        isinstance(v, float)) <= 0:
                 raise ValueError('HeatmapTriangulation: complete needs min_views >= 2, '
-                                 '0 < min_joints <= 1, 0 <= min_agree <= 1 and positive '
-                                 f'distances, got {complete}')
+                                 '0 < min_joints <= 1, 0 <= min_agree <= 1, 0 <= min_held '
+                                 "<= 1, min_joints_of 'held' or 'all', cluster_joints >= 0 "
+                                 f'and positive distances, got {complete}')
+            if c['cluster_joints'] > 0:
+                from virtualpose_mm.datasets.joint_sets import can_convert, get_joint_set
+                name = get_joint_set(c['joint_set']).name
+                if name != 'coco17' and not can_convert('coco17', name):
+                    raise ValueError(f'HeatmapTriangulation: complete joint_set {name!r}: the '
+                                     'builtin CMU pose bank (COCO-17) gives joint heights '
+                                     'for coco17 and the sets made from it, not this one')
+                c['joint_set'] = name
             self.complete = c
         self.skeleton = None
         if skeleton is not None:
@@ -283,7 +307,8 @@ class HeatmapTriangulation(nn.Module):
         if unknown is None or unknown:
             raise ValueError(f'HeatmapTriangulation: {name} must be None or a dict with keys '
                              f'among {sorted(defaults)}, got {given}')
-        return {k: (v if isinstance(defaults[k], str) else int(v) if k == 'min_views'
+        return {k: (v if isinstance(defaults[k], str) else bool(v)
+                    if isinstance(defaults[k], bool) else int(v) if k == 'min_views'
                     else float(v)) for k, v in dict(defaults, **given).items()}
 
     @staticmethod
@@ -372,17 +397,38 @@ class HeatmapTriangulation(nn.Module):
                           py.to(hm_xy.dtype) + vertex(at(0, -1), best, at(0, 1))], -1)
         return dict(xy=xy, value=best.clamp(min=0.0), valid=valid)
 
+    @staticmethod
+    def views_holding(poses: Tensor, sample_index: Tensor, cameras: Camera) -> Tensor:
+        """(P, K) long: for P people's joints (P, K, 3) world mm, the number of views of
+        their sample (``sample_index`` (P,) into the (B, V) ``cameras``) whose image holds
+        the joint (in front of the camera and inside the image)."""
+        P, K, _ = poses.shape
+        out = torch.zeros(P, K, dtype=torch.long, device=poses.device)
+        cams_all = cameras.to_tensor(device=poses.device, dtype=torch.float64)
+        for b in sample_index.unique().tolist():
+            rows = (sample_index == b).nonzero(as_tuple=True)[0]
+            cams = cams_all[b]                                                # (V,)
+            X = poses[rows].to(torch.float64).reshape(-1, 1, 1, 3)            # (n K, 1, 1, 3)
+            held = (cams.depth(X)[..., 0] > 1.0) & \
+                cams.in_image(cams.project(X, min_depth=1.0))[..., 0]         # (n K, V)
+            out[rows] = held.sum(-1).reshape(len(rows), K)
+        return out
+
     def confirmed(self, refined: Dict[str, Tensor], sample_index: Tensor, low: Tensor,
                   kept_poses: Tensor, kept_index: Tensor,
                   scores: Optional[Tensor] = None,
-                  rule: Optional[dict] = None) -> Tensor:
-        """Which low-score people the views confirm (``rescue``).
+                  rule: Optional[dict] = None, held: Optional[Tensor] = None) -> Tensor:
+        """Which low-score people the views confirm (``rescue``, ``complete``).
 
         A low-score person is confirmed when a fraction ``min_joints`` of its joints were
         triangulated from ``min_views`` agreeing views and it lies ``duplicate_distance``
         mm or more (mean over joints) from every person of its sample kept on its score
         and from every person confirmed before it (in the order of ``scores``, highest
-        first).
+        first). With a rule whose ``min_joints_of`` is ``'held'`` (``complete``'s default)
+        the fraction counts among the joints that ``min_views`` images hold (``held``), and
+        at least a fraction ``min_held`` of all joints must be so held: a person at the
+        edge of the views, whose other side only one image holds, can be confirmed by the
+        joints two views can see.
 
         Args:
             refined: :meth:`forward`'s output for P people.
@@ -391,7 +437,10 @@ class HeatmapTriangulation(nn.Module):
             kept_poses: (Q, K, 3) the (refined) people kept on their score.
             kept_index: (Q,) their samples.
             scores: (P,) detection scores (the order of confirmation); None: index order.
-            rule: ``dict(min_views, min_joints)``; None: ``rescue``'s.
+            rule: ``dict(min_views, min_joints)`` (and optionally ``min_joints_of``,
+                ``min_held``); None: ``rescue``'s.
+            held: (P, K) the views whose image holds each joint (:meth:`views_holding`);
+                needed with ``min_joints_of='held'``.
 
         Returns:
             (P,) bool: True for a low-score person to keep (False for all others, and for
@@ -400,7 +449,17 @@ class HeatmapTriangulation(nn.Module):
         r = self.rescue if rule is None else rule
         if r is None or not bool(low.any()):
             return torch.zeros_like(low)
-        support = (refined['num_views'] >= r['min_views']).float().mean(-1) >= r['min_joints']
+        tri = refined['num_views'] >= r['min_views']                        # (P, K)
+        if r.get('min_joints_of', 'all') == 'held':
+            if held is None:
+                raise ValueError("HeatmapTriangulation.confirmed: min_joints_of='held' needs "
+                                 'held (views_holding)')
+            seen = held.to(tri.device) >= r['min_views']
+            support = ((tri & seen).float().sum(-1) >=
+                       r['min_joints'] * seen.float().sum(-1).clamp(min=1)) & \
+                (seen.float().mean(-1) >= r['min_held'])
+        else:
+            support = tri.float().mean(-1) >= r['min_joints']
         cand = (low & support).nonzero(as_tuple=True)[0]
         if scores is not None and cand.numel() > 1:
             cand = cand[scores[cand].argsort(descending=True, stable=True)]
@@ -469,9 +528,24 @@ class HeatmapTriangulation(nn.Module):
                 points.append(self._root_points(heatmaps[b, :, j].detach().to(f64),
                                                 mine[:, j], cams, A, Ainv, f_hm, c))
             if len(root_joints) == 2:
-                roots, support = self._pair(points[0], points[1], c['pair_distance'])
+                roots, support, unused = self._pair(points[0], points[1], c['pair_distance'])
+                if c['unpaired_roots']:
+                    # a hip no other pairs with (the person's other hip: one view or none)
+                    X = torch.cat([p[0][u] for p, u in zip(points, unused)])
+                    S = torch.cat([p[1][u] for p, u in zip(points, unused)])
+                    if roots.shape[0] and X.shape[0]:
+                        alone = torch.cdist(X, roots).min(-1).values >= c['pair_distance']
+                        X, S = X[alone], S[alone]
+                    roots, support = torch.cat([roots, X]), torch.cat([support, S])
             else:
                 roots, support = points[0]
+            if c['cluster_joints'] > 0:
+                X, S = self._cluster_roots(heatmaps[b].detach().to(f64), mine, cams, A, Ainv,
+                                           f_hm, c, root_joints)
+                if roots.shape[0] and X.shape[0]:
+                    alone = torch.cdist(X, roots).min(-1).values >= c['pair_distance']
+                    X, S = X[alone], S[alone]
+                roots, support = torch.cat([roots, X]), torch.cat([support, S])
             if roots.shape[0] and mine.shape[0]:
                 kr = mine[:, root_joints].mean(1)
                 far = torch.cdist(roots[:, :2], kr[:, :2]).min(-1).values >= c['min_distance']
@@ -667,6 +741,61 @@ class HeatmapTriangulation(nn.Module):
         X, support = X[keep], torch.stack([agree[keep].to(f64), total[keep]], -1)
         return self._greedy(X, support, c['nms_distance'], with_support=True)
 
+    def _cluster_roots(self, maps: Tensor, mine: Tensor, cams: Camera, A: Tensor, Ainv: Tensor,
+                       f_hm: Tensor, c: dict, root_joints: Sequence[int]):
+        """Roots of people whose hips two views do not show (``cluster_joints``): every
+        other joint's unexplained peaks triangulated as the roots' are
+        (:meth:`_root_points`), each point lowered by the joint's median height above the
+        root in the CMU bank (:func:`~virtualpose_mm.datasets.datasets.virtual.posebank.
+        joint_heights`); greedily (most views first) a point and the unclaimed points
+        within ``cluster_distance`` mm of it on the floor plane make a root (their median)
+        when they come from ``cluster_joints`` different joints or more.
+
+        Args:
+            maps: (V, K, h, w) one sample's heatmaps (float64). mine: (Q, K, 3) its kept
+                people. cams, A, Ainv, f_hm, c: as :meth:`_root_points`.
+            root_joints: the root's joints (not used here).
+
+        Returns:
+            (n, 3) float64 world mm roots and (n, 2) support (the most agreeing views of a
+            member, the number of joints).
+        """
+        from virtualpose_mm.datasets.datasets.virtual.posebank import joint_heights
+        V, K = maps.shape[:2]
+        heights = maps.new_tensor(joint_heights(c['joint_set'], tuple(root_joints)))
+        if heights.numel() != K:
+            raise ValueError(f"HeatmapTriangulation: complete joint_set {c['joint_set']!r} has "
+                             f'{heights.numel()} joints, the heatmaps {K}')
+        pts, views, joint = [], [], []
+        for j in range(K):
+            if j in root_joints:
+                continue
+            X, S = self._root_points(maps[:, j], mine[:, j], cams, A, Ainv, f_hm, c)
+            pts.append(X - X.new_tensor([0.0, 0.0, 1.0]) * heights[j])
+            views.append(S[:, 0])
+            joint.append(torch.full((X.shape[0], ), j, dtype=torch.long, device=X.device))
+        empty = (maps.new_zeros(0, 3), maps.new_zeros(0, 2))
+        if not pts:
+            return empty
+        P, nv, jid = torch.cat(pts), torch.cat(views), torch.cat(joint)
+        if P.shape[0] < c['cluster_joints']:
+            return empty
+        near = torch.cdist(P[:, :2], P[:, :2]) < c['cluster_distance']       # (n, n)
+        free = torch.ones(P.shape[0], dtype=torch.bool, device=P.device)
+        roots, support = [], []
+        for n in nv.argsort(descending=True, stable=True).tolist():
+            if not bool(free[n]):
+                continue
+            members = near[n] & free
+            count = jid[members].unique().numel()
+            if count >= c['cluster_joints']:
+                roots.append(P[members].median(0).values)
+                support.append(P.new_tensor([float(nv[members].max()), float(count)]))
+                free &= ~members
+        if not roots:
+            return empty
+        return torch.stack(roots), torch.stack(support)
+
     @staticmethod
     def _greedy(X: Tensor, support: Tensor, distance: float, with_support: bool = False):
         """Keep points in order of support (views, then peak value), each ``distance`` mm
@@ -688,10 +817,13 @@ class HeatmapTriangulation(nn.Module):
     @staticmethod
     def _pair(a, b, distance: float):
         """Midpoints of the two joints' points, paired nearest first, ``distance`` mm or
-        less apart; support summed."""
+        less apart; support summed. Also returns the two (n_a,), (n_b,) bool masks of the
+        points no pair used."""
         (Xa, sa), (Xb, sb) = a, b
+        unused = [torch.ones(Xa.shape[0], dtype=torch.bool, device=Xa.device),
+                  torch.ones(Xb.shape[0], dtype=torch.bool, device=Xb.device)]
         if Xa.shape[0] == 0 or Xb.shape[0] == 0:
-            return Xa.new_zeros(0, 3), Xa.new_zeros(0, 2)
+            return Xa.new_zeros(0, 3), Xa.new_zeros(0, 2), unused
         D = torch.cdist(Xa, Xb)
         roots, support, used_a, used_b = [], [], set(), set()
         for flat in D.flatten().argsort().tolist():
@@ -704,9 +836,11 @@ class HeatmapTriangulation(nn.Module):
             used_b.add(ib)
             roots.append((Xa[ia] + Xb[ib]) / 2)
             support.append(sa[ia] + sb[ib])
+        unused[0][sorted(used_a)] = False
+        unused[1][sorted(used_b)] = False
         if not roots:
-            return Xa.new_zeros(0, 3), Xa.new_zeros(0, 2)
-        return torch.stack(roots), torch.stack(support)
+            return Xa.new_zeros(0, 3), Xa.new_zeros(0, 2), unused
+        return torch.stack(roots), torch.stack(support), unused
 
     # ------------------------------------------------------------------ the whole step
     @torch.no_grad()

@@ -31,7 +31,7 @@ from virtualpose_mm.engine.safe_pickle import UnsafePickleError, safe_load_pickl
 from virtualpose_mm.datasets.joint_sets import (can_convert, coco17_to_panoptic15,  # noqa: F401
                                                 convert_joints, get_joint_set, root_of)
 
-__all__ = ['PoseBank', 'load_pose_bank', 'bone_length_range', 'BUILTIN_POSE_BANK',
+__all__ = ['PoseBank', 'load_pose_bank', 'bone_length_range', 'joint_heights', 'BUILTIN_POSE_BANK',
            'BUILTIN_POSE_BANKS', 'coco17_to_panoptic15', 'PoseBankError', 'root_of', 'convert_bank']
 
 #: ``virtualpose_mm/data`` (this file is virtualpose_mm/datasets/datasets/virtual/posebank.py)
@@ -315,6 +315,27 @@ def concat_banks(banks: Sequence[PoseBank]) -> PoseBank:
                     np.concatenate([b.visible for b in banks]), banks[0].joint_set,
                     clip_id=clip, source=' + '.join(b.source for b in banks),
                     check_units=False)
+
+
+@functools.lru_cache(maxsize=None)
+def joint_heights(joint_set: str = 'coco17', root_joints: tuple = (11, 12)) -> tuple:
+    """The median height (world z, mm) of every joint above the root (the mean of
+    ``root_joints``) over the builtin CMU bank's train split (computed once per process).
+
+    Args:
+        joint_set: a joint set the builtin bank gives (``'coco17'`` or ``'panoptic15'``).
+        root_joints: the joints whose mean is the root.
+
+    Returns:
+        tuple of K floats, mm (e.g. COCO-17: the nose about 0.6 m above the mid-hip, the
+        ankles about 0.8 m below it).
+    """
+    from virtualpose_mm.datasets.joint_sets import get_joint_set
+    js = get_joint_set(joint_set)
+    poses = np.asarray(load_pose_bank('builtin', js.name, 'train').poses, np.float64)
+    z = poses[..., 2]
+    return tuple(float(h) for h in
+                 np.median(z - z[:, list(root_joints)].mean(1, keepdims=True), axis=0))
 
 
 @functools.lru_cache(maxsize=None)
