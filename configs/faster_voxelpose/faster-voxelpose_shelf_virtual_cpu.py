@@ -71,6 +71,31 @@ placement_area = ((-1000.0, 2000.0), (-1600.0, 1600.0))
 # people a pair of views could confuse); it matters where it does (the layer's tests).
 # A few ms per frame (predict's median over 40 held-out frames, 2 threads, stage 7: 173 ms
 # network alone, 179 ms + refinement and rescue, 174 ms + completion: within the noise).
+# Its roots at the edge of the views (added with the stage-7 checkpoint and the whole
+# config, skeleton step included): it still missed 11 tuning people; of the 10 looked
+# at, 8 had their hips in one view only. Off the capture area's middle one image often
+# holds only one side of a person (the other hip and that side's limbs fall outside it).
+# Three rules:
+#  - a hip point no other pairs with is a root by itself (unpaired_roots);
+#  - where no two views show a hip, the other joints' unexplained points, each lowered by
+#    its median height above the hips in the CMU bank, make a root when 4 or more joints
+#    agree within 0.5 m on the floor (cluster_joints=4, cluster_distance);
+#  - the joints confirming a new person are counted among those two or more images hold
+#    (min_joints_of='held'), at least 30 % of all (min_held).
+# 400 tuning frames, capture area (MPJPE@500 / recall@500 / AP@100 / mAP / predictions):
+# before 6.6 mm / 0.991 / 0.975 / 0.957 / 1276; unpaired roots and held joints 6.8 /
+# 0.993 / 0.976 / 0.957 / 1278 (either alone: no change); + joint clusters 7.7 / 0.996 /
+# 0.976 / 0.957 / 1287 (cluster_joints 3: AP@100 0.972; 5: recall 0.995, AP@100 0.975).
+# Wide area (400 frames): before 30.2 / 0.952 / 0.858 / 0.803 / 1293; unpaired roots and
+# held joints 30.3 / 0.957 / 0.860 / 0.807 / 1301; + clusters 32.2 / 0.960 / 0.854 /
+# 0.802 / 1309 (recall for a little AP). On the real frames of `make demo` these rules
+# added a fifth "person" per frame: the pose net's person at a new root whose hips the
+# refinement moved onto the bent-over fourth person's hips. A new person whose root
+# joints lie within duplicate_distance (mean) of a kept person's is therefore a duplicate
+# (real frames: 4 people again; tuning frames: 2 predictions fewer, recall unchanged,
+# 7.6 mm / 0.996 / 0.977 / 0.957 / 1285). Cost: about 20 ms per frame (the clusters'
+# peaks of 15 joints; predict's median over 40 held-out frames on one thread: 305 ms
+# without the clusters, 329 ms with them).
 # Its skeleton step (skeleton=dict(), the defaults of triangulation.SKELETON_DEFAULTS):
 # walking each kept person's limbs out from the hips, a joint the refinement did not
 # triangulate, whose limb is outside the CMU bank's range (x / 1.5 its shortest to x 1.5

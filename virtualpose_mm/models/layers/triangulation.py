@@ -694,20 +694,23 @@ class HeatmapTriangulation(nn.Module):
         return dict(poses=out.to(poses.dtype), refined=ref, moved=moved, num_views=views)
 
     def _root_points(self, maps: Tensor, kept_joint: Tensor, cams: Camera, A: Tensor,
-                     Ainv: Tensor, f_hm: Tensor, c: dict):
+                     Ainv: Tensor, f_hm: Tensor, c: dict, is_max: Optional[Tensor] = None,
+                     kept_px: Optional[Tensor] = None):
         """Triangulated points of one joint's unexplained peaks in one sample: (n, 3)
-        world mm and (n, 2) support (agreeing views, total peak value)."""
+        world mm and (n, 2) support (agreeing views, total peak value). ``is_max`` (V, h,
+        w) and ``kept_px`` (Q, V, 2) (the kept joints in heatmap px), when given, spare
+        computing the maps' local maxima and the kept joints' projections again."""
         V, h, w = maps.shape
         dev, f64 = maps.device, maps.dtype
-        is_max = (maps >= neighbourhood_max(maps)) & (maps >= c['min_peak'])
+        if is_max is None:
+            is_max = (maps >= neighbourhood_max(maps)) & (maps >= c['min_peak'])
         flat = torch.where(is_max, maps, maps.new_tensor(-1.0)).reshape(V, h * w)
         val, idx = flat.topk(min(self.max_peaks, h * w), dim=-1)              # (V, n)
         view = torch.arange(V, device=dev)[:, None].expand_as(idx)
         xy = torch.stack([idx % w, idx // w], -1).to(f64)                     # (V, n, 2)
         ok = val >= c['min_peak']
         if kept_joint.shape[0]:
-            uv = cams.project(kept_joint[:, None, None], min_depth=1.0)[:, :, 0]  # (Q, V, 2)
-            pk = (uv[..., None, :] @ A[..., :2].transpose(-1, -2))[..., 0, :] + A[..., 2]
+            pk = self._kept_px(kept_joint, cams, A) if kept_px is None else kept_px
             d = (xy[None] - pk[:, :, None]).norm(dim=-1)                       # (Q, V, n)
             ok &= ~(d <= c['explain_px']).any(0)
         xy, val, view = xy[ok], val[ok], view[ok]                             # (R, ...)
@@ -741,6 +744,13 @@ class HeatmapTriangulation(nn.Module):
         X, support = X[keep], torch.stack([agree[keep].to(f64), total[keep]], -1)
         return self._greedy(X, support, c['nms_distance'], with_support=True)
 
+    @staticmethod
+    def _kept_px(kept: Tensor, cams: Camera, A: Tensor) -> Tensor:
+        """(Q, ..., 3) world mm → (Q, ..., V, 2) heatmap px in the (V,) ``cams`` (heatmap
+        affines ``A`` (V, 2, 3))."""
+        uv = cams.project(kept[..., None, None, :], min_depth=1.0)[..., 0, :]  # (..., V, 2)
+        return (uv[..., None, :] @ A[..., :2].transpose(-1, -2))[..., 0, :] + A[..., 2]
+
     def _cluster_roots(self, maps: Tensor, mine: Tensor, cams: Camera, A: Tensor, Ainv: Tensor,
                        f_hm: Tensor, c: dict, root_joints: Sequence[int]):
         """Roots of people whose hips two views do not show (``cluster_joints``): every
@@ -766,11 +776,15 @@ class HeatmapTriangulation(nn.Module):
         if heights.numel() != K:
             raise ValueError(f"HeatmapTriangulation: complete joint_set {c['joint_set']!r} has "
                              f'{heights.numel()} joints, the heatmaps {K}')
+        is_max = (maps >= neighbourhood_max(maps)) & (maps >= c['min_peak'])  # (V, K, h, w)
+        kept_px = self._kept_px(mine, cams, A) if mine.shape[0] else None     # (Q, K, V, 2)
         pts, views, joint = [], [], []
         for j in range(K):
-            if j in root_joints:
+            if j in root_joints or not bool(is_max[:, j].flatten(1).any(-1).sum() >= 2):
                 continue
-            X, S = self._root_points(maps[:, j], mine[:, j], cams, A, Ainv, f_hm, c)
+            X, S = self._root_points(maps[:, j], mine[:, j], cams, A, Ainv, f_hm, c,
+                                     is_max=is_max[:, j],
+                                     kept_px=None if kept_px is None else kept_px[:, j])
             pts.append(X - X.new_tensor([0.0, 0.0, 1.0]) * heights[j])
             views.append(S[:, 0])
             joint.append(torch.full((X.shape[0], ), j, dtype=torch.long, device=X.device))
