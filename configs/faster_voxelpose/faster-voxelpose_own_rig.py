@@ -53,7 +53,8 @@ model = dict(
     # parameters, training unchanged); figures in ./faster-voxelpose_shelf_virtual_cpu.py.
     # refine=None gives the network's joints as they are. Three more test-time options, on
     # in the Shelf demo config (tuned on that 5-camera rig; check them on your frames):
-    # complete=dict() finds the people the detector missed from the views' hip peaks,
+    # complete=dict() finds the people the detector missed from the views' hip peaks (and
+    # at the edge of the views from a single hip or a cluster of other joints),
     # rescue=dict(min_score=0.03, min_views=3, min_joints=0.5) keeps weakly scored people
     # the views confirm, skeleton=dict() re-places the joints that break a limb or that
     # two people share (COCO-17 joints; the CMU bank's limb lengths), e.g.

@@ -62,7 +62,8 @@ model = dict(
     # MPJPE 90.3 -> 41.0 mm (numbers in ./voxelpose_shelf_virtual_cpu.py). refine=None
     # gives the network's joints as they are. complete=dict() also finds the people the
     # root net missed from the views' hip peaks (on in ./voxelpose_shelf_virtual_cpu.py,
-    # recall 0.666 -> 0.958 there; e.g. --cfg-options model.refine.complete.min_views=2);
+    # recall 0.666 -> 0.958 there, without the rules for the edge of the views that the
+    # defaults add: see that file; e.g. --cfg-options model.refine.complete.min_views=2);
     # skeleton=dict() re-places the joints that break a limb or that two people share
     # (see ../faster_voxelpose/faster-voxelpose_shelf_virtual_cpu.py; e.g. --cfg-options
     # model.refine.skeleton.bone_scale=1.5).
