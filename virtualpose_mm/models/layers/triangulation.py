@@ -49,9 +49,12 @@ kept when the views confirm its pose as for ``rescue``. A detector's top-view he
 sometimes merges two people 0.5-1 m apart into one peak, or scores a person at the edge of
 the views near zero; the views' 2D peaks still hold them apart. At the edge of the views
 one image may hold a person's one side only: a hip that pairs with no other is then a root
-by itself (``unpaired_roots``), and the joints confirming the pose are counted among those
-two or more images hold (``min_joints_of='held'``), so a ghost point where two views' rays
-happen to meet still needs half of its pose confirmed to become a person.
+by itself (``unpaired_roots``); where no two views show a hip, four or more other joints
+whose points (each lowered by its median height above the hips in the CMU bank) agree on
+the floor make one (``cluster_joints``); and the joints confirming the pose are counted
+among those two or more images hold (``min_joints_of='held'``), so a ghost point where two
+views' rays happen to meet still needs half of its pose confirmed to become a person. A new
+person on a kept person's hips is that person again and is not kept.
 
 Optionally (``skeleton``) the layer finally re-places the joints that break a limb
 (:meth:`HeatmapTriangulation.resolve_skeleton`): walking the skeleton outwards from the
@@ -764,7 +767,8 @@ class HeatmapTriangulation(nn.Module):
         Args:
             maps: (V, K, h, w) one sample's heatmaps (float64). mine: (Q, K, 3) its kept
                 people. cams, A, Ainv, f_hm, c: as :meth:`_root_points`.
-            root_joints: the root's joints (not used here).
+            root_joints: the joints whose mean is the root (left out of the clusters; the
+                bank's heights are measured from their mean).
 
         Returns:
             (n, 3) float64 world mm roots and (n, 2) support (the most agreeing views of a
