@@ -198,6 +198,18 @@ def tiny_model_cfg(kind):
     return t, Config.fromfile(t.TINY).model.to_dict()
 
 
+def tiny_model_with_batch(kind, **refine):
+    """A tiny multi-view model in eval mode with ``HeatmapTriangulation(**refine)``, its test
+    batch ``(x, ds)`` and the batch's GT people (float64 world mm)."""
+    t, cfg = tiny_model_cfg(kind)
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation', **refine)))
+    x, ds = t.batch()
+    model.eval()
+    return model, x, ds, [np.asarray(d.gt_instances.lifting_target, dtype=np.float64)
+                          for d in ds]
+
+
 @pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])
 def test_models_apply_the_refinement_in_predict_only(kind):
     t, cfg = tiny_model_cfg(kind)
@@ -538,13 +550,7 @@ def test_views_holding_and_the_confirmation_among_held_joints():
 @pytest.mark.parametrize('kind,skeleton', [('FasterVoxelPose', None), ('VoxelPose', None),
                                            ('FasterVoxelPose', dict())])
 def test_predict_completes_the_people_no_proposal_holds(kind, skeleton):
-    t, cfg = tiny_model_cfg(kind)
-    torch.manual_seed(0)
-    model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation',
-                                               complete=dict(), skeleton=skeleton)))
-    x, ds = t.batch()
-    model.eval()
-    gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
+    model, x, ds, gts = tiny_model_with_batch(kind, complete=dict(), skeleton=skeleton)
     run, rows = model.run, []
 
     def run_with_one_person(inputs, data_samples, **kw):
@@ -618,13 +624,7 @@ def test_predict_completes_the_people_no_proposal_holds(kind, skeleton):
 def test_predict_does_not_complete_a_person_onto_a_kept_persons_hips():
     """The pose net's person at a new root whose hips the refinement puts on a kept
     person's hip peaks (its other joints elsewhere) is a duplicate: not kept."""
-    t, cfg = tiny_model_cfg('FasterVoxelPose')
-    torch.manual_seed(0)
-    model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation',
-                                               complete=dict())))
-    x, ds = t.batch()
-    model.eval()
-    gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
+    model, x, ds, gts = tiny_model_with_batch('FasterVoxelPose', complete=dict())
     assert all(len(g) >= 2 for g in gts)
     run = model.run
 
@@ -717,13 +717,7 @@ def test_skeleton_replaces_the_joints_that_break_a_limb_or_that_two_people_share
 
 @pytest.mark.parametrize('kind', ['FasterVoxelPose', 'VoxelPose'])
 def test_predict_gives_back_a_joint_the_refinement_put_on_a_neighbour(kind):
-    t, cfg = tiny_model_cfg(kind)
-    torch.manual_seed(0)
-    model = MODELS.build(dict(cfg, refine=dict(type='HeatmapTriangulation',
-                                               skeleton=dict())))
-    x, ds = t.batch()
-    model.eval()
-    gts = [np.asarray(d.gt_instances.lifting_target, dtype=np.float64) for d in ds]
+    model, x, ds, gts = tiny_model_with_batch(kind, skeleton=dict())
     run = model.run
 
     def run_with_gt(inputs, data_samples, **kw):
