@@ -411,16 +411,23 @@ class HeatmapTriangulation(nn.Module):
         for b in sample_index.unique().tolist():
             rows = (sample_index == b).nonzero(as_tuple=True)[0]
             cams = cams_all[b]                                                # (V,)
-            X = poses[rows].to(torch.float64).reshape(-1, 1, 1, 3)            # (n K, 1, 1, 3)
-            held = (cams.depth(X)[..., 0] > 1.0) & \
-                cams.in_image(cams.project(X, min_depth=1.0))[..., 0]         # (n K, V)
-            out[rows] = held.sum(-1).reshape(len(rows), K)
+            held = HeatmapTriangulation._held(cams, poses[rows].to(torch.float64).reshape(-1, 3))
+            out[rows] = held.sum(-1).reshape(len(rows), K)                    # (n K, V) -> ..
         return out
+
+    @staticmethod
+    def _held(cams: Camera, X: Tensor) -> Tensor:
+        """(n, V) bool: the (V,) ``cams`` whose image holds each of the (n, 3) world points
+        (in front of the camera and inside the image)."""
+        Xv = X[:, None, None]                                                 # (n, 1, 1, 3)
+        return (cams.depth(Xv)[..., 0] > 1.0) & \
+            cams.in_image(cams.project(Xv, min_depth=1.0))[..., 0]
 
     def confirmed(self, refined: Dict[str, Tensor], sample_index: Tensor, low: Tensor,
                   kept_poses: Tensor, kept_index: Tensor,
                   scores: Optional[Tensor] = None,
-                  rule: Optional[dict] = None, held: Optional[Tensor] = None) -> Tensor:
+                  rule: Optional[dict] = None, held: Optional[Tensor] = None,
+                  root_joints: Optional[Sequence[int]] = None) -> Tensor:
         """Which low-score people the views confirm (``rescue``, ``complete``).
 
         A low-score person is confirmed when a fraction ``min_joints`` of its joints were
@@ -431,7 +438,10 @@ class HeatmapTriangulation(nn.Module):
         the fraction counts among the joints that ``min_views`` images hold (``held``), and
         at least a fraction ``min_held`` of all joints must be so held: a person at the
         edge of the views, whose other side only one image holds, can be confirmed by the
-        joints two views can see.
+        joints two views can see. With ``root_joints``, a person whose root joints lie
+        within ``duplicate_distance`` mm (mean) of a kept person's is that person again
+        (``complete``: the refinement can move a new person's hips onto a kept person's
+        hip peaks while its other joints differ) and is not confirmed either.
 
         Args:
             refined: :meth:`forward`'s output for P people.
@@ -444,6 +454,7 @@ class HeatmapTriangulation(nn.Module):
                 ``min_held``); None: ``rescue``'s.
             held: (P, K) the views whose image holds each joint (:meth:`views_holding`);
                 needed with ``min_joints_of='held'``.
+            root_joints: see above; None: no such test.
 
         Returns:
             (P,) bool: True for a low-score person to keep (False for all others, and for
@@ -464,6 +475,13 @@ class HeatmapTriangulation(nn.Module):
         else:
             support = tri.float().mean(-1) >= r['min_joints']
         cand = (low & support).nonzero(as_tuple=True)[0]
+        if root_joints is not None and cand.numel() and kept_poses.shape[0]:
+            rj = list(root_joints)
+            d = (refined['poses'][cand][:, None, rj].double() -
+                 kept_poses[None, :, rj].double()).norm(dim=-1).mean(-1)      # (n, Q)
+            same = (d < self.duplicate_distance) & \
+                (sample_index[cand][:, None] == kept_index[None].to(sample_index.device))
+            cand = cand[~same.any(-1)]
         if scores is not None and cand.numel() > 1:
             cand = cand[scores[cand].argsort(descending=True, stable=True)]
         out = torch.zeros_like(low)
@@ -526,29 +544,32 @@ class HeatmapTriangulation(nn.Module):
             cams = cams_all[b]                                                # (V,)
             A, Ainv, f_hm = self._view_geometry(cams, affines[b].to(dev), input_size, (w, h))
             mine = kept[kept_index == b]                                      # (Q, K, 3)
+            maps = heatmaps[b].detach().to(f64)                               # (V, K, h, w)
+            is_max = kept_px = None
+            if c['cluster_joints'] > 0:           # every joint's maxima and projections
+                is_max = (maps >= neighbourhood_max(maps)) & (maps >= c['min_peak'])
+                kept_px = self._kept_px(mine, cams, A) if mine.shape[0] else None
             points = []
             for j in root_joints:
-                points.append(self._root_points(heatmaps[b, :, j].detach().to(f64),
-                                                mine[:, j], cams, A, Ainv, f_hm, c))
+                points.append(self._root_points(
+                    maps[:, j], mine[:, j], cams, A, Ainv, f_hm, c,
+                    is_max=None if is_max is None else is_max[:, j],
+                    kept_px=None if kept_px is None else kept_px[:, j]))
             if len(root_joints) == 2:
                 roots, support, unused = self._pair(points[0], points[1], c['pair_distance'])
                 if c['unpaired_roots']:
                     # a hip no other pairs with (the person's other hip: one view or none)
-                    X = torch.cat([p[0][u] for p, u in zip(points, unused)])
-                    S = torch.cat([p[1][u] for p, u in zip(points, unused)])
-                    if roots.shape[0] and X.shape[0]:
-                        alone = torch.cdist(X, roots).min(-1).values >= c['pair_distance']
-                        X, S = X[alone], S[alone]
-                    roots, support = torch.cat([roots, X]), torch.cat([support, S])
+                    roots, support = self._add_alone(
+                        roots, support, torch.cat([p[0][u] for p, u in zip(points, unused)]),
+                        torch.cat([p[1][u] for p, u in zip(points, unused)]),
+                        c['pair_distance'])
             else:
                 roots, support = points[0]
             if c['cluster_joints'] > 0:
-                X, S = self._cluster_roots(heatmaps[b].detach().to(f64), mine, cams, A, Ainv,
-                                           f_hm, c, root_joints)
-                if roots.shape[0] and X.shape[0]:
-                    alone = torch.cdist(X, roots).min(-1).values >= c['pair_distance']
-                    X, S = X[alone], S[alone]
-                roots, support = torch.cat([roots, X]), torch.cat([support, S])
+                roots, support = self._add_alone(
+                    roots, support, *self._cluster_roots(maps, mine, cams, A, Ainv, f_hm, c,
+                                                         root_joints, is_max, kept_px),
+                    c['pair_distance'])
             if roots.shape[0] and mine.shape[0]:
                 kr = mine[:, root_joints].mean(1)
                 far = torch.cdist(roots[:, :2], kr[:, :2]).min(-1).values >= c['min_distance']
@@ -738,10 +759,7 @@ class HeatmapTriangulation(nn.Module):
             good = e <= c['inlier_px']
             agree += good.long()
             total += torch.where(good, val[mv][a], total.new_zeros(()))
-        # the views whose image holds the point (in front of the camera)
-        Xv = X[:, None, None]                                                 # (H, 1, 1, 3)
-        seen = ((cams.depth(Xv)[..., 0] > 1.0) &
-                cams.in_image(cams.project(Xv, min_depth=1.0))[..., 0])       # (H, V)
+        seen = self._held(cams, X)               # (H, V) the views whose image holds it
         keep = (agree >= int(c['min_views'])) & \
             (agree >= c['min_agree'] * seen.sum(-1)) & torch.isfinite(X).all(-1)
         X, support = X[keep], torch.stack([agree[keep].to(f64), total[keep]], -1)
@@ -754,8 +772,18 @@ class HeatmapTriangulation(nn.Module):
         uv = cams.project(kept[..., None, None, :], min_depth=1.0)[..., 0, :]  # (..., V, 2)
         return (uv[..., None, :] @ A[..., :2].transpose(-1, -2))[..., 0, :] + A[..., 2]
 
+    @staticmethod
+    def _add_alone(roots: Tensor, support: Tensor, X: Tensor, S: Tensor, distance: float):
+        """``roots`` (n, 3) and their ``support`` (n, 2) with the points ``X`` (m, 3)
+        (support ``S``) that lie ``distance`` mm or more from every root."""
+        if roots.shape[0] and X.shape[0]:
+            alone = torch.cdist(X, roots).min(-1).values >= distance
+            X, S = X[alone], S[alone]
+        return torch.cat([roots, X]), torch.cat([support, S])
+
     def _cluster_roots(self, maps: Tensor, mine: Tensor, cams: Camera, A: Tensor, Ainv: Tensor,
-                       f_hm: Tensor, c: dict, root_joints: Sequence[int]):
+                       f_hm: Tensor, c: dict, root_joints: Sequence[int], is_max: Tensor,
+                       kept_px: Optional[Tensor]):
         """Roots of people whose hips two views do not show (``cluster_joints``): every
         other joint's unexplained peaks triangulated as the roots' are
         (:meth:`_root_points`), each point lowered by the joint's median height above the
@@ -769,6 +797,8 @@ class HeatmapTriangulation(nn.Module):
                 people. cams, A, Ainv, f_hm, c: as :meth:`_root_points`.
             root_joints: the joints whose mean is the root (left out of the clusters; the
                 bank's heights are measured from their mean).
+            is_max: (V, K, h, w) the maps' local maxima (≥ ``min_peak``); kept_px: (Q, K,
+                V, 2) the kept joints in heatmap px, or None without kept people.
 
         Returns:
             (n, 3) float64 world mm roots and (n, 2) support (the most agreeing views of a
@@ -780,8 +810,6 @@ class HeatmapTriangulation(nn.Module):
         if heights.numel() != K:
             raise ValueError(f"HeatmapTriangulation: complete joint_set {c['joint_set']!r} has "
                              f'{heights.numel()} joints, the heatmaps {K}')
-        is_max = (maps >= neighbourhood_max(maps)) & (maps >= c['min_peak'])  # (V, K, h, w)
-        kept_px = self._kept_px(mine, cams, A) if mine.shape[0] else None     # (Q, K, V, 2)
         pts, views, joint = [], [], []
         for j in range(K):
             if j in root_joints or not bool(is_max[:, j].flatten(1).any(-1).sum() >= 2):

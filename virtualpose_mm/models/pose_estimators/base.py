@@ -506,17 +506,8 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
                        num_views=sk['num_views'][n_kept:])
         held = self.refiner.views_holding(out['poses'], nb, meta.cameras)
         keep = self.refiner.confirmed(out, nb, torch.ones_like(nb, dtype=torch.bool), kept,
-                                      b_idx, rule=self.refiner.complete, held=held)
-        if kept.shape[0]:
-            # the refinement may have moved the new person's hips onto a kept person's
-            # hip peaks: a duplicate whose other joints differ (e.g. where the kept
-            # person's limbs are far off). Its root joints lie within duplicate_distance
-            # (mean) of the kept person's.
-            rj = list(self.root_joints)
-            d = (out['poses'][:, None, rj].double() - kept[None, :, rj].double()).norm(
-                dim=-1).mean(-1)                                              # (N, Q)
-            same = (d < self.refiner.duplicate_distance) & (nb[:, None] == b_idx[None])
-            keep = keep & ~same.any(-1)
+                                      b_idx, rule=self.refiner.complete, held=held,
+                                      root_joints=self.root_joints)
         kb, km = nb[keep], nm[keep]
         result = dict(result)
         proposals, all_poses = props.clone(), result['poses'].clone()

@@ -317,6 +317,12 @@ def concat_banks(banks: Sequence[PoseBank]) -> PoseBank:
                     check_units=False)
 
 
+def _builtin_train_poses(joint_set: str):
+    """(joint set, (N, K, 3) float64 mm poses) of the builtin CMU bank's train split."""
+    js = get_joint_set(joint_set)
+    return js, np.asarray(load_pose_bank('builtin', js.name, 'train').poses, np.float64)
+
+
 @functools.lru_cache(maxsize=None)
 def joint_heights(joint_set: str = 'coco17', root_joints: tuple = (11, 12)) -> tuple:
     """The median height (world z, mm) of every joint above the root (the mean of
@@ -330,10 +336,7 @@ def joint_heights(joint_set: str = 'coco17', root_joints: tuple = (11, 12)) -> t
         tuple of K floats, mm (e.g. COCO-17: the nose about 0.6 m above the mid-hip, the
         ankles about 0.8 m below it).
     """
-    from virtualpose_mm.datasets.joint_sets import get_joint_set
-    js = get_joint_set(joint_set)
-    poses = np.asarray(load_pose_bank('builtin', js.name, 'train').poses, np.float64)
-    z = poses[..., 2]
+    z = _builtin_train_poses(joint_set)[1][..., 2]
     return tuple(float(h) for h in
                  np.median(z - z[:, list(root_joints)].mean(1, keepdims=True), axis=0))
 
@@ -349,9 +352,7 @@ def bone_length_range(joint_set: str = 'coco17') -> dict:
     Returns:
         dict ``{(a, b): (min, median, max)}`` in mm for every skeleton pair ``(a, b)``.
     """
-    from virtualpose_mm.datasets.joint_sets import get_joint_set
-    js = get_joint_set(joint_set)
-    poses = np.asarray(load_pose_bank('builtin', js.name, 'train').poses, np.float64)
+    js, poses = _builtin_train_poses(joint_set)
     out = {}
     for a, b in js.skeleton:
         length = np.linalg.norm(poses[:, a] - poses[:, b], axis=-1)
