@@ -362,3 +362,126 @@ def test_input_checks(model):
     del ds[0].gt_fields
     with pytest.raises(ValueError, match='root_heatmap_3d: missing.*GenerateRootTarget3D'):
         model.loss(x, ds)
+
+
+# ----------------------------------------------------------------------------- view cubes
+def _turn(angle_deg: float) -> np.ndarray:
+    """(3, 3) rotation about the world vertical (z) by ``angle_deg``."""
+    a = np.radians(angle_deg)
+    return np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0],
+                     [0.0, 0.0, 1.0]])
+
+
+def _turned_camera(angle_deg: float):
+    """The toy camera with the whole scene turned about the vertical by ``angle_deg``."""
+    cam, Rz = T.camera(), _turn(angle_deg)
+    return T.Camera.from_center(cam.R @ Rz.T, Rz @ cam.center, cam.f, cam.c,
+                                image_size=T.IMAGE_SIZE)
+
+
+def _pose_net_on_gt_roots(m, people, cam):
+    x, ds = T.batch(m, [people], cam=cam)
+    meta = m.parse_meta(ds, 1)
+    props = torch.zeros(1, m.root_net.max_people, 5)
+    props[..., 3] = -1
+    props[0, :len(people), :3] = torch.as_tensor(people[:, 2], dtype=torch.float32)
+    props[0, :len(people), 3] = 0
+    with torch.no_grad():
+        out = m.run_pose_net(x[:, :, :m.num_joints], props, meta, meta.input_size,
+                             return_intermediates=True)
+    return x, out
+
+
+def test_view_cubes_face_the_camera():
+    torch.manual_seed(0)
+    cfg = T.model_config()
+    cfg['pose_net'] = dict(cfg['pose_net'], cube_orientation='view')
+    m = MODELS.build(cfg).eval()
+    net, cam = m.pose_net, T.camera()                 # camera at (0, −5000, 1000) mm
+    cams = T.Camera.stack([cam]).to_tensor()
+    cams = T.Camera(cams.R[:, None], cams.t[:, None], cams.f[:, None], cams.c[:, None])
+    centers = torch.tensor([[0.0, 0.0, 900.0],        # straight ahead: heading +y
+                            [5000.0, -5000.0, 900.0],  # to the camera's right: +x
+                            [-3000.0, -2000.0, 900.0]])
+    grids = net.cube_grids(centers, torch.zeros(3, dtype=torch.long), cams)
+    world = voxel_grid(net.cube_size, centers, net.cube_shape)
+    assert torch.allclose(grids[0], world[0], atol=1e-3)   # already facing the camera
+    fwd = [np.array([0.0, 1.0]), np.array([1.0, 0.0]), np.array([-3000.0, 3000.0]) / 4242.64]
+    for p in range(3):
+        off = (grids[p] - centers[p]).numpy()
+        loc = (world[p] - centers[p]).numpy()               # the cube's own axes
+        right = np.array([fwd[p][1], -fwd[p][0]])
+        want = loc[:, :1] * right + loc[:, 1:2] * fwd[p]
+        assert np.abs(off[:, :2] - want).max() < 1e-2
+        assert np.abs(off[:, 2] - loc[:, 2]).max() < 1e-3   # z stays up
+    with pytest.raises(ValueError, match="cube_orientation must be 'world' or 'view'"):
+        MODELS.build(dict(cfg['pose_net'], cube_orientation='camera'))
+    two = T.Camera(cams.R.expand(1, 2, 3, 3), cams.t.expand(1, 2, 3), cams.f.expand(1, 2, 2),
+                   cams.c.expand(1, 2, 2))
+    with pytest.raises(ValueError, match='one view per sample'):
+        net.cube_grids(centers, torch.zeros(3, dtype=torch.long), two)
+
+
+@pytest.mark.parametrize('orientation', ['world', 'view'])
+def test_view_cubes_make_the_pose_net_turn_with_the_scene(orientation):
+    """Turning camera and people together about the vertical leaves the image unchanged:
+    with 'view' cubes the pose net's inputs are the same and its joints turn with the
+    scene; with world cubes the inputs differ."""
+    torch.manual_seed(0)
+    cfg = T.model_config()
+    cfg['pose_net'] = dict(cfg['pose_net'], cube_orientation=orientation)
+    m = MODELS.build(cfg).eval()
+    people = np.stack([T.person((-800.0, 300.0)), T.person((900.0, 600.0))])
+    x0, out0 = _pose_net_on_gt_roots(m, people, T.camera())
+    Rz = _turn(70.0)
+    x1, out1 = _pose_net_on_gt_roots(m, people @ Rz.T, _turned_camera(70.0))
+    assert torch.allclose(x0, x1, atol=1e-5)               # the same image
+    diff = (out0['pose_cubes'] - out1['pose_cubes']).abs().max().item()
+    turned = out0['pair_poses'].double().numpy() @ Rz.T
+    err = np.abs(turned - out1['pair_poses'].double().numpy()).max()
+    if orientation == 'view':
+        assert diff < 1e-4
+        assert err < 0.05                                   # mm
+    else:
+        assert diff > 0.1
+        assert err > 1.0
+
+
+def test_training_cubes_at_gt_depth(model):
+    """A matched proposal 400 mm too far along its ray (and 100 mm off sideways) is moved
+    to the GT root's camera depth, keeping its image position; only in training and only
+    with the option."""
+    from virtualpose_mm.models.pose_estimators.virtualpose import VirtualPose
+    cam = T.camera()                                       # at (0, −5000, 1000), looking +y
+    root = np.array([-800.0, 300.0, 900.0])
+    ray = (root - cam.center) / np.linalg.norm(root - cam.center)
+    prop = root + 400.0 * ray + np.array([100.0, 0.0, 0.0])
+    props = torch.tensor([[[*prop, 0.0, 0.9], [*prop, -1.0, 0.2]]])
+    cams = T.Camera.stack([cam]).to_tensor()
+    cams = T.Camera(cams.R[:, None], cams.t[:, None], cams.f[:, None], cams.c[:, None])
+    moved = VirtualPose.proposals_at_gt_depth(props, torch.tensor([[root]]), cams)
+    new = moved[0, 0, :3].double().numpy()
+    assert cam.depth(new[None])[0] == pytest.approx(cam.depth(root[None])[0], abs=1e-2)
+    assert np.allclose(cam.project(new[None]), cam.project(prop[None]), atol=1e-3)
+    assert torch.equal(moved[0, 1], props[0, 1])           # an unmatched row is untouched
+    assert torch.equal(moved[0, 0, 3:], props[0, 0, 3:])
+
+    m = copy.deepcopy(model).train()
+    people = [np.stack([T.person(root[:2])])]
+    x, ds = T.batch(m, people)
+    near = _nearest_voxel(m, prop)
+    _force_root_volume(m, {near: 0.9}, prop)
+    centre = {}
+    for flag in (False, True):
+        m.train_cubes_at_gt_depth = flag
+        res = m.loss_forward(x, ds)
+        assert res['pair_index'].shape[0] == 1
+        centre[flag] = res['pose_grids'][0].double().mean(0).numpy()
+    voxel = res['proposals'][0, 0, :3].double().numpy()      # the proposal as found
+    assert np.abs(centre[False] - voxel).max() < 1e-2
+    assert cam.depth(centre[True][None])[0] == pytest.approx(cam.depth(root[None])[0],
+                                                             abs=1e-2)
+    m.eval()
+    with torch.no_grad():
+        grid = m.run(x, meta=m.parse_meta(ds, 1))['pose_grids'][0].double().mean(0).numpy()
+    assert np.abs(grid - voxel).max() < 1e-2              # inference: at the proposal

@@ -42,7 +42,7 @@ def person(root_xy, root_z=900.0) -> np.ndarray:
 
 def canvas_joints(joints_3d: np.ndarray, cam: Camera = None) -> np.ndarray:
     """(P, 17, 3) world mm → (P, 17, 2) canvas px."""
-    cam = cam or camera()
+    cam = camera() if cam is None else cam
     uv = cam.project(joints_3d.reshape(-1, 3)).reshape(*joints_3d.shape[:2], 2)
     return uv @ AFFINE[:, :2].T + AFFINE[:, 2]
 
@@ -72,7 +72,7 @@ def frame(people_3d: np.ndarray, with_gt: bool = True, cam: Camera = None):
     from virtualpose_mm.datasets.transforms import (GenerateRootTarget3D,
                                                     GenerateVirtualPoseAGR,
                                                     PackVirtualPoseInputs)
-    r = dict(camera=cam or camera(), image_size=np.asarray(IMAGE_SIZE, np.float64),
+    r = dict(camera=camera() if cam is None else cam, image_size=np.asarray(IMAGE_SIZE, np.float64),
              gt_keypoints_3d=people_3d, gt_keypoints_3d_visible=np.ones(people_3d.shape[:2]))
     r = GenerateVirtualPoseAGR(input_size=INPUT_SIZE, heatmap_size=HEATMAP_SIZE)(r)
     r = GenerateRootTarget3D(**SPACE, root_joints=2)(r)

@@ -73,6 +73,17 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         compile_v2v: with ``fast_eval``, ``torch.compile`` the inference copy (opt-in).
         winograd: with ``fast_eval`` on the CPU, 3×3×3 convolutions by Winograd
             (:class:`~virtualpose_mm.ops.WinogradConv3d`; on by default).
+        cube_orientation: ``'world'`` (default; VoxelPose and the released VirtualPose):
+            the cube's axes are the world axes. ``'view'`` (monocular only, V = 1; an
+            addition of this package): each cube is turned about the world vertical (z,
+            up) so that its +y axis points along the floor from the camera's centre to
+            the cube's centre (its +x to the camera's right, z stays up). The V2V then
+            always sees a person from the same side — the back-projected rays run along
+            +y, up to the camera's pitch — instead of from every azimuth, which it would
+            otherwise have to learn to handle one direction at a time. The joints are
+            still the soft-argmax over the voxels' world positions, so the outputs stay
+            in world mm either way. A camera straight above a cube centre gives heading
+            0 (+y along world +y).
         init_cfg: mmengine init config.
     """
 
@@ -82,8 +93,12 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
                  projector: Optional[dict] = None, max_cubes_per_call: Optional[int] = None,
                  reference_soft_argmax: bool = False, fast_eval: bool = False,
                  fft_first_layer: bool = False, compile_v2v: bool = False,
-                 winograd: bool = True, init_cfg=None):
+                 winograd: bool = True, cube_orientation: str = 'world', init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        if cube_orientation not in ('world', 'view'):
+            raise ValueError("VoxelSinglePoseNet: cube_orientation must be 'world' or 'view', "
+                             f'got {cube_orientation!r}')
+        self.cube_orientation = cube_orientation
         self.cube_size = tuple(float(s) for s in _check_space('cube_size', cube_size))
         self.cube_shape = tuple(int(s) for s in _check_space('cube_shape', cube_shape))
         self.projector = VoxelProjector(**(projector or {}))
@@ -112,6 +127,33 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         return 1 if torch.device(device).type == 'cpu' else max(1, num_cubes)
 
     # ------------------------------------------------------------------ forward parts
+    def cube_grids(self, centers: torch.Tensor, batch_index: torch.Tensor, cameras
+                   ) -> torch.Tensor:
+        """Voxel centres of P cubes, (P, X·Y·Z, 3) float32 world mm: axis-aligned, or
+        turned to face the camera with ``cube_orientation='view'`` (see the class).
+
+        Args:
+            centers: (P, 3) cube centres, mm. batch_index: (P,) sample of each cube.
+            cameras: the samples' cameras, batch shape (B, V) (only read for ``'view'``).
+        """
+        grids = voxel_grid(self.cube_size, centers.float(), self.cube_shape,
+                           device=centers.device)
+        if self.cube_orientation == 'world' or centers.shape[0] == 0:
+            return grids
+        if cameras.batch_shape[1] != 1:
+            raise ValueError("VoxelSinglePoseNet: cube_orientation='view' is for one view "
+                             f'per sample, the batch has {cameras.batch_shape[1]}')
+        eye = cameras.center[:, 0].to(device=centers.device, dtype=torch.float64)  # (B, 3)
+        d = centers[:, :2].double() - eye[batch_index, :2]                       # (P, 2)
+        heading = torch.atan2(d[:, 1], d[:, 0])       # atan2(0, 0) = 0: +x forward
+        fwd = torch.stack([heading.cos(), heading.sin()], -1)               # cube +y
+        right = torch.stack([fwd[:, 1], -fwd[:, 0]], -1)                    # cube +x
+        c = centers[:, None, :3].float()
+        off = grids - c                                                     # (P, N, 3)
+        rot = torch.stack([right, fwd], 1).float()                          # (P, 2, 2)
+        xy = off[..., :2] @ rot                    # x·right + y·fwd in world (x, y)
+        return torch.cat([xy + c[..., :2], grids[..., 2:]], -1)
+
     def project(self, heatmaps: torch.Tensor, centers: torch.Tensor,
                 batch_index: torch.Tensor, cameras, affines: torch.Tensor,
                 image_sizes: torch.Tensor, input_size=None
@@ -130,8 +172,7 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         """
         B, V, K = heatmaps.shape[:3]
         P = centers.shape[0]
-        grids = voxel_grid(self.cube_size, centers.float(), self.cube_shape,
-                           device=heatmaps.device)
+        grids = self.cube_grids(centers.to(heatmaps.device), batch_index, cameras)
         if P == 0:
             return heatmaps.new_zeros(0, K, *self.cube_shape), grids
         step = self.cubes_per_call(heatmaps.device, P)

@@ -82,6 +82,16 @@ class VirtualPose(VolumetricPoseEstimator):
     (BatchNorm statistics and running-stat updates per slot); eval results do not depend on
     it. Without matched pairs ``loss_pose`` is a zero connected to every pose-net parameter.
 
+    ``train_cubes_at_gt_depth=True`` (an addition of this package; default False, the
+    reference): in training, each matched proposal is moved along its camera ray to the
+    camera depth of its GT root before the pose net's cube is cut around it. One view
+    cannot show where along the ray the cube sits (the back-projected heatmaps are the same
+    along it), so with the proposal's own depth error the absolute pose loss holds an
+    offset the pose net cannot see, which on CPU-sized training swamps the root-relative
+    signal; moved cubes leave the lateral (visible) part of the root net's error in the
+    loss and nothing else. Inference is unchanged: the cube sits at the proposal, and the
+    person's depth is the root net's.
+
     **Reference quirk options** (defaults are the sound behaviour):
 
     * ``gt_proposal_filter`` (False): the released VirtualPose evaluation flags proposals
@@ -106,6 +116,7 @@ class VirtualPose(VolumetricPoseEstimator):
         loss_weights: weights of ``depth``, ``root``, ``pose`` (reference 0.1, 1000, 1).
         gt_proposal_filter: see above.
         pen_train_per_slot: see above.
+        train_cubes_at_gt_depth: see above.
         check_inputs: reject wrong channel counts and NaN/Inf inputs with clear errors.
         data_preprocessor: config of the
             :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`
@@ -116,7 +127,8 @@ class VirtualPose(VolumetricPoseEstimator):
     def __init__(self, root_net: dict, pose_net: dict, num_joints: int = 17,
                  root_index: int = 2, input_size: Sequence[float] = (960, 512),
                  loss_weights: Optional[dict] = None, gt_proposal_filter: bool = False,
-                 pen_train_per_slot: bool = False, check_inputs: bool = True,
+                 pen_train_per_slot: bool = False, train_cubes_at_gt_depth: bool = False,
+                 check_inputs: bool = True,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.num_joints = int(num_joints)
@@ -134,6 +146,7 @@ class VirtualPose(VolumetricPoseEstimator):
             'VirtualPose', dict(depth=0.1, root=1000.0, pose=1.0), loss_weights)
         self.gt_proposal_filter = bool(gt_proposal_filter)
         self.pen_train_per_slot = bool(pen_train_per_slot)
+        self.train_cubes_at_gt_depth = bool(train_cubes_at_gt_depth)
         self.check_inputs = bool(check_inputs)
 
     # ------------------------------------------------------------------ inputs
@@ -252,10 +265,43 @@ class VirtualPose(VolumetricPoseEstimator):
         else:
             proposals = self.root_net.get_proposals(ren['root_volume'])
         result = dict(meta=meta, proposals=proposals, **ren)
+        if gt is not None and self.training and self.train_cubes_at_gt_depth:
+            proposals = self.proposals_at_gt_depth(proposals, gt['roots'], meta.cameras)
         result.update(self.run_pose_net(heatmaps, proposals, meta, meta.input_size,
                                         per_slot=per_slot,
                                         return_intermediates=return_intermediates))
         return result
+
+    @staticmethod
+    def proposals_at_gt_depth(proposals: Tensor, gt_roots: Tensor, cameras) -> Tensor:
+        """Matched proposals moved along their camera ray to their GT root's depth.
+
+        Args:
+            proposals: (B, M, 5) ``x, y, z, flag, score``; ``flag`` ≥ 0 is the matched GT
+                index (training).
+            gt_roots: (B, G, 3) GT roots, world mm.
+            cameras: the samples' cameras, batch shape (B, 1).
+
+        Returns:
+            (B, M, 5): a copy where each matched proposal p becomes ``C + (z_g / z_p)(p − C)``
+            (C the camera centre, z the camera depth, g its GT root), so it keeps its
+            image position and gets the GT root's depth; other rows are unchanged.
+        """
+        out = proposals.clone()
+        flag = proposals[..., 3].long()
+        b_idx, m_idx = (flag >= 0).nonzero(as_tuple=True)
+        if b_idx.numel() == 0:
+            return out
+        R = cameras.R[:, 0].to(torch.float64)                              # (B, 3, 3)
+        eye = cameras.center[:, 0].to(torch.float64)                       # (B, 3)
+        p = proposals[b_idx, m_idx, :3].double()
+        g = gt_roots[b_idx, flag[b_idx, m_idx]].double()
+        axis = R[b_idx, 2]                                  # optical axis in the world
+        zp = ((p - eye[b_idx]) * axis).sum(-1)
+        zg = ((g - eye[b_idx]) * axis).sum(-1)
+        scale = torch.where(zp > 1.0, zg / zp.clamp_min(1.0), torch.ones_like(zp))
+        out[b_idx, m_idx, :3] = (eye[b_idx] + scale[:, None] * (p - eye[b_idx])).to(out)
+        return out
 
     # ------------------------------------------------------------------ losses
     def compute_raw_losses(self, result: Dict, data_samples, gt) -> Dict[str, Tensor]:
