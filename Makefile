@@ -5,7 +5,8 @@ VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 
-.PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose golden clean
+.PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose \
+	demo-train-virtualpose-viewcube golden clean
 
 install:
 	bash tools/install.sh
@@ -25,7 +26,9 @@ demo: install
 # about 10.4 h on one CPU core),
 # then run the demo with it; demo-train-voxelpose: the same for the VoxelPose checkpoint
 # (about 1.5 h); demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint
-# (about 2 h, float16 storage)
+# (about 2 h, float16 storage); demo-train-virtualpose-viewcube: the VirtualPose checkpoint
+# with camera-facing pose cubes, its root net started from MONO_ROOT_INIT (default the
+# embedded checkpoint of demo-train-virtualpose; about 1.4 h on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -59,6 +62,18 @@ demo-train-virtualpose: install
 	$(PYTHON) tools/misc/publish_model.py $(MONO_TRAIN_DIR)/iter_3000.pth \
 		$(MONO_TRAIN_DIR)/virtualpose_virtualcam_cpu.pth --fp16 --no-hash
 	DEMO_MONO_CHECKPOINT=$(MONO_TRAIN_DIR)/virtualpose_virtualcam_cpu.pth bash demo/run_demo.sh
+
+MONO_VC_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube_cpu
+MONO_ROOT_INIT ?= checkpoints/virtualpose_virtualcam_cpu.pth
+demo-train-virtualpose-viewcube: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+		configs/virtualpose/virtualpose_virtualcam-viewcube_cpu.py --work-dir $(MONO_VC_TRAIN_DIR) \
+		--cfg-options model.root_net.init_cfg.checkpoint=$(MONO_ROOT_INIT)
+	$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)/iter_4000.pth \
+		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth --fp16 --no-hash
+	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube_cpu.py \
+	DEMO_MONO_CHECKPOINT=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth \
+		bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)
 golden: install

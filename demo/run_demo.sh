@@ -14,7 +14,9 @@
 #    training never used, detector-like heatmap noise): AP, recall, MPJPE.
 # 4. VirtualPose from ONE camera (demo/body3d_monocular_img_demo.py, the embedded stage-2
 #    checkpoint checkpoints/virtualpose_virtualcam_cpu.pth, trained on virtual cameras
-#    only; make demo-train-virtualpose reproduces it):
+#    only; make demo-train-virtualpose reproduces it; DEMO_MONO_CONFIG and
+#    DEMO_MONO_CHECKPOINT run another, e.g. checkpoints/virtualpose_virtualcam-viewcube_cpu.pth
+#    with its config):
 #    each real Shelf camera's detections of the same frames, one camera at a time; prints
 #    the people found and each one's 3D root distance to the roots of step 1.
 # Output: demo_output/ (set DEMO_OUT to change).
@@ -33,7 +35,7 @@ case "$DEMO_MODEL" in
     CKPT=${DEMO_CHECKPOINT:-checkpoints/voxelpose_shelf_virtual_cpu.pth} ;;
   *) echo "DEMO_MODEL must be faster-voxelpose or voxelpose, got '$DEMO_MODEL'" >&2; exit 2 ;;
 esac
-MONO_CFG=configs/virtualpose/virtualpose_virtualcam_cpu.py
+MONO_CFG=${DEMO_MONO_CONFIG:-configs/virtualpose/virtualpose_virtualcam_cpu.py}
 MONO_CKPT=${DEMO_MONO_CHECKPOINT:-checkpoints/virtualpose_virtualcam_cpu.pth}
 OUT=${DEMO_OUT:-demo_output}
 NUM_VIRTUAL=${DEMO_NUM_VIRTUAL:-40}
