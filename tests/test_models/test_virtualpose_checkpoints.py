@@ -5,6 +5,8 @@ Frames: virtual frames of the CMU bank's train split, seed 99 (the tuning frames
 held-out test frames), the pose net fed the GT roots so that only the pose nets differ.
 """
 import os.path as osp
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,9 @@ from mmengine.runner.checkpoint import load_checkpoint
 from virtualpose_mm.engine.config_checks import resolve_config_variables
 from virtualpose_mm.registry import DATASETS, MODELS
 from tests.helpers import REPO_ROOT
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import virtualpose_toy as T  # noqa: E402
 
 CASES = {
     'world': ('virtualpose_virtualcam_cpu.py', 'virtualpose_virtualcam_cpu.pth'),
@@ -46,10 +51,7 @@ def _root_relative_errors(kind):
             meta = model.parse_meta(data['data_samples'], 1)
             gt = np.asarray(data['data_samples'][0].gt_instances.lifting_target)
             M = model.root_net.max_people
-            props = torch.zeros(1, M, 5)
-            props[..., 3] = -1
-            props[0, :len(gt), :3] = torch.as_tensor(gt[:M, model.root_index])
-            props[0, :len(gt), 3] = 0
+            props = T.gt_root_proposals([gt[:, model.root_index]], M)
             poses = model.run_pose_net(x[:, :, :model.num_joints], props, meta,
                                        meta.input_size)['poses'][0].double().numpy()
             r = model.root_index

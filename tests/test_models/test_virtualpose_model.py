@@ -382,10 +382,7 @@ def _turned_camera(angle_deg: float):
 def _pose_net_on_gt_roots(m, people, cam):
     x, ds = T.batch(m, [people], cam=cam)
     meta = m.parse_meta(ds, 1)
-    props = torch.zeros(1, m.root_net.max_people, 5)
-    props[..., 3] = -1
-    props[0, :len(people), :3] = torch.as_tensor(people[:, 2], dtype=torch.float32)
-    props[0, :len(people), 3] = 0
+    props = T.gt_root_proposals([people[:, 2]], m.root_net.max_people)
     with torch.no_grad():
         out = m.run_pose_net(x[:, :, :m.num_joints], props, meta, meta.input_size,
                              return_intermediates=True)

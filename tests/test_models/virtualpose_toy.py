@@ -98,3 +98,16 @@ def agr(people_3d: np.ndarray) -> torch.Tensor:
     from virtualpose_mm.structures import render_agr
     r = render_agr(canvas_joints(people_3d), image_size=INPUT_SIZE, heatmap_size=HEATMAP_SIZE)
     return torch.from_numpy(r['agr'])
+
+
+def gt_root_proposals(roots_per_sample, max_people: int) -> torch.Tensor:
+    """(B, max_people, 5) proposals ``x, y, z, flag, score`` placed at the given GT roots
+    (flag 0, score 1; the other rows flag −1), to run a pose net on known roots."""
+    props = torch.zeros(len(roots_per_sample), max_people, 5)
+    props[..., 3] = -1
+    for b, roots in enumerate(roots_per_sample):
+        n = min(len(roots), max_people)
+        props[b, :n, :3] = torch.as_tensor(np.asarray(roots)[:n], dtype=torch.float32)
+        props[b, :n, 3] = 0
+        props[b, :n, 4] = 1
+    return props

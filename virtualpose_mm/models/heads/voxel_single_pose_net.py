@@ -7,7 +7,7 @@ import torch
 from mmengine.model import BaseModule
 
 from virtualpose_mm.registry import MODELS
-from ..layers import SoftArgmax3D, VoxelProjector, voxel_grid
+from ..layers import SoftArgmax3D, VoxelProjector, voxel_grid, voxel_offsets
 from ..utils.geometry_state import GeometryStateMixin
 from .voxel_center_net import FastEvalV2V, _check_space, run_v2v
 
@@ -136,10 +136,9 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
             centers: (P, 3) cube centres, mm. batch_index: (P,) sample of each cube.
             cameras: the samples' cameras, batch shape (B, V) (only read for ``'view'``).
         """
-        grids = voxel_grid(self.cube_size, centers.float(), self.cube_shape,
-                           device=centers.device)
         if self.cube_orientation == 'world' or centers.shape[0] == 0:
-            return grids
+            return voxel_grid(self.cube_size, centers.float(), self.cube_shape,
+                              device=centers.device)
         if cameras.batch_shape[1] != 1:
             raise ValueError("VoxelSinglePoseNet: cube_orientation='view' is for one view "
                              f'per sample, the batch has {cameras.batch_shape[1]}')
@@ -148,11 +147,11 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         heading = torch.atan2(d[:, 1], d[:, 0])       # atan2(0, 0) = 0: +x forward
         fwd = torch.stack([heading.cos(), heading.sin()], -1)               # cube +y
         right = torch.stack([fwd[:, 1], -fwd[:, 0]], -1)                    # cube +x
-        c = centers[:, None, :3].float()
-        off = grids - c                                                     # (P, N, 3)
         rot = torch.stack([right, fwd], 1).float()                          # (P, 2, 2)
-        xy = off[..., :2] @ rot                    # x·right + y·fwd in world (x, y)
-        return torch.cat([xy + c[..., :2], grids[..., 2:]], -1)
+        off = voxel_offsets(self.cube_size, self.cube_shape, device=centers.device)
+        xy = off[None, :, :2] @ rot                # x·right + y·fwd in world (x, y)
+        c = centers[:, None, :3].float()
+        return torch.cat([xy + c[..., :2], off[None, :, 2:] + c[..., 2:]], -1)
 
     def project(self, heatmaps: torch.Tensor, centers: torch.Tensor,
                 batch_index: torch.Tensor, cameras, affines: torch.Tensor,
