@@ -28,7 +28,8 @@ demo: install
 # (about 1.5 h); demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint
 # (about 2 h, float16 storage); demo-train-virtualpose-viewcube: the VirtualPose checkpoint
 # with camera-facing pose cubes, its root net started from MONO_ROOT_INIT (default the
-# embedded checkpoint of demo-train-virtualpose; about 1.4 h on two threads)
+# embedded checkpoint of demo-train-virtualpose), then its root net trained alone (about
+# 1.4 h + 1.5 h on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -70,6 +71,13 @@ demo-train-virtualpose-viewcube: install
 		configs/virtualpose/virtualpose_virtualcam-viewcube_cpu.py --work-dir $(MONO_VC_TRAIN_DIR) \
 		--cfg-options model.root_net.init_cfg.checkpoint=$(MONO_ROOT_INIT)
 	$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)/iter_4000.pth \
+		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step1.pth --fp16 --no-hash
+	# step 2: the root net alone (pose net frozen), from the step-1 weights
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+		configs/virtualpose/virtualpose_virtualcam-viewcube-root_cpu.py \
+		--work-dir $(MONO_VC_TRAIN_DIR)_root \
+		--cfg-options load_from=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step1.pth
+	$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)_root/iter_2000.pth \
 		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth --fp16 --no-hash
 	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube_cpu.py \
 	DEMO_MONO_CHECKPOINT=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth \

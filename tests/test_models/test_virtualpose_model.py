@@ -482,3 +482,53 @@ def test_training_cubes_at_gt_depth(model):
     with torch.no_grad():
         grid = m.run(x, meta=m.parse_meta(ds, 1))['pose_grids'][0].double().mean(0).numpy()
     assert np.abs(grid - voxel).max() < 1e-2              # inference: at the proposal
+
+
+@pytest.mark.parametrize('frozen', ['pose_net', 'root_net'])
+def test_frozen_network_trains_the_other_alone(model, frozen):
+    """``frozen=(name, )``: that network gets no gradients, keeps its weights and BatchNorm
+    statistics through optimiser steps and stays in eval mode; its losses are absent (a
+    frozen pose net is not even run); the other network trains, every one of its
+    parameters getting a gradient (DDP without unused parameters)."""
+    torch.manual_seed(0)
+    m = MODELS.build(T.model_config(frozen=(frozen, )))
+    m.load_state_dict(model.state_dict())
+    m.train()
+    other = 'root_net' if frozen == 'pose_net' else 'pose_net'
+    assert not getattr(m, frozen).training and getattr(m, other).training
+    assert not any(p.requires_grad for p in getattr(m, frozen).parameters())
+    people = [np.stack([T.person((-800.0, 0.0)), T.person((700.0, 800.0))])]
+    x, ds = T.batch(m, people)
+    near = _nearest_voxel(m, people[0][0, 2])
+    _force_root_volume(m, {near: 0.9}, people[0][0, 2])      # a matched proposal
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-2)
+    called = []
+    hook = m.pose_net.register_forward_hook(lambda *a: called.append(1))
+    for _ in range(2):
+        losses = m.loss(x, ds)
+        want = {'loss_pose'} if frozen == 'root_net' else {'loss_depth', 'loss_root'}
+        assert set(losses) == want
+        opt.zero_grad()
+        sum(losses.values()).backward()
+        grads = [p.grad for p in getattr(m, other).parameters()]
+        assert all(g is not None for g in grads)
+        assert all(p.grad is None for p in getattr(m, frozen).parameters())
+        opt.step()
+    hook.remove()
+    assert bool(called) == (frozen == 'root_net')
+    after = m.state_dict()
+    for k, v in before.items():
+        if k.startswith(frozen + '.'):
+            assert torch.equal(after[k], v), k                    # weights and BN statistics
+    changed = [k for k, v in before.items() if k.startswith(other + '.')
+               and v.is_floating_point() and not torch.equal(after[k], v)]
+    assert len(changed) > 10
+    # inference still runs both networks
+    m.eval()
+    with torch.no_grad():
+        out = m.run(x, meta=m.parse_meta(ds, 1))
+    assert out['poses'].shape == (1, m.root_net.proposal_layer.max_num, 17, 3)
+    for bad in (('pose_net', 'root_net'), ('head', )):
+        with pytest.raises(ValueError, match='frozen'):
+            MODELS.build(T.model_config(frozen=bad))

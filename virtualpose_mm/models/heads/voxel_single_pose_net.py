@@ -175,19 +175,25 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         if P == 0:
             return heatmaps.new_zeros(0, K, *self.cube_shape), grids
         step = self.cubes_per_call(heatmaps.device, P)
-        if step < P:  # memory / cache bound: several calls of at most `step` cubes
-            parts = [self.project(heatmaps, centers[i:i + step], batch_index[i:i + step],
-                                  cameras, affines, image_sizes, input_size)[0]
-                     for i in range(0, P, step)]
-            return torch.cat(parts), grids
-        N = grids.shape[1]
+        # memory / cache bound: several calls of at most `step` cubes (grids built once)
+        parts = [self._sample_cubes(heatmaps, grids[i:i + step], batch_index[i:i + step],
+                                    cameras, affines, image_sizes, input_size)
+                 for i in range(0, P, step)]
+        return (parts[0] if len(parts) == 1 else torch.cat(parts)), grids
+
+    def _sample_cubes(self, heatmaps, grids, batch_index, cameras, affines, image_sizes,
+                      input_size) -> torch.Tensor:
+        """(P, K, X, Y, Z) cubes sampled at the voxel centres ``grids`` (P, N, 3) mm, in
+        one projector call."""
+        B, K = heatmaps.shape[0], heatmaps.shape[2]
+        P, N = grids.shape[:2]
         rank, C = pack_by_sample(batch_index, B)
         pts = grids.new_zeros(B, C, N, 3)
         pts[batch_index, rank] = grids
         vol = self.projector(heatmaps, pts.view(B, C * N, 3), cameras, affines,
                              image_sizes, input_size=input_size)             # (B, K, C·N)
         cubes = vol.view(B, K, C, N)[batch_index, :, rank]                  # (P, K, N)
-        return cubes.reshape(P, K, *self.cube_shape).contiguous(), grids
+        return cubes.reshape(P, K, *self.cube_shape).contiguous()
 
     def forward(self, cubes: torch.Tensor, grids: torch.Tensor,
                 groups: Optional[List[torch.Tensor]] = None, return_volumes: bool = False):

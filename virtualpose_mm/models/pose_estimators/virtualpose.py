@@ -92,6 +92,13 @@ class VirtualPose(VolumetricPoseEstimator):
     loss and nothing else. Inference is unchanged: the cube sits at the proposal, and the
     person's depth is the root net's.
 
+    ``frozen`` (an addition of this package; default ``()``): ``('pose_net', )`` or
+    ``('root_net', )`` trains one network of a trained model and keeps the other as it is
+    (its parameters do not require gradients, it stays in eval mode so its BatchNorm
+    statistics do not move, and its losses are not computed). A frozen pose net is not run
+    in training at all (``loss_pose`` is absent), so training the root net alone costs the
+    root net only; a frozen root net runs without gradients. Inference is unchanged.
+
     **Reference quirk options** (defaults are the sound behaviour):
 
     * ``gt_proposal_filter`` (False): the released VirtualPose evaluation flags proposals
@@ -117,6 +124,7 @@ class VirtualPose(VolumetricPoseEstimator):
         gt_proposal_filter: see above.
         pen_train_per_slot: see above.
         train_cubes_at_gt_depth: see above.
+        frozen: see above (``'root_net'`` or ``'pose_net'``, not both).
         check_inputs: reject wrong channel counts and NaN/Inf inputs with clear errors.
         data_preprocessor: config of the
             :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`
@@ -128,7 +136,7 @@ class VirtualPose(VolumetricPoseEstimator):
                  root_index: int = 2, input_size: Sequence[float] = (960, 512),
                  loss_weights: Optional[dict] = None, gt_proposal_filter: bool = False,
                  pen_train_per_slot: bool = False, train_cubes_at_gt_depth: bool = False,
-                 check_inputs: bool = True,
+                 frozen: Sequence[str] = (), check_inputs: bool = True,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.num_joints = int(num_joints)
@@ -147,7 +155,23 @@ class VirtualPose(VolumetricPoseEstimator):
         self.gt_proposal_filter = bool(gt_proposal_filter)
         self.pen_train_per_slot = bool(pen_train_per_slot)
         self.train_cubes_at_gt_depth = bool(train_cubes_at_gt_depth)
+        if isinstance(frozen, str):
+            frozen = (frozen, )
+        self.frozen = tuple(frozen)
+        bad = [f for f in self.frozen if f not in ('root_net', 'pose_net')]
+        if bad or len(set(self.frozen)) > 1:
+            raise ValueError("VirtualPose: frozen may hold 'root_net' or 'pose_net' (one of "
+                             f'them; freezing both leaves nothing to train), got {frozen!r}')
+        for name in self.frozen:
+            getattr(self, name).requires_grad_(False)
         self.check_inputs = bool(check_inputs)
+
+    def train(self, mode: bool = True):
+        """``nn.Module.train``; a frozen network stays in eval mode (BatchNorm)."""
+        super().train(mode)
+        for name in self.frozen:
+            getattr(self, name).eval()
+        return self
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, inputs) -> Tensor:
@@ -230,7 +254,7 @@ class VirtualPose(VolumetricPoseEstimator):
     # ------------------------------------------------------------------ the forward
     def run(self, inputs, data_samples=None, gt: Optional[Dict[str, Tensor]] = None,
             per_slot: bool = False, return_intermediates: bool = False,
-            meta: Optional[ViewMeta] = None) -> Dict:
+            meta: Optional[ViewMeta] = None, with_pose: bool = True) -> Dict:
         """The whole forward; returns every intermediate the modes need.
 
         Args:
@@ -242,6 +266,8 @@ class VirtualPose(VolumetricPoseEstimator):
             return_intermediates: also return the pose-net cubes and volumes.
             meta: :meth:`parse_meta` output, if already parsed (then ``data_samples`` is
                 not read).
+            with_pose: run the pose net (False: the result has the root-net outputs and
+                ``proposals`` only; training with a frozen pose net).
 
         Returns:
             dict: ``meta`` (:meth:`parse_meta`), the root-net outputs (``depth_map``,
@@ -256,15 +282,19 @@ class VirtualPose(VolumetricPoseEstimator):
         if meta is None:
             meta = self.parse_meta(data_samples, inputs.shape[1])
         heatmaps = inputs[:, :, :K]                                     # (B, 1, K, H, W)
-        ren = self.root_net(heatmaps[:, 0], inputs[:, 0, K:K + 4], meta.cameras,
-                            meta.affines, meta.image_sizes, meta.depth_norm_factor,
-                            input_size=meta.input_size)
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and 'root_net' not in self.frozen):
+            ren = self.root_net(heatmaps[:, 0], inputs[:, 0, K:K + 4], meta.cameras,
+                                meta.affines, meta.image_sizes, meta.depth_norm_factor,
+                                input_size=meta.input_size)
         if gt is not None:
             proposals = self.root_net.get_proposals(ren['root_volume'], gt['roots'],
                                                     gt['counts'])
         else:
             proposals = self.root_net.get_proposals(ren['root_volume'])
         result = dict(meta=meta, proposals=proposals, **ren)
+        if not with_pose:
+            return result
         if gt is not None and self.training and self.train_cubes_at_gt_depth:
             proposals = self.proposals_at_gt_depth(proposals, gt['roots'], meta.cameras)
         result.update(self.run_pose_net(heatmaps, proposals, meta, meta.input_size,
@@ -305,22 +335,31 @@ class VirtualPose(VolumetricPoseEstimator):
 
     # ------------------------------------------------------------------ losses
     def compute_raw_losses(self, result: Dict, data_samples, gt) -> Dict[str, Tensor]:
-        """Unweighted losses: ``depth`` (mm, float64), ``root`` (MSE), ``pose`` (mm)."""
+        """Unweighted losses: ``depth`` (mm, float64), ``root`` (MSE), ``pose`` (mm);
+        those of a ``frozen`` network are left out."""
         device = result['root_volume'].device
-        return dict(
-            depth=root_depth_l1(result['depth_map'], result['meta'].depth_norm_factor,
-                                gt['root_ind'], gt['root_mask'], gt['root_depth']),
-            root=root_volume_mse(result['root_volume'],
-                                 self.root_targets(data_samples, device)),
-            pose=self.pose_loss(result, gt))
+        out = {}
+        if 'root_net' not in self.frozen:
+            out['depth'] = root_depth_l1(result['depth_map'], result['meta'].depth_norm_factor,
+                                         gt['root_ind'], gt['root_mask'], gt['root_depth'])
+            out['root'] = root_volume_mse(result['root_volume'],
+                                          self.root_targets(data_samples, device))
+        if 'pose_net' not in self.frozen:
+            out['pose'] = self.pose_loss(result, gt)
+        return out
 
     def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
         """Training losses (see the class docstring)."""
         result = self.loss_forward(inputs, data_samples)
         raw = self.compute_raw_losses(result, data_samples, result['gt'])
         w = self.loss_weights
-        return dict(loss_depth=(w['depth'] * raw['depth']).float(),
-                    loss_root=w['root'] * raw['root'], loss_pose=w['pose'] * raw['pose'])
+        out = {}
+        if 'depth' in raw:
+            out.update(loss_depth=(w['depth'] * raw['depth']).float(),
+                       loss_root=w['root'] * raw['root'])
+        if 'pose' in raw:
+            out['loss_pose'] = w['pose'] * raw['pose']
+        return out
 
     def loss_forward(self, inputs, data_samples, return_intermediates: bool = False) -> Dict:
         """The training forward (GT-matched proposals); the result also holds ``gt``."""
@@ -328,8 +367,10 @@ class VirtualPose(VolumetricPoseEstimator):
         meta = self.parse_meta(data_samples, inputs.shape[1])
         gt = self.parse_gt(data_samples, inputs.device,
                            heatmap_size=(inputs.shape[-1], inputs.shape[-2]))
+        with_pose = not (self.training and 'pose_net' in self.frozen) or return_intermediates
         result = self.run(inputs, gt=gt, per_slot=self.pen_train_per_slot and self.training,
-                          return_intermediates=return_intermediates, meta=meta)
+                          return_intermediates=return_intermediates, meta=meta,
+                          with_pose=with_pose)
         result['gt'] = gt
         return result
 
