@@ -33,7 +33,9 @@ NUM_FRAMES = 6
 NUM_DEPTH_FRAMES = 20
 
 
-def _root_relative_errors(kind):
+def _model_and_frames(kind, num_frames):
+    """The checkpoint of ``CASES[kind]`` loaded strictly into its config (eval mode), and
+    ``num_frames`` tuning frames of that config's test pipeline."""
     cfg_name, ckpt = CASES[kind]
     init_default_scope('mmpose')
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'virtualpose', cfg_name))
@@ -44,8 +46,12 @@ def _root_relative_errors(kind):
     model.eval()
     assert model.pose_net.cube_orientation == kind
     ds_cfg = cfg.test_dataloader.dataset.copy()
-    ds_cfg.update(num_samples=NUM_FRAMES, bank_split='train', seed=99)
-    ds = DATASETS.build(ds_cfg)
+    ds_cfg.update(num_samples=num_frames, bank_split='train', seed=99)
+    return model, DATASETS.build(ds_cfg)
+
+
+def _root_relative_errors(kind):
+    model, ds = _model_and_frames(kind, NUM_FRAMES)
     errors = []
     with torch.no_grad():
         for i in range(NUM_FRAMES):
@@ -77,17 +83,7 @@ def test_camera_facing_cubes_checkpoint_beats_the_first_on_the_same_roots():
 def _depth_errors(kind):
     """Relative errors |DE depth − GT depth| / GT depth of the root net's depth estimator,
     read at each GT root pixel (the depth-loss targets of GenerateVirtualPoseAGR)."""
-    cfg_name, ckpt = CASES[kind]
-    init_default_scope('mmpose')
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'virtualpose', cfg_name))
-    resolve_config_variables(cfg)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, osp.join(REPO_ROOT, 'checkpoints', ckpt), map_location='cpu',
-                    strict=True, logger='silent')
-    model.eval()
-    ds_cfg = cfg.test_dataloader.dataset.copy()
-    ds_cfg.update(num_samples=NUM_DEPTH_FRAMES, bank_split='train', seed=99)
-    ds = DATASETS.build(ds_cfg)
+    model, ds = _model_and_frames(kind, NUM_DEPTH_FRAMES)
     K = model.num_joints
     errors = []
     with torch.no_grad():
