@@ -29,7 +29,7 @@ demo: install
 # (about 2 h, float16 storage); demo-train-virtualpose-viewcube: the VirtualPose checkpoint
 # with camera-facing pose cubes, its root net started from MONO_ROOT_INIT (default the
 # embedded checkpoint of demo-train-virtualpose), then its root net trained alone (about
-# 1.4 h + 1.5 h on two threads)
+# 1.4 h + 1.6 h on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
