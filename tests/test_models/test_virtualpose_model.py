@@ -532,3 +532,7 @@ def test_frozen_network_trains_the_other_alone(model, frozen):
     for bad in (('pose_net', 'root_net'), ('head', )):
         with pytest.raises(ValueError, match='frozen'):
             MODELS.build(T.model_config(frozen=bad))
+    # the base-class mechanism behind `frozen` (and the multi-view models' freeze_2d)
+    with pytest.raises(ValueError, match="VirtualPose: cannot freeze 'head'"):
+        m.freeze('head')
+    assert m._frozen_modules == (frozen, )

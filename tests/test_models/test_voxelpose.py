@@ -243,6 +243,8 @@ def test_image_input_with_2d_network():
     model = MODELS.build(cfg)
     ds[0].gt_fields.heatmaps = torch.rand(5, 17, 16, 16)
     model.train()
+    assert model.backbone.training and model.head_2d.training
+    assert all(p.requires_grad for p in model.backbone.parameters())
     losses = model.loss(img, ds)
     assert 'loss_2d' in losses
     sum(losses.values()).backward()

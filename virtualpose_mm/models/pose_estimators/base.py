@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
-from torch import Tensor
+from torch import Tensor, nn
 
 from virtualpose_mm.geometry.voxel_space import VoxelSpace
 from virtualpose_mm.models.data_preprocessors.multiview import MultiViewDataPreprocessor
@@ -87,6 +87,30 @@ class VolumetricPoseEstimator(BaseModel):
     def __init__(self, data_preprocessor=None, init_cfg=None):
         super().__init__(data_preprocessor=build_data_preprocessor(
             data_preprocessor, type(self).__name__), init_cfg=init_cfg)
+        self._frozen_modules: Tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------ freezing
+    def freeze(self, *names: str) -> None:
+        """Freeze the submodules ``names`` (attribute names): their parameters stop
+        requiring gradients and :meth:`train` keeps them in eval mode, so their BatchNorm
+        statistics do not move either. The one freezing mechanism of the estimators
+        (``freeze_2d`` of the multi-view ones, ``frozen`` of VirtualPose)."""
+        for name in names:
+            module = getattr(self, name, None)
+            if not isinstance(module, nn.Module):
+                raise ValueError(f'{type(self).__name__}: cannot freeze {name!r}: no such '
+                                 'submodule')
+            module.requires_grad_(False)
+            if name not in self._frozen_modules:
+                self._frozen_modules += (name, )
+
+    def train(self, mode: bool = True):
+        """``nn.Module.train``; the submodules frozen by :meth:`freeze` stay in eval mode."""
+        super().train(mode)
+        if mode:
+            for name in self._frozen_modules:
+                getattr(self, name).eval()
+        return self
 
     # ------------------------------------------------------------------ the batch
     def _inputs(self, inputs) -> Tensor:
@@ -378,21 +402,12 @@ class MultiViewPoseEstimator(VolumetricPoseEstimator):
         self.root_joints = tuple(int(j) for j in root_joints)
         self.check_inputs = bool(check_inputs)
         if self.freeze_2d and self.backbone is not None:
-            for p in list(self.backbone.parameters()) + list(self.head_2d.parameters()):
-                p.requires_grad_(False)
+            self.freeze('backbone', 'head_2d')
 
     @property
     def with_2d(self) -> bool:
         """Whether the model runs its own 2D network on images."""
         return self.backbone is not None
-
-    def train(self, mode: bool = True):
-        """``nn.Module.train``; a frozen 2D network stays in eval mode (BatchNorm)."""
-        super().train(mode)
-        if mode and self.freeze_2d and self.with_2d:
-            self.backbone.eval()
-            self.head_2d.eval()
-        return self
 
     def refine_poses(self, result: Dict, inputs: Tensor, data_samples) -> Dict:
         """Apply the ``refine`` layer (test time) to the poses of a :meth:`run` result.

@@ -162,16 +162,8 @@ class VirtualPose(VolumetricPoseEstimator):
         if bad or len(set(self.frozen)) > 1:
             raise ValueError("VirtualPose: frozen may hold 'root_net' or 'pose_net' (one of "
                              f'them; freezing both leaves nothing to train), got {frozen!r}')
-        for name in self.frozen:
-            getattr(self, name).requires_grad_(False)
+        self.freeze(*self.frozen)
         self.check_inputs = bool(check_inputs)
-
-    def train(self, mode: bool = True):
-        """``nn.Module.train``; a frozen network stays in eval mode (BatchNorm)."""
-        super().train(mode)
-        for name in self.frozen:
-            getattr(self, name).eval()
-        return self
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, inputs) -> Tensor:
