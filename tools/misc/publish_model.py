@@ -1,11 +1,14 @@
 """Make a release checkpoint from a training checkpoint (MMPose's ``publish_model.py``).
 
-    python tools/misc/publish_model.py IN.pth OUT.pth [--fp16] [--no-hash]
+    python tools/misc/publish_model.py IN.pth OUT.pth [--fp16] [--compact] [--no-hash]
 
 Keeps the model weights and a small ``meta`` (the config text, the epoch/iteration, the
 source file name); drops the optimizer, the scheduler and the message hub. ``--fp16`` stores
 floating-point weights as float16 (half the size; the model casts them back to float32 on
-load: ≤ 0.5e-3 relative change per weight). Unless ``--no-hash``, the first 8 hex digits of
+load: ≤ 0.5e-3 relative change per weight). ``--compact`` writes torch's non-zip
+serialisation, which has no per-tensor zip record (about 150 bytes saved per tensor: 0.4 %
+of a 15 MB float16 model of 450 tensors); ``torch.load`` (and so mmengine) reads both
+formats, ``weights_only=True`` included. Unless ``--no-hash``, the first 8 hex digits of
 the output's SHA-256 are appended to its name (``OUT-<sha8>.pth``), as OpenMMLab model zoo
 files are named. The output is written completely or not at all.
 """
@@ -19,7 +22,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
-def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True) -> str:
+def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
+            compact: bool = False) -> str:
     import torch
 
     from virtualpose_mm.engine.fileio import atomic_write_bytes
@@ -37,7 +41,8 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True) -> st
             if k in ('cfg', 'epoch', 'iter', 'mmengine_version', 'seed', 'experiment_name')}
     meta.update(source=osp.basename(src), weights_dtype='float16' if fp16 else 'float32')
     buf = io.BytesIO()
-    torch.save({'state_dict': sd, 'meta': meta}, buf)
+    torch.save({'state_dict': sd, 'meta': meta}, buf,
+               _use_new_zipfile_serialization=not compact)
     data = buf.getvalue()
     if add_hash:
         root, ext = osp.splitext(dst)
@@ -53,10 +58,12 @@ def main(argv=None) -> int:
     p.add_argument('input')
     p.add_argument('output')
     p.add_argument('--fp16', action='store_true', help='store float weights as float16')
+    p.add_argument('--compact', action='store_true',
+                   help="torch's non-zip serialisation (no per-tensor zip records)")
     p.add_argument('--no-hash', action='store_true', help='do not add the SHA-256 prefix')
     args = p.parse_args(argv)
-    out = publish(args.input, args.output, args.fp16, not args.no_hash)
-    print(f'{out}: {osp.getsize(out) / 2**20:.2f} MB')
+    out = publish(args.input, args.output, args.fp16, not args.no_hash, args.compact)
+    print(f'{out}: {osp.getsize(out):,} bytes ({osp.getsize(out) / 2**20:.2f} MiB)')
     return 0
 
 
