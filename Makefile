@@ -28,8 +28,8 @@ demo: install
 # (about 1.5 h); demo-train-virtualpose: the monocular VirtualPose stage-2 checkpoint
 # (about 2 h, float16 storage); demo-train-virtualpose-viewcube: the VirtualPose checkpoint
 # with camera-facing pose cubes, its root net started from MONO_ROOT_INIT (default the
-# embedded checkpoint of demo-train-virtualpose), then its root net trained alone (about
-# 1.4 h + 1.6 h on two threads)
+# embedded checkpoint of demo-train-virtualpose), then its root net trained alone, then its
+# pose net alone (about 1.4 h + 1.6 h + 1.7 h on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -78,7 +78,14 @@ demo-train-virtualpose-viewcube: install
 		--work-dir $(MONO_VC_TRAIN_DIR)_root \
 		--cfg-options load_from=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step1.pth
 	$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)_root/iter_2000.pth \
-		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth --fp16 --no-hash
+		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step2.pth --fp16 --no-hash
+	# step 3: the pose net alone (root net frozen), from the step-2 weights
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+		configs/virtualpose/virtualpose_virtualcam-viewcube-pose_cpu.py \
+		--work-dir $(MONO_VC_TRAIN_DIR)_pose \
+		--cfg-options load_from=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step2.pth
+	$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)_pose/iter_3600.pth \
+		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth --fp16 --compact --no-hash
 	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube_cpu.py \
 	DEMO_MONO_CHECKPOINT=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth \
 		bash demo/run_demo.sh

@@ -11,14 +11,16 @@
 # 7.7 % (mean 9.9 %) of the depth off to 5.9 % (8.9 %); in the middle of the run, at the
 # peak rate, it was worse (iteration 500: 11.6 %, 1000: 9.3 %, 1500: 7.4 %). On the
 # tuning frames recall@500 rose from 0.688 to 0.763 at the threshold 0.3 and mAP from 0.247
-# to 0.289. The result is the embedded checkpoints/virtualpose_virtualcam-viewcube_cpu.pth.
+# to 0.289. Its result is the root net of the embedded
+# checkpoints/virtualpose_virtualcam-viewcube_cpu.pth (whose pose net was then trained
+# further: ./virtualpose_virtualcam-viewcube-pose_cpu.py).
 # Test with ./virtualpose_virtualcam-viewcube_cpu.py (the same model and its proposal
 # threshold). The logged run parsed this file before the base config's threshold 0.1 and
 # the init_cfg line below were added (its end-of-training validation is at 0.3; the
 # init_cfg was overwritten by load_from).
 # load_from: `make demo-train-virtualpose-viewcube` passes the checkpoint of its first
-# step; the default below is the embedded checkpoint, which already had this step, so
-# running this file as it is trains the root net a third round.
+# step; the default below is the embedded checkpoint, which already had this step (and
+# the third), so running this file as it is trains the root net a third round.
 _base_ = ['./virtualpose_virtualcam-viewcube_cpu.py']
 
 # (load_from replaces every weight, so the base config's Pretrained init of the root net
