@@ -314,15 +314,14 @@ class VirtualPose(VolumetricPoseEstimator):
         b_idx, m_idx = (flag >= 0).nonzero(as_tuple=True)
         if b_idx.numel() == 0:
             return out
-        R = cameras.R[:, 0].to(torch.float64)                              # (B, 3, 3)
-        eye = cameras.center[:, 0].to(torch.float64)                       # (B, 3)
+        cam = cameras.to_tensor(device=proposals.device, dtype=torch.float64)[b_idx, 0]
+        eye = cam.center                                                   # (n, 3)
         p = proposals[b_idx, m_idx, :3].double()
         g = gt_roots[b_idx, flag[b_idx, m_idx]].double()
-        axis = R[b_idx, 2]                                  # optical axis in the world
-        zp = ((p - eye[b_idx]) * axis).sum(-1)
-        zg = ((g - eye[b_idx]) * axis).sum(-1)
+        zp = cam.depth(p[:, None])[:, 0]                                   # (n, )
+        zg = cam.depth(g[:, None])[:, 0]
         scale = torch.where(zp > 1.0, zg / zp.clamp_min(1.0), torch.ones_like(zp))
-        out[b_idx, m_idx, :3] = (eye[b_idx] + scale[:, None] * (p - eye[b_idx])).to(out)
+        out[b_idx, m_idx, :3] = (eye + scale[:, None] * (p - eye)).to(out)
         return out
 
     # ------------------------------------------------------------------ losses
