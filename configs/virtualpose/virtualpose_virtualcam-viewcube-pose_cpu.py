@@ -15,7 +15,7 @@
 # ./virtualpose_virtualcam-viewcube_cpu.py (the same model and its proposal threshold).
 # load_from: `make demo-train-virtualpose-viewcube` passes the checkpoint of its second
 # step; the default below is the embedded checkpoint, which already had this step, so
-# running this file as it is trains the pose net a fourth round.
+# running this file as it is trains the pose net once more (its third training).
 _base_ = ['./virtualpose_virtualcam-viewcube_cpu.py']
 
 model = dict(frozen=('root_net', ), root_net=dict(init_cfg=None))
