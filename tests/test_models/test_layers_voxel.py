@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.structures.targets import render_root_target
 from virtualpose_mm.models.layers import (VoxelProjector, compute_sampling_grid,
-                                          index_to_world, match_to_gt, nms_3d,
-                                          soft_argmax_3d,
+                                          ProposalLayer, index_to_world, match_to_gt,
+                                          nms_3d, refine_peaks, soft_argmax_3d,
                                           topk_peaks, voxel_grid)
 from tools.analysis.voxelpose_synthetic import (letterbox_affine, look_at,
                                                 render_heatmaps, ring_rig)
@@ -200,6 +200,58 @@ def test_nms_topk_and_world_locations():
     np.testing.assert_allclose(loc[0, 2].numpy(), g[4, 4, 2].numpy())
     with pytest.raises(ValueError):
         nms_3d(vol, kernel=2)
+
+
+def _quadratic_peak(shape, vertex, curvature=(1.0, 0.5, 2.0)):
+    axes = torch.meshgrid(*[torch.arange(n, dtype=torch.float64) for n in shape],
+                          indexing='ij')
+    return 10.0 - sum(c * (a - v) ** 2 for a, v, c in zip(axes, vertex, curvature))
+
+
+def test_refine_peaks_finds_the_vertex_between_voxels():
+    # a peak that is quadratic along each axis: the parabola fit gives its exact vertex
+    vol = _quadratic_peak((12, 9, 10), (5.3, 3.8, 6.45))[None].float()
+    scores, idx = topk_peaks(vol, 1, kernel=5)
+    assert idx[0, 0].tolist() == [5, 4, 6]
+    ref = refine_peaks(vol, idx)
+    np.testing.assert_allclose(ref[0, 0].numpy(), [5.3, 3.8, 6.45], atol=1e-4)
+    # a Gaussian (σ one voxel): much nearer its centre than the voxel is
+    axes = torch.meshgrid(*[torch.arange(n, dtype=torch.float64) for n in (12, 9, 10)],
+                          indexing='ij')
+    c = (5.3, 3.8, 6.45)
+    g = torch.exp(-sum((a - v) ** 2 for a, v in zip(axes, c)) / 2)[None].float()
+    ref = refine_peaks(g, topk_peaks(g, 1)[1])[0, 0].numpy()
+    assert np.abs(ref - c).max() < 0.1 < np.abs(np.array([5, 4, 6]) - c).max()
+
+
+def test_refine_peaks_keeps_the_voxel_where_the_fit_is_undefined():
+    vol = torch.zeros(2, 6, 6, 4)
+    vol[0, 0, 2, 1] = 1.0            # on the x = 0 face: no x neighbour below
+    vol[0, 1, 2, 1] = 0.5            # (a larger one above must not move it along x)
+    vol[0, 0, 2, 2] = 0.4            # y unchanged (symmetric), z pulled up by 0.4 vs 0
+    idx = torch.tensor([[[0, 2, 1]], [[3, 3, 2]]])   # sample 1: a flat (all-zero) volume
+    ref = refine_peaks(vol, idx)
+    # z: f- = 0, f0 = 1, f+ = 0.4 → (0 − 0.4) / (2 (0 − 2 + 0.4)) = 0.125
+    np.testing.assert_allclose(ref[0, 0].numpy(), [0.0, 2.0, 1.125], atol=1e-6)
+    np.testing.assert_allclose(ref[1, 0].numpy(), [3.0, 3.0, 2.0])
+    assert ref.dtype == torch.float32
+
+
+def test_proposal_layer_subvoxel_option():
+    size, center, shape = (5000., 4000., 2000.), (0., 0., 1000.), (12, 9, 10)
+    vol = _quadratic_peak(shape, (5.3, 3.8, 6.45))[None].float()
+    plain = ProposalLayer(size, center, shape, max_num=2, nms_kernel=5, threshold=0.0)
+    sub = ProposalLayer(size, center, shape, max_num=2, nms_kernel=5, threshold=0.0,
+                        subvoxel=True)
+    p0, p1 = plain(vol), sub(vol)
+    # scores and flags unchanged; the centre moves to the vertex, in mm
+    assert torch.equal(p0[..., 3:], p1[..., 3:])
+    want = index_to_world(torch.tensor([[5.3, 3.8, 6.45]]), size, center, shape)[0]
+    np.testing.assert_allclose(p1[0, 0, :3].numpy(), want.numpy(), atol=0.5)
+    np.testing.assert_allclose(p0[0, 0, :3].numpy(),
+                               index_to_world(torch.tensor([5, 4, 6]), size, center,
+                                              shape).numpy())
+    assert (p1[0, 0, :3] - p0[0, 0, :3]).abs().max() > 100   # mm: it did move
 
 
 def test_match_to_gt():

@@ -54,6 +54,11 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         depth_sigma: σ of the depth gate in mm (200).
         nms_kernel: 3D max-pool NMS of the root volume (reference 5).
         threshold: a proposal is a person when its score exceeds it (reference 0.3).
+        subvoxel: refine the proposals' peaks to sub-voxel positions (parabola per axis,
+            :func:`~virtualpose_mm.models.layers.proposal.refine_peaks`; an addition of
+            this package, default False: the reference's voxel centres). The person's
+            depth is the proposal's, so with 200 mm voxels the centres alone leave up to
+            100 mm per axis of quantisation in it.
         match_distance: GT matching radius in mm (reference ``MATCHED_THRESHOLD`` 500).
         target_sigma: σ in mm of the 3D Gaussian of the space's codec (200; the root
             targets are made by the transform ``GenerateRootTarget3D``).
@@ -73,7 +78,8 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
                  peak_offset: float = 0.0, sort_by_depth: bool = False,
                  depth_sigma: float = 200.0, nms_kernel: int = 5, threshold: float = 0.3,
                  match_distance: float = 500.0, target_sigma: float = 200.0,
-                 projection_precision: str = 'float64', init_cfg: Optional[dict] = None):
+                 projection_precision: str = 'float64', subvoxel: bool = False,
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.num_joints = int(num_joints)
         self.root_index = int(root_index)
@@ -103,7 +109,7 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         self.proposal_layer = ProposalLayer(space_size, space_center, space_shape,
                                             max_num=max_people, nms_kernel=nms_kernel,
                                             threshold=threshold, match_distance=match_distance,
-                                            codec=self.codec)
+                                            codec=self.codec, subvoxel=subvoxel)
         self.det_score_thr = float(det_score_thr)
         self.det_nms_kernel = int(det_nms_kernel)
         self.peak_offset = float(peak_offset)

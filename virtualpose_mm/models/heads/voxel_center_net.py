@@ -374,6 +374,9 @@ class VoxelCenterNet(GeometryStateMixin, BaseModule):
         compile_v2v: with ``fast_eval``, ``torch.compile`` the inference copy (opt-in).
         winograd: with ``fast_eval`` on the CPU, 3×3×3 convolutions by Winograd (see
             :class:`FastEvalV2V`; on by default).
+        subvoxel: refine the proposals' peaks to sub-voxel positions (see
+            :func:`~virtualpose_mm.models.layers.proposal.refine_peaks`; default False,
+            the reference's voxel centres). VoxelPose only centres the pose cubes on them.
         init_cfg: mmengine init config.
 
     The module stores the space in its state dict (``_extra_state``, see
@@ -387,7 +390,7 @@ class VoxelCenterNet(GeometryStateMixin, BaseModule):
                  target_sigma: float = 200.0, loss: dict = dict(type='KeypointMSELoss'),
                  projector: Optional[dict] = None, fast_eval: bool = False,
                  fft_first_layer: bool = False, compile_v2v: bool = False,
-                 winograd: bool = True, init_cfg=None):
+                 winograd: bool = True, subvoxel: bool = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.space_size = tuple(float(s) for s in _check_space('space_size', space_size))
         self.space_center = tuple(float(s) for s in _check_space('space_center', space_center))
@@ -404,7 +407,8 @@ class VoxelCenterNet(GeometryStateMixin, BaseModule):
         self.proposal_layer = ProposalLayer(self.space_size, self.space_center,
                                             self.space_shape, max_num=max_people,
                                             nms_kernel=nms_kernel, threshold=threshold,
-                                            match_distance=match_distance, codec=self.codec)
+                                            match_distance=match_distance, codec=self.codec,
+                                            subvoxel=subvoxel)
         self.loss_module = MODELS.build(loss)
         self.fast_eval = bool(fast_eval)
         self._fast_v2v = FastEvalV2V(fft_first_layer, compile_v2v, winograd=winograd)

@@ -5,6 +5,9 @@ VirtualPose).
   (``max_pool3d(kernel, stride 1, padding (kernel − 1) // 2)``) and zeroes the others;
 * :func:`topk_peaks` takes the ``k`` largest values of the NMS volume (as the reference
   does, over the whole flattened volume, so non-peaks count as 0);
+* :func:`refine_peaks` (optional, off by default as in the references) moves each peak by a
+  sub-voxel offset: per axis, the vertex of the parabola through the peak and its two
+  neighbours;
 * :func:`index_to_world` turns voxel indices into world mm:
   ``idx / (shape − 1) · size + center − size / 2`` (float32, the reference formula);
 * :func:`match_to_gt` assigns each proposal the index of its nearest ground-truth root,
@@ -71,6 +74,47 @@ def topk_peaks(volume: torch.Tensor, k: int, kernel: int = 3
     return scores, unravel_index(flat, volume.shape[1:])
 
 
+def refine_peaks(volume: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Sub-voxel peak positions: per axis, the vertex of the parabola through the peak
+    voxel and its two neighbours along that axis.
+
+    With the values ``f₋, f₀, f₊`` at ``i − 1, i, i + 1`` the offset is
+    ``(f₋ − f₊) / (2 (f₋ − 2 f₀ + f₊))``, clamped to ±0.5 voxel; it is 0 where the
+    parabola is not concave (``f₋ − 2 f₀ + f₊ ≥ 0``, e.g. a flat volume) or a neighbour
+    lies outside the volume. Each axis is fitted independently; a peak that is a
+    quadratic along each axis gets its exact vertex.
+
+    Why: the references place a proposal at its voxel's centre, so the root volume's voxel
+    (e.g. 200 mm) quantises the proposal by up to half a voxel per axis; VirtualPose takes
+    the person's depth from the proposal.
+
+    Args:
+        volume: (B, X, Y, Z) root likelihood.
+        index: (B, k, 3) long voxel indices of its peaks (:func:`topk_peaks`).
+
+    Returns:
+        (B, k, 3) float32 continuous voxel indices.
+    """
+    B, k = index.shape[:2]
+    shape = volume.shape[1:]
+    flat = volume.reshape(B, -1).float()
+    strides = (shape[1] * shape[2], shape[2], 1)
+    lin = (index * torch.as_tensor(strides, device=index.device)).sum(-1)       # (B, k)
+    f0 = flat.gather(1, lin)
+    out = index.float().clone()
+    for a in range(3):
+        lo_ok = index[..., a] > 0
+        hi_ok = index[..., a] < shape[a] - 1
+        fm = flat.gather(1, torch.where(lo_ok, lin - strides[a], lin))
+        fp = flat.gather(1, torch.where(hi_ok, lin + strides[a], lin))
+        den = fm - 2.0 * f0 + fp
+        ok = lo_ok & hi_ok & (den < 0)
+        off = torch.where(ok, (fm - fp) / (2.0 * torch.where(ok, den, -torch.ones_like(den))),
+                          torch.zeros_like(den))
+        out[..., a] += off.clamp(-0.5, 0.5)
+    return out
+
+
 def index_to_world(index: torch.Tensor, size: Sequence[float], center: Sequence[float],
                    shape: Sequence[int]) -> torch.Tensor:
     """Voxel indices → world mm: :meth:`VoxelRootCodec.decode
@@ -128,12 +172,18 @@ class ProposalLayer(nn.Module):
         match_distance: GT matching radius in mm (training).
         codec: the space's :class:`~virtualpose_mm.codecs.VoxelRootCodec` (decodes the
             peaks to mm); built from the space when not given.
+        subvoxel: refine each peak by :func:`refine_peaks` before decoding it (an addition
+            of this package; default False, the references' voxel centres). The NMS, the
+            top-k and the scores are unchanged; the centres (and so the GT matching in
+            training) move by at most half a voxel per axis.
     """
 
     def __init__(self, space_size: Sequence[float], space_center: Sequence[float],
                  space_shape: Sequence[int], max_num: int = 10, nms_kernel: int = 3,
-                 threshold: float = 0.3, match_distance: float = 500.0, codec=None):
+                 threshold: float = 0.3, match_distance: float = 500.0, codec=None,
+                 subvoxel: bool = False):
         super().__init__()
+        self.subvoxel = bool(subvoxel)
         self.space_size = tuple(float(s) for s in space_size)
         self.space_center = tuple(float(s) for s in space_center)
         self.space_shape = tuple(int(s) for s in space_shape)
@@ -159,7 +209,10 @@ class ProposalLayer(nn.Module):
         Returns:
             (B, M, 5) float32: x, y, z (mm), flag (≥ 0 usable, −1 not), score.
         """
-        scores, index = topk_peaks(root_volume.detach(), self.max_num, self.nms_kernel)
+        volume = root_volume.detach()
+        scores, index = topk_peaks(volume, self.max_num, self.nms_kernel)
+        if self.subvoxel:
+            index = refine_peaks(volume, index)
         centers = self.codec.decode(index)
         if gt_roots is not None:
             flag = match_to_gt(centers, gt_roots, gt_counts, self.match_distance).float()
