@@ -18,7 +18,9 @@
 # running this file as it is trains the pose net once more (its third training).
 _base_ = ['./virtualpose_virtualcam-viewcube_cpu.py']
 
-model = dict(frozen=('root_net', ), root_net=dict(init_cfg=None))
+# subvoxel=False: the pose net of the embedded checkpoint was trained on cubes cut at
+# voxel-centre proposals (the base config's sub-voxel proposals came later; test with it)
+model = dict(frozen=('root_net', ), root_net=dict(init_cfg=None, subvoxel=False))
 load_from = 'checkpoints/virtualpose_virtualcam-viewcube_cpu.pth'
 
 max_iters = 3600
