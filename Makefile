@@ -67,25 +67,26 @@ demo-train-virtualpose: install
 MONO_VC_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube_cpu
 MONO_ROOT_INIT ?= checkpoints/virtualpose_virtualcam_cpu.pth
 demo-train-virtualpose-viewcube: install
+	# step 1 (voxel-centre proposals, as the embedded checkpoint was trained)
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
 		configs/virtualpose/virtualpose_virtualcam-viewcube_cpu.py --work-dir $(MONO_VC_TRAIN_DIR) \
-		--cfg-options model.root_net.init_cfg.checkpoint=$(MONO_ROOT_INIT)
+		--cfg-options model.root_net.init_cfg.checkpoint=$(MONO_ROOT_INIT) \
+		model.root_net.subvoxel=False
 	$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)/iter_4000.pth \
-		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step1.pth --fp16 --no-hash
-	# step 2: the root net alone (pose net frozen), from the step-1 weights
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
-		configs/virtualpose/virtualpose_virtualcam-viewcube-root_cpu.py \
-		--work-dir $(MONO_VC_TRAIN_DIR)_root \
-		--cfg-options load_from=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step1.pth
-	$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)_root/iter_2000.pth \
-		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step2.pth --fp16 --no-hash
-	# step 3: the pose net alone (root net frozen), from the step-2 weights
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
-		configs/virtualpose/virtualpose_virtualcam-viewcube-pose_cpu.py \
-		--work-dir $(MONO_VC_TRAIN_DIR)_pose \
-		--cfg-options load_from=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step2.pth
-	$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)_pose/iter_3600.pth \
-		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth --fp16 --compact --no-hash
+		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step1.pth --fp16 --compact --no-hash
+	# steps 2-3 (step:config:last iteration), each from the float16 file of the step
+	# before: the root net alone (pose net frozen), then the pose net alone (root net
+	# frozen)
+	set -e; for sci in 2:root:2000 3:pose:3600; do \
+		s=$${sci%%:*}; ci=$${sci#*:}; c=$${ci%:*}; \
+		OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+			configs/virtualpose/virtualpose_virtualcam-viewcube-$${c}_cpu.py \
+			--work-dir $(MONO_VC_TRAIN_DIR)_$$c --cfg-options load_from=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step$$((s - 1)).pth; \
+		$(PYTHON) tools/misc/publish_model.py $(MONO_VC_TRAIN_DIR)_$$c/iter_$${ci#*:}.pth \
+			$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step$$s.pth --fp16 --compact --no-hash; \
+	done
+	cp $(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu_step3.pth \
+		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth
 	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube_cpu.py \
 	DEMO_MONO_CHECKPOINT=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth \
 		bash demo/run_demo.sh
