@@ -58,7 +58,10 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
             :func:`~virtualpose_mm.models.layers.proposal.refine_peaks`; an addition of
             this package, default False: the reference's voxel centres). The person's
             depth is the proposal's, so with 200 mm voxels the centres alone leave up to
-            100 mm per axis of quantisation in it.
+            100 mm per axis of quantisation in it. Whether it helps depends on the trained
+            root volume's shape near its peaks: measure it on tuning frames first (it
+            helps the camera-facing config's checkpoint and hurts that of
+            ``virtualpose_virtualcam_cpu.py``, whose config keeps it off).
         match_distance: GT matching radius in mm (reference ``MATCHED_THRESHOLD`` 500).
         target_sigma: σ in mm of the 3D Gaussian of the space's codec (200; the root
             targets are made by the transform ``GenerateRootTarget3D``).
