@@ -6,7 +6,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 
 .PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose \
-	demo-train-virtualpose-viewcube golden clean
+	demo-train-virtualpose-viewcube demo-train-virtualpose-lift golden clean
 
 install:
 	bash tools/install.sh
@@ -29,7 +29,9 @@ demo: install
 # (about 2 h, float16 storage); demo-train-virtualpose-viewcube: the VirtualPose checkpoint
 # with camera-facing pose cubes, its root net started from MONO_ROOT_INIT (default the
 # embedded checkpoint of demo-train-virtualpose), then its root net trained alone, then its
-# pose net alone (about 1.4 h + 1.6 h + 1.7 h on two threads)
+# pose net alone (about 1.4 h + 1.6 h + 1.7 h on two threads); demo-train-virtualpose-lift:
+# the lifting refiner trained on top of MONO_LIFT_BASE (default the embedded viewcube
+# checkpoint; about 1 h on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -89,6 +91,19 @@ demo-train-virtualpose-viewcube: install
 		$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth
 	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube_cpu.py \
 	DEMO_MONO_CHECKPOINT=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth \
+		bash demo/run_demo.sh
+
+MONO_LIFT_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift_cpu
+MONO_LIFT_BASE ?= checkpoints/virtualpose_virtualcam-viewcube_cpu.pth
+demo-train-virtualpose-lift: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+		configs/virtualpose/virtualpose_virtualcam-viewcube-lift_cpu.py \
+		--work-dir $(MONO_LIFT_TRAIN_DIR) --cfg-options load_from=$(MONO_LIFT_BASE)
+	$(PYTHON) tools/misc/publish_model.py $(MONO_LIFT_TRAIN_DIR)/iter_6000.pth \
+		$(MONO_LIFT_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift_cpu.pth --fp16 --deflate \
+		--no-hash
+	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift_cpu.py \
+	DEMO_MONO_CHECKPOINT=$(MONO_LIFT_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift_cpu.pth \
 		bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)

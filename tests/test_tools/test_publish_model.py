@@ -4,6 +4,7 @@ import hashlib
 import os.path as osp
 import sys
 
+import pytest
 import torch
 
 from tests.helpers import REPO_ROOT
@@ -58,3 +59,27 @@ def test_publish_compact_is_smaller_and_loads_the_same(tmp_path):
     assert a['meta'] == b['meta'] and a['state_dict'].keys() == b['state_dict'].keys()
     for k, v in a['state_dict'].items():
         assert v.dtype == torch.float16 and torch.equal(b['state_dict'][k], v)
+
+
+def test_publish_deflate_is_smaller_and_loads_the_same(tmp_path):
+    """``--deflate``: float16 weights of a trained-like distribution shrink (their exponent
+    bits repeat) and load bit for bit, through torch and mmengine."""
+    from mmengine.runner import load_checkpoint
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(*[torch.nn.Linear(64, 64) for _ in range(8)])
+    src = str(tmp_path / 'iter_10.pth')
+    torch.save({'state_dict': net.state_dict(), 'meta': {'iter': 10}}, src)
+    zipped = publish(src, str(tmp_path / 'zip.pth'), fp16=True, add_hash=False)
+    deflated = publish(src, str(tmp_path / 'deflate.pth'), fp16=True, add_hash=False,
+                       deflate=True)
+    assert osp.getsize(deflated) < 0.95 * osp.getsize(zipped)
+    a = torch.load(zipped, weights_only=True)
+    b = torch.load(deflated, weights_only=True)
+    assert a['meta'] == b['meta'] and a['state_dict'].keys() == b['state_dict'].keys()
+    for k, v in a['state_dict'].items():
+        assert torch.equal(b['state_dict'][k], v)
+    net2 = torch.nn.Sequential(*[torch.nn.Linear(64, 64) for _ in range(8)])
+    load_checkpoint(net2, deflated, strict=True)
+    assert torch.equal(net2[3].weight, a['state_dict']['3.weight'].float())
+    with pytest.raises(ValueError, match='exclude each other'):
+        publish(src, str(tmp_path / 'x.pth'), compact=True, deflate=True)

@@ -1,6 +1,7 @@
 """Make a release checkpoint from a training checkpoint (MMPose's ``publish_model.py``).
 
-    python tools/misc/publish_model.py IN.pth OUT.pth [--fp16] [--compact] [--no-hash]
+    python tools/misc/publish_model.py IN.pth OUT.pth [--fp16] [--compact | --deflate]
+        [--no-hash]
 
 Keeps the model weights and a small ``meta`` (the config text, the epoch/iteration, the
 source file name); drops the optimizer, the scheduler and the message hub. ``--fp16`` stores
@@ -8,7 +9,10 @@ floating-point weights as float16 (half the size; the model casts them back to f
 load: ≤ 0.5e-3 relative change per weight). ``--compact`` writes torch's non-zip
 serialisation, which has no per-tensor zip record (about 150 bytes saved per tensor: 0.4 %
 of a 15 MB float16 model of 450 tensors); ``torch.load`` (and so mmengine) reads both
-formats, ``weights_only=True`` included. Unless ``--no-hash``, the first 8 hex digits of
+formats, ``weights_only=True`` included. ``--deflate`` writes the zip serialisation with
+every record deflate-compressed (zlib level 9) instead of stored: float16 weights shrink
+by about 8 % (their exponent bits repeat), and ``torch.load`` reads such a file as any
+other (without memory-mapping: it has to inflate). Unless ``--no-hash``, the first 8 hex digits of
 the output's SHA-256 are appended to its name (``OUT-<sha8>.pth``), as OpenMMLab model zoo
 files are named. The output is written completely or not at all.
 """
@@ -22,10 +26,24 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
+def deflate_zip(data: bytes) -> bytes:
+    """The zip archive ``data`` (torch's serialisation) with every record deflated at
+    level 9, in the same order and under the same names."""
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, \
+            zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+    return out.getvalue()
+
+
 def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
-            compact: bool = False) -> str:
+            compact: bool = False, deflate: bool = False) -> str:
     import torch
 
+    if compact and deflate:
+        raise ValueError('publish: --compact (non-zip) and --deflate (zip) exclude each other')
     from virtualpose_mm.engine.fileio import atomic_write_bytes
     from virtualpose_mm.engine.runner import read_checkpoint
     ckpt = read_checkpoint(src)
@@ -44,6 +62,8 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
     torch.save({'state_dict': sd, 'meta': meta}, buf,
                _use_new_zipfile_serialization=not compact)
     data = buf.getvalue()
+    if deflate:
+        data = deflate_zip(data)
     if add_hash:
         root, ext = osp.splitext(dst)
         dst = f'{root}-{hashlib.sha256(data).hexdigest()[:8]}{ext or ".pth"}'
@@ -60,9 +80,15 @@ def main(argv=None) -> int:
     p.add_argument('--fp16', action='store_true', help='store float weights as float16')
     p.add_argument('--compact', action='store_true',
                    help="torch's non-zip serialisation (no per-tensor zip records)")
+    p.add_argument('--deflate', action='store_true',
+                   help='zip serialisation with deflate-compressed records (~8 %% smaller '
+                   'for float16 weights)')
     p.add_argument('--no-hash', action='store_true', help='do not add the SHA-256 prefix')
     args = p.parse_args(argv)
-    out = publish(args.input, args.output, args.fp16, not args.no_hash, args.compact)
+    if args.compact and args.deflate:
+        p.error('--compact and --deflate exclude each other')
+    out = publish(args.input, args.output, args.fp16, not args.no_hash, args.compact,
+                  args.deflate)
     print(f'{out}: {osp.getsize(out):,} bytes ({osp.getsize(out) / 2**20:.2f} MiB)')
     return 0
 

@@ -71,7 +71,9 @@ class VirtualPose(VolumetricPoseEstimator):
     ``bbox_scores`` (N,) (detection confidence), ``centers_3d`` (N, 3) proposal centres;
     N = people found, no padding rows. ``loss``
     returns ``loss_depth`` (DE, L1 mm), ``loss_root`` (root volume MSE) and ``loss_pose``
-    (joint L1 mm over proposals matched to a GT root), weighted by ``loss_weights``.
+    (joint L1 mm over proposals matched to a GT root) and, with a ``refiner``,
+    ``loss_refine`` (the refiner's loss, mm), weighted by
+    ``loss_weights``.
     ``tensor`` returns ``(poses (B, M, K, 3), proposals (B, M, 5), root_volume)``,
     proposals ``x, y, z, flag (≥ 0 person), score``.
 
@@ -92,12 +94,36 @@ class VirtualPose(VolumetricPoseEstimator):
     loss and nothing else. Inference is unchanged: the cube sits at the proposal, and the
     person's depth is the root net's.
 
-    ``frozen`` (an addition of this package; default ``()``): ``('pose_net', )`` or
-    ``('root_net', )`` trains one network of a trained model and keeps the other as it is
-    (its parameters do not require gradients, it stays in eval mode so its BatchNorm
-    statistics do not move, and its losses are not computed). A frozen pose net is not run
-    in training at all (``loss_pose`` is absent), so training the root net alone costs the
-    root net only; a frozen root net runs without gradients. Inference is unchanged.
+    ``refiner`` (an addition of this package; default None): a one-view pose refiner run
+    after the pose net on every person, e.g.
+    :class:`~virtualpose_mm.models.heads.LiftingPoseRefiner` (2D joints read off the AGR
+    heatmaps → lifting MLP → corrected root-relative pose and depth). Its input
+    poses are detached from the pose net (it refines a given pose net's output; no gradient
+    flows back). In training it runs on the GT-matched proposals and adds ``loss_refine``
+    (mm); ``poses`` and ``pred_instances.keypoints`` are the refined poses.
+    Train it on the cubes inference sees: with ``train_cubes_at_gt_depth`` the pose net's
+    training cubes sit at the GT depth, which inference never has, so a config that trains
+    the refiner sets it False.
+
+    ``refiner_train_inputs`` (default None: the refiner trains on the pose net's poses of
+    the GT-matched proposals, the whole forward running): ``dict(joint_std=..,
+    depth_log_std=..)`` trains it on GT poses perturbed in their place — every joint moved
+    by N(0, joint_std²) mm per axis, then the whole person scaled about the camera centre
+    by exp(N(0, depth_log_std²)) (same image position, another depth) — without running
+    the root and pose nets, which must both be frozen; the heatmaps are the sample's AGR
+    as always. A refiner that reads the pose net's pose as a feature would learn from the
+    perturbation instead of the pose net, so this needs ``use_pose_net_pose=False`` (the
+    poses then only say where to look for each joint and how deep the root is). One
+    iteration costs the AGR and the refiner only (CPU: ~1,000 people a second against ~11
+    through the whole forward), which is what a lifting network needs: many people.
+
+    ``frozen`` (an addition of this package; default ``()``): any of ``'root_net'``,
+    ``'pose_net'``, ``'refiner'`` (not all the model's trainable networks) trains the
+    others of a trained model and keeps these as they are (their parameters do not require
+    gradients, they stay in eval mode so their BatchNorm statistics do not move, and their
+    losses are not computed). A frozen pose net is not run in training at all when nothing
+    after it trains (``loss_pose`` is absent), so training the root net alone costs the root
+    net only; a frozen root net runs without gradients. Inference is unchanged.
 
     **Reference quirk options** (defaults are the sound behaviour):
 
@@ -120,11 +146,15 @@ class VirtualPose(VolumetricPoseEstimator):
         num_joints: K (17, the MuCo/MuPoTS order of VirtualPose).
         root_index: root joint (2, mid-hip).
         input_size: (w, h) of the canvas the affines map to (960, 512).
-        loss_weights: weights of ``depth``, ``root``, ``pose`` (reference 0.1, 1000, 1).
+        loss_weights: weights of ``depth``, ``root``, ``pose`` (reference 0.1, 1000, 1) and
+            ``refine`` (1).
         gt_proposal_filter: see above.
         pen_train_per_slot: see above.
         train_cubes_at_gt_depth: see above.
-        frozen: see above (``'root_net'`` or ``'pose_net'``, not both).
+        refiner: config of the pose refiner (see above; ``num_joints`` and ``root_index``
+            default to the model's), or None.
+        refiner_train_inputs: see above.
+        frozen: see above.
         check_inputs: reject wrong channel counts and NaN/Inf inputs with clear errors.
         data_preprocessor: config of the
             :class:`~virtualpose_mm.models.data_preprocessors.MultiViewDataPreprocessor`
@@ -137,6 +167,7 @@ class VirtualPose(VolumetricPoseEstimator):
                  loss_weights: Optional[dict] = None, gt_proposal_filter: bool = False,
                  pen_train_per_slot: bool = False, train_cubes_at_gt_depth: bool = False,
                  frozen: Sequence[str] = (), check_inputs: bool = True,
+                 refiner: Optional[dict] = None, refiner_train_inputs: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.num_joints = int(num_joints)
@@ -149,21 +180,47 @@ class VirtualPose(VolumetricPoseEstimator):
         pose_net = dict(pose_net)
         pose_net.setdefault('type', 'VoxelSinglePoseNet')
         self.pose_net = MODELS.build(pose_net)
+        self.refiner = None
+        if refiner is not None:
+            refiner = dict(refiner)
+            refiner.setdefault('num_joints', self.num_joints)
+            refiner.setdefault('root_index', self.root_index)
+            self.refiner = MODELS.build(refiner)
         self.input_size = tuple(float(v) for v in input_size)
         self.loss_weights = merge_loss_weights(
-            'VirtualPose', dict(depth=0.1, root=1000.0, pose=1.0), loss_weights)
+            'VirtualPose', dict(depth=0.1, root=1000.0, pose=1.0, refine=1.0), loss_weights)
         self.gt_proposal_filter = bool(gt_proposal_filter)
         self.pen_train_per_slot = bool(pen_train_per_slot)
         self.train_cubes_at_gt_depth = bool(train_cubes_at_gt_depth)
         if isinstance(frozen, str):
             frozen = (frozen, )
         self.frozen = tuple(frozen)
-        bad = [f for f in self.frozen if f not in ('root_net', 'pose_net')]
-        if bad or len(set(self.frozen)) > 1:
-            raise ValueError("VirtualPose: frozen may hold 'root_net' or 'pose_net' (one of "
-                             f'them; freezing both leaves nothing to train), got {frozen!r}')
+        nets = ('root_net', 'pose_net') + (('refiner', ) if self.refiner is not None else ())
+        bad = [f for f in self.frozen if f not in nets]
+        if bad or set(self.frozen) >= set(nets):
+            raise ValueError(f'VirtualPose: frozen may hold some of {nets} (not all: that '
+                             f'leaves nothing to train), got {frozen!r}')
         self.freeze(*self.frozen)
         self.check_inputs = bool(check_inputs)
+        self.refiner_train_inputs = None
+        if refiner_train_inputs is not None:
+            rti = dict(refiner_train_inputs)
+            unknown = set(rti) - {'joint_std', 'depth_log_std'}
+            if unknown:
+                raise ValueError(f'VirtualPose: unknown refiner_train_inputs keys {sorted(unknown)}'
+                                 ' (joint_std, depth_log_std)')
+            self.refiner_train_inputs = dict(joint_std=float(rti.get('joint_std', 0.0)),
+                                             depth_log_std=float(rti.get('depth_log_std', 0.0)))
+            if self.refiner is None or getattr(self.refiner, 'use_pose_net_pose', True):
+                raise ValueError('VirtualPose: refiner_train_inputs needs a refiner with '
+                                 'use_pose_net_pose=False (it trains on perturbed GT poses, '
+                                 'not on the pose net\'s)')
+            if not {'root_net', 'pose_net'} <= set(self.frozen) or 'refiner' in self.frozen:
+                raise ValueError("VirtualPose: refiner_train_inputs trains the refiner alone: "
+                                 "frozen must be ('root_net', 'pose_net')")
+            if min(self.refiner_train_inputs.values()) < 0:
+                raise ValueError('VirtualPose: refiner_train_inputs values must be ≥ 0, got '
+                                 f'{self.refiner_train_inputs}')
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, inputs) -> Tensor:
@@ -292,6 +349,16 @@ class VirtualPose(VolumetricPoseEstimator):
         result.update(self.run_pose_net(heatmaps, proposals, meta, meta.input_size,
                                         per_slot=per_slot,
                                         return_intermediates=return_intermediates))
+        if self.refiner is not None:
+            b_idx, m_idx = result['pair_index'].unbind(-1)
+            with torch.set_grad_enabled(torch.is_grad_enabled()
+                                        and 'refiner' not in self.frozen):
+                ref = self.refiner(result['pair_poses'].detach(), b_idx, heatmaps,
+                                   meta.cameras, meta.affines, meta.input_size)
+            poses = result['poses'].clone()
+            poses[b_idx, m_idx] = ref['poses'].detach().to(poses.dtype)
+            result.update(unrefined_poses=result['poses'], poses=poses,
+                          refined_pair_poses=ref['poses'])
         return result
 
     @staticmethod
@@ -337,10 +404,27 @@ class VirtualPose(VolumetricPoseEstimator):
                                           self.root_targets(data_samples, device))
         if 'pose_net' not in self.frozen:
             out['pose'] = self.pose_loss(result, gt)
+        if self.refiner is not None and 'refiner' not in self.frozen:
+            out['refine'] = self.refine_loss(result, gt)
         return out
+
+    def refine_loss(self, result: Dict, gt: Dict) -> Tensor:
+        """The refiner's loss over the GT-matched pairs (mm); without pairs
+        a zero connected to every refiner parameter (DDP sees all of them)."""
+        b_idx, m_idx = result['pair_index'].unbind(-1)
+        if b_idx.numel():
+            g_idx = result['proposals'][b_idx, m_idx, 3].long()
+            return self.refiner.loss(result['refined_pair_poses'], gt['joints'][b_idx, g_idx],
+                                     gt['weights'][b_idx, g_idx], result['meta'].cameras,
+                                     b_idx)
+        params = [p for p in self.refiner.parameters() if p.requires_grad]
+        return sum((p.sum() * 0.0 for p in params), result['root_volume'].new_zeros(()))
 
     def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
         """Training losses (see the class docstring)."""
+        if self.refiner_train_inputs is not None:
+            return dict(loss_refine=self.loss_weights['refine']
+                        * self.refiner_loss_on_gt(inputs, data_samples))
         result = self.loss_forward(inputs, data_samples)
         raw = self.compute_raw_losses(result, data_samples, result['gt'])
         w = self.loss_weights
@@ -350,7 +434,34 @@ class VirtualPose(VolumetricPoseEstimator):
                        loss_root=w['root'] * raw['root'])
         if 'pose' in raw:
             out['loss_pose'] = w['pose'] * raw['pose']
+        if 'refine' in raw:
+            out['loss_refine'] = w['refine'] * raw['refine']
         return out
+
+    def refiner_loss_on_gt(self, inputs, data_samples) -> Tensor:
+        """The refiner's loss on perturbed GT poses (``refiner_train_inputs``, class
+        docstring); every GT person of the batch is one item."""
+        inputs = self._inputs(inputs)
+        meta = self.parse_meta(data_samples, inputs.shape[1])
+        gt = self.parse_gt(data_samples, inputs.device)
+        G = gt['joints'].shape[1]
+        used = torch.arange(G, device=inputs.device)[None] < gt['counts'][:, None]
+        b_idx, g_idx = used.nonzero(as_tuple=True)
+        joints = gt['joints'][b_idx, g_idx].double()                         # (P, K, 3)
+        opts = self.refiner_train_inputs
+        noisy = joints + torch.randn_like(joints) * opts['joint_std']
+        cam = meta.cameras.to_tensor(device=inputs.device, dtype=torch.float64)[b_idx, 0]
+        eye = cam.center[:, None]                                            # (P, 1, 3)
+        scale = torch.exp(torch.randn(len(b_idx), 1, 1, dtype=joints.dtype,
+                                      device=joints.device) * opts['depth_log_std'])
+        noisy = eye + scale * (noisy - eye)
+        ref = self.refiner(noisy.float(), b_idx, inputs[:, :, :self.num_joints],
+                           meta.cameras, meta.affines, meta.input_size)
+        if not len(b_idx):
+            params = [p for p in self.refiner.parameters() if p.requires_grad]
+            return sum((p.sum() * 0.0 for p in params), inputs.new_zeros(()))
+        return self.refiner.loss(ref['poses'], joints.float(), gt['weights'][b_idx, g_idx],
+                                 meta.cameras, b_idx)
 
     def loss_forward(self, inputs, data_samples, return_intermediates: bool = False) -> Dict:
         """The training forward (GT-matched proposals); the result also holds ``gt``."""
@@ -358,7 +469,9 @@ class VirtualPose(VolumetricPoseEstimator):
         meta = self.parse_meta(data_samples, inputs.shape[1])
         gt = self.parse_gt(data_samples, inputs.device,
                            heatmap_size=(inputs.shape[-1], inputs.shape[-2]))
-        with_pose = not (self.training and 'pose_net' in self.frozen) or return_intermediates
+        trains_after_pose = self.refiner is not None and 'refiner' not in self.frozen
+        with_pose = not (self.training and 'pose_net' in self.frozen) or trains_after_pose \
+            or return_intermediates
         result = self.run(inputs, gt=gt, per_slot=self.pen_train_per_slot and self.training,
                           return_intermediates=return_intermediates, meta=meta,
                           with_pose=with_pose)

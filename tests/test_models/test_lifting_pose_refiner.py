@@ -1,0 +1,388 @@
+"""LiftingPoseRefiner (the one-view lifting refinement after VirtualPose's pose net) and its
+place in VirtualPose: 2D joints read off the heatmaps, the geometry of its features, the
+identity start, root-relative loss, training it alone."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import virtualpose_mm  # noqa: F401  (registers the models)
+from virtualpose_mm.geometry.camera import Camera
+from virtualpose_mm.models.heads.lifting_pose_refiner import (LiftingPoseRefiner,
+                                                              heatmap_keypoints)
+from virtualpose_mm.registry import MODELS
+from virtualpose_mm.structures.heatmaps import render_gaussian_heatmaps
+
+sys.path.insert(0, str(Path(__file__).parent))
+import virtualpose_toy as T  # noqa: E402
+
+
+def test_heatmap_keypoints_find_subpixel_peaks_near_the_guess():
+    """The log-parabola step returns a Gaussian's sub-pixel centre from a guess up to
+    ``search_radius`` px away, picks the person next to the guess when two are close,
+    and keeps the guess (confidence 0) where the map is empty."""
+    W, H = 40, 30
+    true = np.array([[[10.3, 12.7], [25.6, 8.2], [30.0, 20.0]]])         # (1, 3, 2)
+    hm = render_gaussian_heatmaps(true, (W, H), np.array([1.5]))          # (3, H, W)
+    hm[2] = 0.0                                                           # joint 2 empty
+    other = render_gaussian_heatmaps(np.array([[[17.0, 12.7]]]), (W, 1 * H), np.array([1.5]))
+    hm[0] = np.maximum(hm[0], other[0])                 # a second person 6.7 px to the right
+    heat = torch.from_numpy(hm)[None]
+    guess = torch.tensor([[[12.6, 14.1], [22.9, 9.9], [29.4, 21.3]]], dtype=torch.float64)
+    kpt, conf = heatmap_keypoints(heat, guess, search_radius=4)
+    assert kpt[0, 0].tolist() == pytest.approx([10.3, 12.7], abs=0.06)
+    assert kpt[0, 1].tolist() == pytest.approx([25.6, 8.2], abs=0.06)
+    assert kpt[0, 2].tolist() == guess[0, 2].tolist() and conf[0, 2] == 0
+    assert conf[0, 0] > 0.8 and conf[0, 1] > 0.8
+    # a guess beyond the search window finds nothing of that joint
+    far = guess.clone()
+    far[0, 1] = torch.tensor([12.0, 25.0])
+    kpt2, conf2 = heatmap_keypoints(heat, far, search_radius=4)
+    assert conf2[0, 1] < 1e-3
+
+
+def _tilted_camera(dist=None) -> Camera:
+    """A camera 3 m up, pitched 25° down, looking along +y; optional distortion."""
+    a = np.deg2rad(25.0)
+    fwd = np.array([0.0, np.cos(a), -np.sin(a)])
+    right = np.array([1.0, 0.0, 0.0])
+    down = np.cross(fwd, right)
+    R = np.stack([right, down, fwd])
+    return Camera.from_center(R, [300.0, -4500.0, 3000.0], [620.0, 600.0], [250.0, 131.0],
+                              dist=dist, image_size=T.IMAGE_SIZE)
+
+
+def _inputs(cam, people):
+    """Heatmaps (B=1, K, H, W) rendered (sound, no noise) from the people's projections and
+    the refiner's geometry inputs."""
+    uv = cam.project(people.reshape(-1, 3)).reshape(*people.shape[:2], 2)
+    canvas = uv @ T.AFFINE[:, :2].T + T.AFFINE[:, 2]
+    hm_px = canvas * (T.HEATMAP_SIZE[0] / T.INPUT_SIZE[0])
+    hm = render_gaussian_heatmaps(hm_px, T.HEATMAP_SIZE, np.full(len(people), 1.5))
+    cams = Camera.stack([cam]).to_tensor(dtype=torch.float64)
+    cams = Camera(**{k: (None if getattr(cams, k) is None else getattr(cams, k)[:, None])
+                     for k in ('R', 't', 'f', 'c', 'dist', 'image_size')}, validate=False)
+    affines = torch.as_tensor(T.AFFINE, dtype=torch.float64)[None, None]
+    return torch.from_numpy(hm)[None].float(), cams, affines, hm_px
+
+
+@pytest.mark.parametrize('dist', [None, [-0.12, 0.03, 0.001, -0.002, 0.0]])
+def test_features_read_the_true_2d_joints_and_their_geometry(dist):
+    """From a pose net that is 150 mm off in every joint, the 2D joints read off heatmaps
+    rendered from the true pose are the true projections (within 0.1 heatmap px), and the
+    lateral feature is each joint's true offset from the root's ray at the root's depth
+    (the pose net's root depth); the up feature is the world's z in the camera frame."""
+    cam = _tilted_camera(dist)
+    people = np.stack([T.person((200.0, 600.0)), T.person((-1300.0, 1500.0))])
+    heat, cams, affines, hm_px = _inputs(cam, people)
+    rng = np.random.default_rng(0)
+    off = rng.normal(0, 1, people.shape)
+    pen = people + 150.0 * off / np.linalg.norm(off, axis=-1, keepdims=True)
+    ref = LiftingPoseRefiner(hidden_channels=16)
+    f = ref.features(torch.from_numpy(pen), torch.tensor([0, 0]), heat, cams, affines,
+                     T.INPUT_SIZE)
+    W, H = T.HEATMAP_SIZE      # joints within 1 px of the border have no sub-pixel step
+    inner = (hm_px[..., 0] > 1) & (hm_px[..., 1] > 1) & (hm_px[..., 0] < W - 2) & \
+        (hm_px[..., 1] < H - 2)
+    assert inner.sum() >= 30
+    assert f['keypoints_2d'].numpy()[inner] == pytest.approx(hm_px[inner], abs=0.1)
+    assert f['keypoints_2d'].numpy() == pytest.approx(hm_px, abs=0.5)
+    assert (f['confidence'] > 0.9).all()
+    K = 17
+    feats = f['features'].double().numpy()
+    lateral = feats[:, :2 * K].reshape(2, K, 2) * 1000.0
+    Xc_true = cam.world_to_camera(people)
+    Xc_pen = cam.world_to_camera(pen)
+    xy = Xc_true[..., :2] / Xc_true[..., 2:]
+    want = (xy - xy[:, 2:3]) * Xc_pen[:, 2, 2][:, None, None]
+    # 0.1 heatmap px of 2D error is ~ 0.1·8/600 of the depth: < 6 mm at 4.5 m
+    assert lateral[inner] == pytest.approx(want[inner], abs=6.0)
+    rel = feats[:, 2 * K:5 * K].reshape(2, K, 3) * 1000.0
+    assert rel == pytest.approx(Xc_pen - Xc_pen[:, 2:3], abs=1e-2)
+    up = feats[:, 6 * K:6 * K + 3]
+    assert up == pytest.approx(np.broadcast_to(cam.R[:, 2], (2, 3)), abs=1e-6)
+
+
+@pytest.mark.parametrize('refine_depth', [False, True])
+def test_untrained_refiner_is_the_identity_and_the_root_keeps_its_ray(refine_depth):
+    """Untrained: the pose net's poses come back. With random output weights every joint
+    moves, but the root joint only along its camera ray (its pixel stays), and not at all
+    without ``refine_depth``."""
+    cam = _tilted_camera()
+    people = np.stack([T.person((200.0, 600.0))])
+    heat, cams, affines, _ = _inputs(cam, people)
+    poses = torch.from_numpy(people).float()
+    ref = LiftingPoseRefiner(hidden_channels=32, refine_depth=refine_depth).eval()
+    ref.requires_grad_(False)
+    out = ref(poses, torch.tensor([0]), heat, cams, affines, T.INPUT_SIZE)
+    assert out['poses'].numpy() == pytest.approx(people, abs=1e-2)     # float32 world mm
+    assert float(out['depth_scale']) == 1.0
+    torch.nn.init.normal_(ref.output_layer.weight, std=0.1)
+    torch.nn.init.normal_(ref.output_layer.bias, std=0.1)
+    out = ref(poses, torch.tensor([0]), heat, cams, affines, T.INPUT_SIZE)
+    moved = (out['poses'] - poses).norm(dim=-1)[0]
+    assert (moved[torch.arange(17) != 2] > 1.0).all()
+    root_px = cam.project(out['poses'][0, 2:3].double().numpy())
+    assert root_px == pytest.approx(cam.project(people[0, 2:3]), abs=1e-3)
+    s = float(out['depth_scale'])
+    z_new, z_old = cam.depth(out['poses'][0, 2:3].double().numpy()), cam.depth(people[0, 2:3])
+    assert float(z_new[0]) == pytest.approx(s * float(z_old[0]), rel=1e-5)
+    if refine_depth:
+        assert s != 1.0 and np.exp(-0.5) <= s <= np.exp(0.5)
+    else:
+        assert s == 1.0 and moved[2] < 1e-2
+    # no people: empty outputs
+    empty = ref(poses[:0], torch.zeros(0, dtype=torch.long), heat, cams, affines,
+                T.INPUT_SIZE)
+    assert empty['poses'].shape == (0, 17, 3)
+    with pytest.raises(ValueError, match='poses must be'):
+        ref(poses[:, :5], torch.tensor([0]), heat, cams, affines, T.INPUT_SIZE)
+
+
+def test_loss_is_root_relative_plus_the_depth_error():
+    ref = LiftingPoseRefiner(hidden_channels=8, refine_depth=False)
+    gt = torch.from_numpy(np.stack([T.person((0.0, 0.0))])).float()
+    pred = gt.clone()
+    pred[:, 5] += torch.tensor([30.0, 40.0, 0.0])                 # one joint 50 mm off
+    w = torch.ones(1, 17)
+    base = ref.loss(pred, gt, w)
+    assert float(base) == pytest.approx(50.0 / 17, rel=1e-5)     # MMPose MPJPELoss mean
+    assert float(ref.loss(pred + 1000.0, gt, w)) == pytest.approx(float(base), rel=1e-5)
+    w[0, 5] = 0
+    assert float(ref.loss(pred, gt, w)) == pytest.approx(0.0, abs=1e-5)
+    # with refine_depth: + |root depth error| (T.camera looks along +y: depth = y + 5000)
+    ref = LiftingPoseRefiner(hidden_channels=8, depth_loss_weight=0.5)
+    cams = Camera.stack([T.camera()])
+    shifted = pred + torch.tensor([0.0, 300.0, 0.0])
+    b = torch.tensor([0])
+    assert float(ref.loss(shifted, gt, w, cams, b)) == pytest.approx(0.5 * 300.0, rel=1e-5)
+    with pytest.raises(ValueError, match='needs the cameras'):
+        ref.loss(shifted, gt, w)
+
+
+def test_refiner_learns_a_systematic_pose_error():
+    """A pose net whose every joint is 120 mm too far from the camera relative to its root
+    (root exact): the refiner learns the correction from the features (root-relative
+    error 120 → < 40 mm in 150 Adam steps)."""
+    torch.manual_seed(0)
+    cam = _tilted_camera()
+    people = np.stack([T.person((x, y)) for x, y in
+                       [(-1200.0, 300.0), (0.0, 800.0), (1100.0, 1500.0), (400.0, -200.0)]])
+    heat, cams, affines, _ = _inputs(cam, people)
+    Xc = cam.world_to_camera(people)
+    Xc_bad = Xc.copy()
+    Xc_bad[..., 2] += 120.0
+    Xc_bad[:, 2] = Xc[:, 2]
+    pen = torch.from_numpy(cam.camera_to_world(Xc_bad)).float()
+    gt = torch.from_numpy(people).float()
+    b = torch.zeros(len(people), dtype=torch.long)
+    ref = LiftingPoseRefiner(hidden_channels=64, dropout=0.0, refine_depth=False)
+    opt = torch.optim.Adam(ref.parameters(), lr=3e-3)
+    w = torch.ones(len(people), 17)
+
+    def err():
+        out = ref(pen, b, heat, cams, affines, T.INPUT_SIZE)['poses']
+        d = (out - out[:, 2:3]) - (gt - gt[:, 2:3])
+        return float(d.norm(dim=-1)[:, torch.arange(17) != 2].mean())
+
+    assert err() == pytest.approx(120.0, abs=1.0)
+    for _ in range(150):
+        loss = ref.loss(ref(pen, b, heat, cams, affines, T.INPUT_SIZE)['poses'], gt, w)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert err() < 40.0
+
+
+def test_refiner_learns_a_systematic_depth_error():
+    """People placed 12 % too far along their camera rays by the pose net (the same
+    image, so the same heatmaps): the depth scale learns to bring them back (root depth
+    error ~12 % → < 3 % in 150 Adam steps)."""
+    torch.manual_seed(0)
+    cam = _tilted_camera()
+    people = np.stack([T.person((x, y)) for x, y in
+                       [(-1200.0, 300.0), (0.0, 800.0), (1100.0, 1500.0), (400.0, -200.0)]])
+    heat, cams, affines, _ = _inputs(cam, people)
+    Xc = cam.world_to_camera(people)
+    pen = torch.from_numpy(cam.camera_to_world(Xc * 1.12)).float()
+    gt = torch.from_numpy(people).float()
+    b = torch.zeros(len(people), dtype=torch.long)
+    ref = LiftingPoseRefiner(hidden_channels=64, dropout=0.0)
+    opt = torch.optim.Adam(ref.parameters(), lr=3e-3)
+    w = torch.ones(len(people), 17)
+    z_gt = Xc[:, 2, 2]
+
+    def depth_err():
+        out = ref(pen, b, heat, cams, affines, T.INPUT_SIZE)['poses'].detach().double().numpy()
+        return float(np.mean(np.abs(cam.depth(out[:, 2]) / z_gt - 1)))
+
+    assert depth_err() == pytest.approx(0.12, abs=1e-3)
+    for _ in range(150):
+        out = ref(pen, b, heat, cams, affines, T.INPUT_SIZE)['poses']
+        loss = ref.loss(out, gt, w, cams, b)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert depth_err() < 0.03
+
+
+def _refiner_model(**overrides):
+    return MODELS.build(T.model_config(refiner=dict(type='LiftingPoseRefiner',
+                                                    hidden_channels=32), **overrides))
+
+
+def test_virtualpose_with_a_refiner_trains_it_alone_and_predicts_refined_poses():
+    """``frozen=('root_net', 'pose_net')`` with a refiner: only ``loss_refine``, gradients
+    only in the refiner, the frozen networks unchanged; ``predict`` returns the refiner's
+    poses (which differ from the pose net's once it is trained); freezing every network
+    is an error."""
+    from test_virtualpose_model import _force_root_volume, _nearest_voxel
+    torch.manual_seed(0)
+    m = _refiner_model(frozen=('root_net', 'pose_net'))
+    m.train()
+    assert m.refiner.training and not m.pose_net.training and not m.root_net.training
+    people = [np.stack([T.person((-800.0, 0.0)), T.person((700.0, 800.0))])]
+    x, ds = T.batch(m, people)
+    near = _nearest_voxel(m, people[0][0, 2])
+    _force_root_volume(m, {near: 0.9}, people[0][0, 2])        # a matched proposal
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(3):
+        losses = m.loss(x, ds)
+        assert set(losses) == {'loss_refine'} and float(losses['loss_refine']) > 0
+        opt.zero_grad()
+        losses['loss_refine'].backward()
+        assert all(p.grad is not None for p in m.refiner.parameters())
+        assert all(p.grad is None for n, p in m.named_parameters()
+                   if not n.startswith('refiner.'))
+        opt.step()
+    after = m.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items()
+               if not k.startswith('refiner.'))
+    m.eval()
+    with torch.no_grad():
+        res = m.run(x, meta=m.parse_meta(ds, 1))
+    used = res['proposals'][..., 3] >= 0
+    assert used.sum() == 1
+    moved = (res['poses'][used] - res['unrefined_poses'][used]).norm(dim=-1)
+    assert moved.max() > 1.0
+    cam = T.camera()          # the root joint keeps its pixel
+    assert cam.project(res['poses'][used][:, 2].double().numpy()) == pytest.approx(
+        cam.project(res['unrefined_poses'][used][:, 2].double().numpy()), abs=1e-3)
+    with torch.no_grad():
+        out = m.predict(x, ds)
+    assert out[0].pred_instances.keypoints == pytest.approx(res['poses'][used].numpy())
+    with pytest.raises(ValueError, match='frozen'):
+        _refiner_model(frozen=('root_net', 'pose_net', 'refiner'))
+    with pytest.raises(ValueError, match='frozen'):
+        MODELS.build(T.model_config(frozen=('refiner', )))     # no refiner to freeze
+
+
+def test_virtualpose_refiner_state_dict_and_no_refiner_unchanged():
+    """A refiner adds only ``refiner.*`` keys; without one the model is the same as before
+    (same keys, same outputs)."""
+    plain = MODELS.build(T.model_config()).eval()
+    m = _refiner_model().eval()
+    extra = set(m.state_dict()) - set(plain.state_dict())
+    assert extra and all(k.startswith('refiner.') for k in extra)
+    assert set(plain.state_dict()) <= set(m.state_dict())
+    m.load_state_dict({**m.state_dict(), **plain.state_dict()})
+    from test_virtualpose_model import _force_root_volume, _nearest_voxel
+    people = np.stack([T.person((0.0, 0.0))])
+    x, ds = T.batch(plain, [people], with_gt=False)
+    near = _nearest_voxel(plain, people[0, 2])
+    _force_root_volume(plain, {near: 0.9}, people[0, 2])
+    _force_root_volume(m, {near: 0.9}, people[0, 2])
+    with torch.no_grad():
+        a = plain.run(x, meta=plain.parse_meta(ds, 1))
+        b = m.run(x, meta=m.parse_meta(ds, 1))
+    # the untrained refiner starts at the identity
+    assert (a['proposals'][..., 3] >= 0).sum() == 1
+    assert a['poses'].abs().max() > 100
+    assert torch.allclose(a['poses'], b['poses'], atol=1e-2)
+
+
+def _gt_trained_model(**rti):
+    return MODELS.build(T.model_config(
+        frozen=('root_net', 'pose_net'),
+        refiner=dict(type='LiftingPoseRefiner', hidden_channels=32, use_pose_net_pose=False),
+        refiner_train_inputs=rti))
+
+
+def test_refiner_trains_on_perturbed_gt_poses_without_the_two_nets():
+    """``refiner_train_inputs``: the root and pose nets are not run; the refiner gets the
+    GT poses, each person scaled about the camera centre by exp(N(0, depth_log_std²))
+    (same pixels, other depths) and every joint moved by N(0, joint_std²); its loss is
+    ``loss_refine`` and only the refiner gets gradients."""
+    torch.manual_seed(0)
+    m = _gt_trained_model(joint_std=0.0, depth_log_std=0.1)
+    m.train()
+    people = [np.stack([T.person((-800.0, 0.0)), T.person((700.0, 800.0))]),
+              np.stack([T.person((0.0, -500.0))])]
+    x, ds = T.batch(m, people)
+    called, seen = [], []
+    hooks = [m.root_net.register_forward_hook(lambda *a: called.append('root')),
+             m.pose_net.register_forward_hook(lambda *a: called.append('pose')),
+             m.refiner.register_forward_hook(lambda mod, args, out: seen.append(args))]
+    losses = m.loss(x, ds)
+    for h in hooks:
+        h.remove()
+    assert called == [] and set(losses) == {'loss_refine'}
+    poses, b_idx = seen[0][0].double().numpy(), seen[0][1]
+    assert b_idx.tolist() == [0, 0, 1]
+    gt = np.concatenate(people)
+    cam = T.camera()
+    assert cam.project(poses.reshape(-1, 3)) == pytest.approx(
+        cam.project(gt.reshape(-1, 3)), abs=1e-3)                        # same pixels
+    ratio = cam.depth(poses.reshape(-1, 3)) / cam.depth(gt.reshape(-1, 3))
+    ratio = ratio.reshape(3, 17)
+    assert np.ptp(ratio, axis=1) == pytest.approx(0.0, abs=1e-4)       # one scale a person
+    assert np.abs(np.log(ratio[:, 0])).max() > 1e-3
+    # the loss is the refiner's on those inputs
+    m.refiner.eval()                      # dropout off: the same numbers
+    with torch.no_grad():
+        torch.manual_seed(1)
+        a = m.loss(x, ds)['loss_refine']
+        torch.manual_seed(1)
+        captured = []
+        h = m.refiner.register_forward_hook(lambda mod, args, out: captured.append(args))
+        b = m.loss(x, ds)['loss_refine']
+        h.remove()
+        again = m.refiner(captured[0][0], b_idx, x[:, :, :17], *captured[0][3:])
+        ref_loss = m.refiner.loss(again['poses'], torch.from_numpy(gt).float(),
+                                  torch.ones(3, 17), captured[0][3], b_idx)
+    assert float(a) == pytest.approx(float(b)) == pytest.approx(float(ref_loss), rel=1e-6)
+    assert float(a) > 10.0
+    m.refiner.train()
+    m.zero_grad()
+    m.loss(x, ds)['loss_refine'].backward()
+    assert all(p.grad is not None for p in m.refiner.parameters())
+    assert all(p.grad is None for n, p in m.named_parameters() if not n.startswith('refiner.'))
+    # joint noise: the joints move independently
+    m2 = _gt_trained_model(joint_std=50.0, depth_log_std=0.0)
+    m2.load_state_dict(m.state_dict())
+    seen.clear()
+    h = m2.refiner.register_forward_hook(lambda mod, args, out: seen.append(args))
+    m2.train()
+    m2.loss(x, ds)
+    h.remove()
+    d = seen[0][0].double().numpy() - gt
+    assert 30.0 < d.std() < 70.0
+
+
+def test_refiner_train_inputs_are_checked():
+    with pytest.raises(ValueError, match='use_pose_net_pose=False'):
+        MODELS.build(T.model_config(frozen=('root_net', 'pose_net'),
+                                    refiner=dict(type='LiftingPoseRefiner', hidden_channels=8),
+                                    refiner_train_inputs=dict(joint_std=1.0)))
+    with pytest.raises(ValueError, match="frozen must be"):
+        MODELS.build(T.model_config(
+            frozen=('root_net', ),
+            refiner=dict(type='LiftingPoseRefiner', hidden_channels=8, use_pose_net_pose=False),
+            refiner_train_inputs=dict(joint_std=1.0)))
+    with pytest.raises(ValueError, match='unknown refiner_train_inputs keys'):
+        _gt_trained_model(joint_sd=1.0)
+    with pytest.raises(ValueError, match='≥ 0'):
+        _gt_trained_model(joint_std=-1.0)

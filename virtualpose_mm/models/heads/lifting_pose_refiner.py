@@ -1,0 +1,350 @@
+"""One-view pose refinement by lifting: 2D joints read off the heatmaps → MLP → 3D offsets.
+
+An addition of this package to VirtualPose's stage 2 (the released model ends at the pose
+net). One view cannot show where along its camera ray a joint lies, so the pose net's cube
+of back-projected heatmaps leaves each joint's depth to what its V2V has learnt of human
+poses; a small 3D grid (CPU-sized: 20³ over 2 m) learns that prior slowly and coarsely. A
+lifting network (Martinez et al., ICCV 2017: an MLP from 2D joints to 3D) learns it from
+the joints' coordinates directly. :class:`LiftingPoseRefiner` puts one after the pose net:
+it reads each joint's 2D position off the AGR heatmap next to where the pose net's joint
+projects, and an MLP turns those 2D joints, the pose net's own root-relative pose and the
+camera's view of the vertical into a correction of the root-relative pose and of the
+person's depth. The depth correction moves the person along the root's camera ray (its
+image position stays): the 2D joints scaled to metres at the root net's depth give the
+person an apparent size, which the MLP compares with the sizes of the people it was
+trained on (a prior of the training poses: people of another size get their depth
+scaled by their size ratio).
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from virtualpose_mm.registry import MODELS
+from ..layers.projection import heatmap_affines
+
+
+class _ResidualBlock(nn.Module):
+    """``x + (Linear → LayerNorm → ReLU → Dropout) × 2`` (Martinez et al.'s block with
+    LayerNorm in place of BatchNorm: a training batch may hold a single person)."""
+
+    def __init__(self, channels: int, dropout: float):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(channels, channels), nn.LayerNorm(channels), nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(channels, channels), nn.LayerNorm(channels), nn.ReLU(inplace=True),
+            nn.Dropout(dropout))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.layers(x)
+
+
+def window_offsets(radius: int, device=None) -> Tensor:
+    """(S, 2) integer (dx, dy) offsets of a (2·radius + 1)² window, row-major."""
+    r = torch.arange(-radius, radius + 1, device=device)
+    dy, dx = torch.meshgrid(r, r, indexing='ij')
+    return torch.stack([dx.reshape(-1), dy.reshape(-1)], -1)
+
+
+def gather_windows(heatmaps: Tensor, batch_index: Tensor, centres: Tensor, radius: int):
+    """Heatmap values in a square window around integer centres (zero off the map).
+
+    Args:
+        heatmaps: (B, K, H, W).
+        batch_index: (P, ) map of each item.
+        centres: (P, K, 2) long (x, y) heatmap px.
+        radius: half-width of the window in px.
+
+    Returns:
+        ``(values (P, K, S), coords (P, K, S, 2) long, inside (P, K, S) bool)``,
+        S = (2·radius + 1)².
+    """
+    B, K, H, W = heatmaps.shape
+    coords = centres[:, :, None, :] + window_offsets(radius, heatmaps.device)    # (P,K,S,2)
+    inside = (coords[..., 0] >= 0) & (coords[..., 0] < W) & \
+        (coords[..., 1] >= 0) & (coords[..., 1] < H)
+    flat = (coords[..., 1].clamp(0, H - 1) * W + coords[..., 0].clamp(0, W - 1))
+    k_idx = torch.arange(K, device=heatmaps.device)[None, :, None]
+    values = heatmaps.reshape(B, K, H * W)[batch_index[:, None, None], k_idx, flat]
+    return values * inside, coords, inside
+
+
+def heatmap_keypoints(heatmaps: Tensor, guess: Tensor, search_radius: int = 4,
+                      eps: float = 1e-6, batch_index: Optional[Tensor] = None):
+    """Each joint's 2D position on its heatmap near a guess.
+
+    1. Among the local maxima (3 × 3) of the joint's heatmap within ``search_radius`` of
+       the guess, the one with the highest value × ``exp(−d² / (2 (search_radius / 2)²))``
+       (d its distance to the guess: the heatmaps hold several people, and of two peaks
+       the one nearer the guess wins unless it is much weaker).
+    2. Sub-pixel position: per axis, the vertex of the parabola through the logarithms of
+       the peak and its two neighbours (exact for a Gaussian, as DARK's Taylor step,
+       Zhang et al., CVPR 2020), clamped to ±0.5 px; 0 where a neighbour is off the map
+       or the log values are not concave.
+
+    Args:
+        heatmaps: (B, K, H, W) heatmaps, values ≥ 0.
+        guess: (P, K, 2) float (x, y) heatmap px (pixel-index convention: pixel i covers
+            [i − 0.5, i + 0.5)).
+        search_radius: px.
+        eps: heatmap values below it count as empty.
+        batch_index: (P, ) the heatmaps of each item (default ``arange(P)``: B = P).
+
+    Returns:
+        ``(keypoints (P, K, 2) float heatmap px, confidence (P, K))``: confidence is the
+        heatmap value at the peak (0 where the search window holds no peak; then the
+        keypoint is the guess).
+    """
+    B, K, H, W = heatmaps.shape
+    P = guess.shape[0]
+    if batch_index is None:
+        batch_index = torch.arange(P, device=heatmaps.device)
+    finite = torch.isfinite(guess).all(-1, keepdim=True)
+    g = torch.where(finite, guess, guess.new_zeros(()))
+    if P == 0:
+        return guess.clone(), guess.new_zeros(P, K)
+    pooled = torch.nn.functional.max_pool2d(heatmaps.reshape(B * K, 1, H, W), 3, 1, 1)
+    is_peak = ((heatmaps >= pooled.view(B, K, H, W)) & (heatmaps > eps)).to(heatmaps.dtype)
+    centre = torch.stack([g[..., 0].round().clamp(-1e6, 1e6),
+                          g[..., 1].round().clamp(-1e6, 1e6)], -1).long()
+    values, coords, _ = gather_windows(heatmaps, batch_index, centre, search_radius)
+    peaks, _, _ = gather_windows(is_peak, batch_index, centre, search_radius)
+    d2 = ((coords.to(g.dtype) - g[:, :, None]) ** 2).sum(-1)                  # (P, K, S)
+    s2 = max(search_radius / 2.0, 0.5) ** 2
+    score = values.to(g.dtype) * peaks.to(g.dtype) * torch.exp(-d2 / (2 * s2))
+    best = score.argmax(-1)                                                   # (P, K)
+    found = torch.gather(score, 2, best[..., None])[..., 0] > 0
+    conf = torch.gather(values, 2, best[..., None])[..., 0].to(g.dtype) * found
+    peak = torch.gather(coords, 2, best[..., None, None].expand(-1, -1, 1, 2))[:, :, 0]
+    # log-parabola per axis through the peak and its neighbours
+    nb, _, inside = gather_windows(heatmaps, batch_index, peak, 1)            # (P, K, 9)
+    L = torch.log(nb.to(g.dtype).clamp_min(1e-12))
+    offsets = []
+    for lo, hi in ((3, 5), (1, 7)):          # (left, right) and (up, down) of the centre 4
+        den = L[..., lo] - 2 * L[..., 4] + L[..., hi]
+        ok = (den < -1e-9) & inside[..., lo] & inside[..., hi] & \
+            (nb[..., lo] > eps) & (nb[..., hi] > eps)
+        off = 0.5 * (L[..., lo] - L[..., hi]) / torch.where(ok, den, -torch.ones_like(den))
+        offsets.append(torch.where(ok, off.clamp(-0.5, 0.5), torch.zeros_like(off)))
+    kpt = peak.to(g.dtype) + torch.stack(offsets, -1)
+    ok = found[..., None] & finite
+    return torch.where(ok, kpt, guess), conf * ok[..., 0]
+
+
+@MODELS.register_module()
+class LiftingPoseRefiner(BaseModule):
+    """Refines one-view 3D poses with a lifting MLP (module docstring).
+
+    Per person (P people of B one-view samples):
+
+    1. the pose net's joints (world mm) go to the camera frame and are projected into the
+       AGR heatmaps (camera, then the letterbox affine scaled to heatmap px);
+    2. each joint's 2D position is read off its own heatmap near that projection
+       (:func:`heatmap_keypoints`: the peak within ``search_radius``, nearer ones
+       preferred, at sub-pixel precision) with a confidence (the peak value), and turned
+       back
+       into a normalised camera ray (inverse affine, the camera's undistortion);
+    3. features, per joint: the 2D offset from the root joint's ray scaled by the root's
+       camera depth (m: the joint's lateral offset were it at the root's depth), with
+       ``use_pose_net_pose`` the pose net's root-relative joint in the camera frame (m),
+       and the confidence; per person: the world's up axis in the camera frame, the root's
+       ray (x/z, y/z) and the root's camera depth (10 m units);
+    4. an MLP (``num_blocks`` residual blocks of ``hidden_channels``, LayerNorm, ReLU,
+       dropout) maps them to a (K, 3) correction in the camera frame (m) and, with
+       ``refine_depth``, a log depth scale ``log s`` (its last layer starts at zero). The
+       correction is added to a base root-relative pose: the pose net's with
+       ``use_pose_net_pose`` (so an untrained refiner returns the pose net's poses),
+       else the lateral offsets of step 3 at the root's depth (a flat figure facing the
+       camera: the MLP lifts it). The refined pose is ``s`` × the pose net's root joint
+       (camera frame: the root slides along its ray) plus the corrected root-relative
+       pose (the root joint's correction is 0), back in world mm.
+
+    With ``use_pose_net_pose=False`` the pose net only says where to look for each joint
+    and how deep the root is: the refiner is then a lifting network on the heatmaps' 2D
+    joints, and it can be trained without running the root and pose nets at all
+    (:class:`~virtualpose_mm.models.pose_estimators.VirtualPose` ``refiner_train_inputs``).
+
+    Args:
+        num_joints: K.
+        root_index: the root joint (VirtualPose: 2, mid-hip).
+        hidden_channels: width of the MLP.
+        num_blocks: residual blocks.
+        dropout: dropout probability in the blocks.
+        search_radius: half-width (heatmap px) of the window searched for each joint's
+            peak around the pose net's projection.
+        up_axis: the world's vertical (the package's world frame is z up, ``DESIGN.md``
+            §2).
+        min_depth: mm; camera depths are clamped to it before the projection.
+        use_pose_net_pose: feed the pose net's root-relative pose to the MLP and correct it
+            (step 4); False lifts the heatmaps' 2D joints alone.
+        refine_depth: also correct the person's depth (step 4); False keeps the pose net's
+            root joint.
+        max_log_scale: bound of ``|log s|`` (tanh-limited; 0.5: a factor ≤ 1.65).
+        loss: config of the pose loss; it compares root-relative poses (each minus its own
+            root joint). Default MMPose's ``MPJPELoss`` with joint weights.
+        depth_loss_weight: weight of the depth loss (L1 of the root's camera depth, mm)
+            added to the pose loss when ``refine_depth``.
+        init_cfg: mmengine init config.
+
+    Inputs of :meth:`forward`: ``poses`` (P, K, 3) world mm, ``batch_index`` (P,) sample of
+    each, ``heatmaps`` (B, K, H, W) the samples' AGR heatmaps, ``cameras`` batch shape
+    (B, 1) (or (B, )), ``affines`` (B, 1, 2, 3) (or (B, 2, 3)) original px → canvas px,
+    ``input_size`` (w, h) of the canvas.
+    """
+
+    def __init__(self, num_joints: int = 17, root_index: int = 2, hidden_channels: int = 1024,
+                 num_blocks: int = 2, dropout: float = 0.1, search_radius: int = 4,
+                 up_axis: Sequence[float] = (0.0, 0.0, 1.0),
+                 min_depth: float = 100.0, use_pose_net_pose: bool = True,
+                 refine_depth: bool = True,
+                 max_log_scale: float = 0.5, loss: Optional[dict] = None,
+                 depth_loss_weight: float = 1.0, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.num_joints = int(num_joints)
+        self.root_index = int(root_index)
+        if not 0 <= self.root_index < self.num_joints:
+            raise ValueError(f'LiftingPoseRefiner: root_index {root_index} is not a joint of '
+                             f'{num_joints}')
+        if search_radius < 0:
+            raise ValueError('LiftingPoseRefiner: search_radius must be ≥ 0, got '
+                             f'{search_radius}')
+        self.search_radius = int(search_radius)
+        self.min_depth = float(min_depth)
+        up = torch.as_tensor(up_axis, dtype=torch.float64).reshape(3)
+        if not float(up.norm()) > 0:
+            raise ValueError(f'LiftingPoseRefiner: up_axis must be a non-zero vector, got '
+                             f'{up_axis}')
+        self.register_buffer('up_axis', up / up.norm(), persistent=False)
+        self.use_pose_net_pose = bool(use_pose_net_pose)
+        self.refine_depth = bool(refine_depth)
+        self.max_log_scale = float(max_log_scale)
+        self.depth_loss_weight = float(depth_loss_weight)
+        K = self.num_joints
+        in_channels = (6 if self.use_pose_net_pose else 3) * K + 6
+        self.input_layer = nn.Sequential(nn.Linear(in_channels, hidden_channels),
+                                         nn.LayerNorm(hidden_channels), nn.ReLU(inplace=True),
+                                         nn.Dropout(dropout))
+        self.blocks = nn.Sequential(*[_ResidualBlock(hidden_channels, dropout)
+                                      for _ in range(int(num_blocks))])
+        self.output_layer = nn.Linear(hidden_channels, 3 * K + int(self.refine_depth))
+        nn.init.zeros_(self.output_layer.weight)
+        nn.init.zeros_(self.output_layer.bias)
+        self.loss_module = MODELS.build(loss or dict(type='MPJPELoss', use_target_weight=True))
+
+    # ------------------------------------------------------------------ geometry
+    @staticmethod
+    def _per_item(cameras, affines: Tensor, batch_index: Tensor, device):
+        cam = cameras.to_tensor(device=device, dtype=torch.float64)
+        if len(cam.batch_shape) == 2:
+            if cam.batch_shape[1] != 1:
+                raise ValueError('LiftingPoseRefiner works on one view, got cameras of batch '
+                                 f'shape {cam.batch_shape}')
+            cam = cam[:, 0]
+        A = affines.to(device=device, dtype=torch.float64)
+        if A.dim() == 4:
+            A = A[:, 0]
+        return cam[batch_index], A[batch_index]
+
+    def features(self, poses: Tensor, batch_index: Tensor, heatmaps: Tensor, cameras,
+                 affines: Tensor, input_size) -> Dict[str, Tensor]:
+        """Steps 1–3 of the class docstring.
+
+        Returns:
+            dict: ``features`` (P, 6K + 6) float32 ((P, 3K + 6) without
+            ``use_pose_net_pose``), ``camera_poses`` (P, K, 3) float64 camera mm of the
+            pose net's joints, ``lateral`` (P, K, 2) float64 mm (step 3),
+            ``keypoints_2d`` (P, K, 2) heatmap px,
+            ``confidence`` (P, K), and ``camera`` (the items' cameras, batch shape (P, )).
+        """
+        r = self.root_index
+        device = poses.device
+        cam, A = self._per_item(cameras, affines, batch_index, device)
+        H, W = heatmaps.shape[-2:]
+        A_hm = heatmap_affines(A, input_size, (W, H))                          # (P, 2, 3)
+        Xc = cam.world_to_camera(poses.to(torch.float64))                      # (P, K, 3)
+        uv = cam.camera_to_pixel(Xc, min_depth=self.min_depth)
+        guess = uv @ A_hm[:, :, :2].transpose(-1, -2) + A_hm[:, None, :, 2]
+        kpt, conf = heatmap_keypoints(heatmaps, guess, self.search_radius,
+                                      batch_index=batch_index)
+        uv_img = (kpt - A_hm[:, None, :, 2]) @ torch.linalg.inv(A_hm[:, :, :2]).transpose(-1, -2)
+        xy = cam.undistort((uv_img - cam.c[:, None]) / cam.f[:, None])          # (P, K, 2)
+        z_root = Xc[:, r, 2].clamp_min(self.min_depth)                          # (P, )
+        lateral = (xy - xy[:, r:r + 1]) * z_root[:, None, None] / 1000.0
+        rel = (Xc - Xc[:, r:r + 1]) / 1000.0
+        up = cam.R @ self.up_axis.to(cam.R)                                     # (P, 3)
+        parts = [lateral.flatten(1)] + ([rel.flatten(1)] if self.use_pose_net_pose else [])
+        feats = torch.cat(parts + [conf, up, xy[:, r], z_root[:, None] / 10000.0], -1)
+        return dict(features=feats.float(), camera_poses=Xc, lateral=lateral * 1000.0,
+                    keypoints_2d=kpt, confidence=conf, camera=cam)
+
+    def forward(self, poses: Tensor, batch_index: Tensor, heatmaps: Tensor, cameras,
+                affines: Tensor, input_size) -> Dict[str, Tensor]:
+        """Refine P poses (class docstring).
+
+        Returns:
+            dict: ``poses`` (P, K, 3) world mm in the dtype of ``poses`` (with gradients
+            to the refiner), ``keypoints_2d`` (P, K, 2) heatmap px and ``confidence``
+            (P, K) (the 2D joints read off the heatmaps).
+        """
+        K = self.num_joints
+        if poses.dim() != 3 or poses.shape[1:] != (K, 3):
+            raise ValueError(f'LiftingPoseRefiner: poses must be (P, {K}, 3), got '
+                             f'{tuple(poses.shape)}')
+        if heatmaps.dim() == 5:
+            heatmaps = heatmaps[:, 0]
+        if heatmaps.shape[1] != K:
+            raise ValueError(f'LiftingPoseRefiner: {heatmaps.shape[1]} heatmaps for {K} '
+                             'joints')
+        P = poses.shape[0]
+        if P == 0:
+            return dict(poses=poses.clone(), keypoints_2d=poses.new_zeros(0, K, 2),
+                        confidence=poses.new_zeros(0, K))
+        poses = poses.detach()
+        f = self.features(poses, batch_index, heatmaps, cameras, affines, input_size)
+        out = self.output_layer(self.blocks(self.input_layer(f['features']))).to(torch.float64)
+        delta = out[:, :3 * K].view(P, K, 3) * 1000.0
+        keep = torch.ones(K, 1, dtype=delta.dtype, device=delta.device)
+        keep[self.root_index] = 0.0                       # the root joint does not move
+        Xc = f['camera_poses']
+        root = Xc[:, self.root_index:self.root_index + 1]
+        scale = torch.ones_like(root[..., :1])
+        if self.refine_depth:
+            scale = torch.exp(self.max_log_scale * torch.tanh(out[:, 3 * K:] / self.max_log_scale))
+            scale = scale[:, None]                                              # (P, 1, 1)
+        if self.use_pose_net_pose:
+            base = Xc - root
+        else:
+            base = torch.cat([f['lateral'], torch.zeros_like(f['lateral'][..., :1])], -1)
+        Xc = scale * root + (base + delta) * keep
+        world = f['camera'].camera_to_world(Xc)
+        return dict(poses=world.to(poses.dtype), keypoints_2d=f['keypoints_2d'].to(poses.dtype),
+                    confidence=f['confidence'].to(poses.dtype),
+                    depth_scale=scale.view(P).to(poses.dtype))
+
+    def loss(self, poses: Tensor, targets: Tensor, weights: Tensor, cameras=None,
+             batch_index: Optional[Tensor] = None) -> Tensor:
+        """Loss of P refined poses (mm): the root-relative pose loss, plus with
+        ``refine_depth`` ``depth_loss_weight`` × the mean absolute error of the root's
+        camera depth (needs ``cameras`` and ``batch_index`` as in :meth:`forward`).
+
+        Args:
+            poses: (P, K, 3) refined, world mm. targets: (P, K, 3) GT world mm.
+            weights: (P, K) joint weights (visibility).
+        """
+        r = self.root_index
+        targets = targets.to(poses)
+        loss = self.loss_module(poses - poses[:, r:r + 1], targets - targets[:, r:r + 1],
+                                weights.to(poses)[..., None])
+        if self.refine_depth and self.depth_loss_weight:
+            if cameras is None or batch_index is None:
+                raise ValueError('LiftingPoseRefiner.loss: refine_depth needs the cameras '
+                                 'and batch_index of the poses')
+            cam = cameras.to_tensor(device=poses.device, dtype=torch.float64)
+            cam = (cam[:, 0] if len(cam.batch_shape) == 2 else cam)[batch_index]
+            z = cam.depth(torch.stack([poses[:, r], targets[:, r]], 1).double())   # (P, 2)
+            loss = loss + self.depth_loss_weight * (z[:, 0] - z[:, 1]).abs().mean().to(loss)
+        return loss
