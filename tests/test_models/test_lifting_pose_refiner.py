@@ -386,3 +386,41 @@ def test_refiner_train_inputs_are_checked():
         _gt_trained_model(joint_sd=1.0)
     with pytest.raises(ValueError, match='≥ 0'):
         _gt_trained_model(joint_std=-1.0)
+
+
+def test_test_time_blend_with_the_pose_net():
+    """``pose_net_weight`` / ``depth_weight`` (eval mode only): 1 / 0 give the pose net's
+    poses back, 0 / 1 the refiner's, 0.5 / 0.5 the mean root-relative pose and the square
+    root of the depth scale; training ignores them."""
+    torch.manual_seed(0)
+    cam = _tilted_camera()
+    people = np.stack([T.person((200.0, 600.0)), T.person((-900.0, 1400.0))])
+    heat, cams, affines, _ = _inputs(cam, people)
+    pen = torch.from_numpy(people + np.random.default_rng(1).normal(0, 60, people.shape))
+    pen = pen.float()
+    b = torch.tensor([0, 0])
+    ref = LiftingPoseRefiner(hidden_channels=32, use_pose_net_pose=False, dropout=0.0)
+    torch.nn.init.normal_(ref.output_layer.weight, std=0.1)
+    ref.eval().requires_grad_(False)
+
+    def run(w_pose, w_depth):
+        ref.pose_net_weight, ref.depth_weight = w_pose, w_depth
+        out = ref(pen, b, heat, cams, affines, T.INPUT_SIZE)
+        return out['poses'].double().numpy(), out['depth_scale'].double().numpy()
+
+    alone, s = run(0.0, 1.0)
+    assert np.abs(np.log(s)).min() > 1e-3
+    back, s1 = run(1.0, 0.0)
+    assert back == pytest.approx(pen.double().numpy(), abs=1e-2) and s1 == pytest.approx(1.0)
+    half, s_half = run(0.5, 0.5)
+    assert s_half == pytest.approx(np.sqrt(s), rel=1e-5)
+    Xc = lambda P: cam.world_to_camera(P)                       # noqa: E731
+    rel = lambda P: Xc(P) - Xc(P)[:, 2:3]                        # noqa: E731
+    assert rel(half) == pytest.approx(0.5 * (rel(alone) + rel(pen.double().numpy())),
+                                      abs=1e-2)
+    ref.train()
+    ref.pose_net_weight, ref.depth_weight = 1.0, 0.0
+    trained = ref(pen, b, heat, cams, affines, T.INPUT_SIZE)['poses'].double().numpy()
+    assert trained == pytest.approx(alone, abs=1e-3)
+    with pytest.raises(ValueError, match='must lie'):
+        LiftingPoseRefiner(pose_net_weight=1.5)

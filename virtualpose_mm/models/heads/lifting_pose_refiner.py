@@ -167,6 +167,11 @@ class LiftingPoseRefiner(BaseModule):
     and how deep the root is: the refiner is then a lifting network on the heatmaps' 2D
     joints, and it can be trained without running the root and pose nets at all
     (:class:`~virtualpose_mm.models.pose_estimators.VirtualPose` ``refiner_train_inputs``).
+    Its errors and the pose net's are then two estimates from different networks, and
+    the test-time blend ``pose_net_weight`` (root-relative pose: ``w`` × the pose net's +
+    (1 − w) × the refiner's) and ``depth_weight`` (the depth scale applied as ``s^w``)
+    can average them (tune them on frames other than the test frames; 0 and 1, the
+    defaults, are the refiner alone). They change nothing in training.
 
     Args:
         num_joints: K.
@@ -184,6 +189,8 @@ class LiftingPoseRefiner(BaseModule):
         refine_depth: also correct the person's depth (step 4); False keeps the pose net's
             root joint.
         max_log_scale: bound of ``|log s|`` (tanh-limited; 0.5: a factor ≤ 1.65).
+        pose_net_weight: test-time weight of the pose net's root-relative pose (above).
+        depth_weight: test-time exponent of the depth scale (above).
         loss: config of the pose loss; it compares root-relative poses (each minus its own
             root joint). Default MMPose's ``MPJPELoss`` with joint weights.
         depth_loss_weight: weight of the depth loss (L1 of the root's camera depth, mm)
@@ -201,7 +208,8 @@ class LiftingPoseRefiner(BaseModule):
                  up_axis: Sequence[float] = (0.0, 0.0, 1.0),
                  min_depth: float = 100.0, use_pose_net_pose: bool = True,
                  refine_depth: bool = True,
-                 max_log_scale: float = 0.5, loss: Optional[dict] = None,
+                 max_log_scale: float = 0.5, pose_net_weight: float = 0.0,
+                 depth_weight: float = 1.0, loss: Optional[dict] = None,
                  depth_loss_weight: float = 1.0, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.num_joints = int(num_joints)
@@ -222,6 +230,11 @@ class LiftingPoseRefiner(BaseModule):
         self.use_pose_net_pose = bool(use_pose_net_pose)
         self.refine_depth = bool(refine_depth)
         self.max_log_scale = float(max_log_scale)
+        self.pose_net_weight = float(pose_net_weight)
+        self.depth_weight = float(depth_weight)
+        if not (0.0 <= self.pose_net_weight <= 1.0 and 0.0 <= self.depth_weight <= 1.0):
+            raise ValueError('LiftingPoseRefiner: pose_net_weight and depth_weight must lie '
+                             f'in [0, 1], got {pose_net_weight}, {depth_weight}')
         self.depth_loss_weight = float(depth_loss_weight)
         K = self.num_joints
         in_channels = (6 if self.use_pose_net_pose else 3) * K + 6
@@ -312,14 +325,20 @@ class LiftingPoseRefiner(BaseModule):
         Xc = f['camera_poses']
         root = Xc[:, self.root_index:self.root_index + 1]
         scale = torch.ones_like(root[..., :1])
+        blend = not self.training
         if self.refine_depth:
-            scale = torch.exp(self.max_log_scale * torch.tanh(out[:, 3 * K:] / self.max_log_scale))
-            scale = scale[:, None]                                              # (P, 1, 1)
+            log_s = self.max_log_scale * torch.tanh(out[:, 3 * K:] / self.max_log_scale)
+            if blend:
+                log_s = log_s * self.depth_weight
+            scale = torch.exp(log_s)[:, None]                                    # (P, 1, 1)
         if self.use_pose_net_pose:
             base = Xc - root
         else:
             base = torch.cat([f['lateral'], torch.zeros_like(f['lateral'][..., :1])], -1)
-        Xc = scale * root + (base + delta) * keep
+        rel = (base + delta) * keep
+        if blend and self.pose_net_weight and not self.use_pose_net_pose:
+            rel = self.pose_net_weight * (Xc - root) + (1.0 - self.pose_net_weight) * rel
+        Xc = scale * root + rel
         world = f['camera'].camera_to_world(Xc)
         return dict(poses=world.to(poses.dtype), keypoints_2d=f['keypoints_2d'].to(poses.dtype),
                     confidence=f['confidence'].to(poses.dtype),
