@@ -370,6 +370,17 @@ def test_refiner_trains_on_perturbed_gt_poses_without_the_two_nets():
     h.remove()
     d = seen[0][0].double().numpy() - gt
     assert 30.0 < d.std() < 70.0
+    # outliers: every person's depth scaled by exp(N(0, 0.3²)), not 0.001²
+    m3 = _gt_trained_model(depth_log_std=0.001, outlier_prob=1.0, outlier_log_std=0.3)
+    m3.load_state_dict(m.state_dict())
+    m3.train()
+    logs = []
+    h = m3.refiner.register_forward_hook(lambda mod, args, out: logs.append(
+        np.log(cam.depth(args[0][:, 2].double().numpy()) / cam.depth(gt[:, 2]))))
+    for _ in range(30):
+        m3.loss(x, ds)
+    h.remove()
+    assert 0.2 < np.concatenate(logs).std() < 0.4
 
 
 def test_refiner_train_inputs_are_checked():
@@ -386,6 +397,8 @@ def test_refiner_train_inputs_are_checked():
         _gt_trained_model(joint_sd=1.0)
     with pytest.raises(ValueError, match='≥ 0'):
         _gt_trained_model(joint_std=-1.0)
+    with pytest.raises(ValueError, match='outlier_prob must lie'):
+        _gt_trained_model(outlier_prob=1.5)
 
 
 def test_test_time_blend_with_the_pose_net():

@@ -107,9 +107,12 @@ class VirtualPose(VolumetricPoseEstimator):
 
     ``refiner_train_inputs`` (default None: the refiner trains on the pose net's poses of
     the GT-matched proposals, the whole forward running): ``dict(joint_std=..,
-    depth_log_std=..)`` trains it on GT poses perturbed in their place — every joint moved
-    by N(0, joint_std²) mm per axis, then the whole person scaled about the camera centre
-    by exp(N(0, depth_log_std²)) (same image position, another depth) — without running
+    depth_log_std=.., outlier_prob=.., outlier_log_std=..)`` trains it on GT poses
+    perturbed in their place — every joint moved by N(0, joint_std²) mm per axis, then the
+    whole person scaled about the camera centre by exp(N(0, σ²)) (same image position,
+    another depth), σ = depth_log_std, or outlier_log_std for a share outlier_prob of the
+    people (a root net's depth errors have a long tail: people found on the right ray at
+    the wrong depth, whom the refiner can put back by their apparent size) — without running
     the root and pose nets, which must both be frozen; the heatmaps are the sample's AGR
     as always. A refiner that reads the pose net's pose as a feature would learn from the
     perturbation instead of the pose net, so this needs ``use_pose_net_pose=False`` (the
@@ -205,12 +208,15 @@ class VirtualPose(VolumetricPoseEstimator):
         self.refiner_train_inputs = None
         if refiner_train_inputs is not None:
             rti = dict(refiner_train_inputs)
-            unknown = set(rti) - {'joint_std', 'depth_log_std'}
+            keys = ('joint_std', 'depth_log_std', 'outlier_prob', 'outlier_log_std')
+            unknown = set(rti) - set(keys)
             if unknown:
                 raise ValueError(f'VirtualPose: unknown refiner_train_inputs keys {sorted(unknown)}'
-                                 ' (joint_std, depth_log_std)')
-            self.refiner_train_inputs = dict(joint_std=float(rti.get('joint_std', 0.0)),
-                                             depth_log_std=float(rti.get('depth_log_std', 0.0)))
+                                 f' ({", ".join(keys)})')
+            self.refiner_train_inputs = {k: float(rti.get(k, 0.0)) for k in keys}
+            if self.refiner_train_inputs['outlier_prob'] > 1:
+                raise ValueError('VirtualPose: refiner_train_inputs.outlier_prob must lie in '
+                                 f'[0, 1], got {rti["outlier_prob"]}')
             if self.refiner is None or getattr(self.refiner, 'use_pose_net_pose', True):
                 raise ValueError('VirtualPose: refiner_train_inputs needs a refiner with '
                                  'use_pose_net_pose=False (it trains on perturbed GT poses, '
@@ -452,8 +458,12 @@ class VirtualPose(VolumetricPoseEstimator):
         noisy = joints + torch.randn_like(joints) * opts['joint_std']
         cam = meta.cameras.to_tensor(device=inputs.device, dtype=torch.float64)[b_idx, 0]
         eye = cam.center[:, None]                                            # (P, 1, 3)
-        scale = torch.exp(torch.randn(len(b_idx), 1, 1, dtype=joints.dtype,
-                                      device=joints.device) * opts['depth_log_std'])
+        sigma = torch.full((len(b_idx), 1, 1), opts['depth_log_std'], dtype=joints.dtype,
+                           device=joints.device)
+        if opts['outlier_prob'] > 0:
+            out = torch.rand(sigma.shape, device=sigma.device) < opts['outlier_prob']
+            sigma = torch.where(out, torch.full_like(sigma, opts['outlier_log_std']), sigma)
+        scale = torch.exp(torch.randn_like(sigma) * sigma)
         noisy = eye + scale * (noisy - eye)
         ref = self.refiner(noisy.float(), b_idx, inputs[:, :, :self.num_joints],
                            meta.cameras, meta.affines, meta.input_size)
