@@ -437,3 +437,59 @@ def test_test_time_blend_with_the_pose_net():
     assert trained == pytest.approx(alone, abs=1e-3)
     with pytest.raises(ValueError, match='must lie'):
         LiftingPoseRefiner(pose_net_weight=1.5)
+
+
+@pytest.mark.parametrize('use_pose_net_pose', [False, True])
+def test_flip_test_is_mirror_equivariant(use_pose_net_pose):
+    """``flip_test``: the mirrored features negate every camera-x component (lateral
+    offsets, pose-net pose, up axis, root ray) and swap left and right joints; mirroring
+    is an involution, so the flip-tested output of a person and that of its mirrored
+    features are mirror images of each other."""
+    from virtualpose_mm.datasets.joint_sets import get_joint_set
+    torch.manual_seed(0)
+    idx = get_joint_set('virtualpose17').flip_indices()
+    assert idx != list(range(17))
+    ref = LiftingPoseRefiner(hidden_channels=32, use_pose_net_pose=use_pose_net_pose,
+                             flip_test=True, dropout=0.0)
+    torch.nn.init.normal_(ref.output_layer.weight, std=0.1)
+    ref.eval()
+    K = 17
+    feats = torch.randn(5, (6 if use_pose_net_pose else 3) * K + 6)
+    mirrored = ref._mirror_features(feats)
+    assert torch.equal(ref._mirror_features(mirrored), feats)          # an involution
+    lateral = feats[:, :2 * K].view(5, K, 2)
+    m_lat = mirrored[:, :2 * K].view(5, K, 2)
+    assert torch.equal(m_lat[:, :, 0], -lateral[:, idx, 0])
+    assert torch.equal(m_lat[:, :, 1], lateral[:, idx, 1])
+    if use_pose_net_pose:
+        rel, m_rel = feats[:, 2 * K:5 * K].view(5, K, 3), mirrored[:, 2 * K:5 * K].view(5, K, 3)
+        assert torch.equal(m_rel, rel[:, idx] * torch.tensor([-1., 1, 1]))
+    conf_at = (5 if use_pose_net_pose else 2) * K
+    assert torch.equal(mirrored[:, conf_at:conf_at + K], feats[:, conf_at:conf_at + K][:, idx])
+    tail = feats[:, -6:]
+    assert torch.equal(mirrored[:, -6:], tail * torch.tensor([-1., 1, 1, -1, 1, 1]))
+    with torch.no_grad():
+        out = ref.mlp(feats)
+        both = 0.5 * (out + ref._mirror_output(ref.mlp(mirrored)))
+        both_m = 0.5 * (ref.mlp(mirrored) + ref._mirror_output(out))
+    assert torch.allclose(ref._mirror_output(both), both_m, atol=1e-6)
+    assert not torch.allclose(both, out, atol=1e-4)
+    with pytest.raises(ValueError, match='joints, the refiner'):
+        LiftingPoseRefiner(num_joints=15, flip_test=True)
+
+
+def test_flip_test_runs_in_eval_only():
+    cam = _tilted_camera()
+    people = np.stack([T.person((200.0, 600.0))])
+    heat, cams, affines, _ = _inputs(cam, people)
+    poses = torch.from_numpy(people).float()
+    ref = LiftingPoseRefiner(hidden_channels=32, use_pose_net_pose=False, dropout=0.0)
+    torch.nn.init.normal_(ref.output_layer.weight, std=0.1)
+    ref.requires_grad_(False)
+    flip = LiftingPoseRefiner(hidden_channels=32, use_pose_net_pose=False, dropout=0.0,
+                              flip_test=True)
+    flip.load_state_dict(ref.state_dict())
+    flip.requires_grad_(False)
+    args = (poses, torch.tensor([0]), heat, cams, affines, T.INPUT_SIZE)
+    assert torch.equal(ref.train()(*args)['poses'], flip.train()(*args)['poses'])
+    assert not torch.allclose(ref.eval()(*args)['poses'], flip.eval()(*args)['poses'])

@@ -1,6 +1,7 @@
 """The embedded monocular VirtualPose checkpoints load into their configs and are at most
 15·10⁶ bytes; the one with camera-facing pose cubes places people better than the first one
-given the same roots, and estimates their depth better.
+given the same roots, and estimates their depth better; the one with a lifting refiner
+holds the camera-facing one's networks and refines their poses.
 
 Frames: virtual frames of the CMU bank's train split, seed 99 (the tuning frames; not the
 held-out test frames); the pose nets are fed the GT roots so that only they differ, and the
@@ -28,7 +29,10 @@ import virtualpose_toy as T  # noqa: E402
 CASES = {
     'world': ('virtualpose_virtualcam_cpu.py', 'virtualpose_virtualcam_cpu.pth'),
     'view': ('virtualpose_virtualcam-viewcube_cpu.py', 'virtualpose_virtualcam-viewcube_cpu.pth'),
+    'lift': ('virtualpose_virtualcam-viewcube-lift_cpu.py',
+             'virtualpose_virtualcam-viewcube-lift_cpu.pth'),
 }
+ORIENTATION = {'world': 'world', 'view': 'view', 'lift': 'view'}
 NUM_FRAMES = 6
 NUM_DEPTH_FRAMES = 20
 
@@ -44,7 +48,7 @@ def _model_and_frames(kind, num_frames):
     load_checkpoint(model, osp.join(REPO_ROOT, 'checkpoints', ckpt), map_location='cpu',
                     strict=True, logger='silent')
     model.eval()
-    assert model.pose_net.cube_orientation == kind
+    assert model.pose_net.cube_orientation == ORIENTATION[kind]
     ds_cfg = cfg.test_dataloader.dataset.copy()
     ds_cfg.update(num_samples=num_frames, bank_split='train', seed=99)
     return model, DATASETS.build(ds_cfg)
@@ -157,6 +161,49 @@ def test_subvoxel_proposals_are_nearer_the_gt_roots():
 @pytest.mark.parametrize('kind', sorted(CASES))
 def test_embedded_checkpoint_is_at_most_15_mb(kind):
     """The issue's size limit for a committed stage-2 checkpoint: 15·10⁶ bytes (the
-    camera-facing one is published with ``publish_model.py --fp16 --compact``)."""
+    camera-facing one is published with ``publish_model.py --fp16 --compact``, the one
+    with the lifting refiner with ``--fp16 --deflate``)."""
     path = osp.join(REPO_ROOT, 'checkpoints', CASES[kind][1])
     assert osp.getsize(path) <= 15_000_000, f'{path}: {osp.getsize(path):,} bytes'
+
+
+def _refined_root_relative_errors(num_frames):
+    """(pose net, refined) root-relative errors (mm) of the lifting checkpoint on the GT
+    roots of ``num_frames`` tuning frames: the pose net's cubes at the GT roots, then the
+    refiner on its poses."""
+    model, ds = _model_and_frames('lift', num_frames)
+    r = model.root_index
+    before, after = [], []
+    with torch.no_grad():
+        for i in range(num_frames):
+            data = model.data_preprocessor(pseudo_collate([ds[i]]), False)
+            x = model._inputs(data['inputs'])
+            meta = model.parse_meta(data['data_samples'], 1)
+            gt = np.asarray(data['data_samples'][0].gt_instances.lifting_target)
+            M = model.root_net.max_people
+            props = T.gt_root_proposals([gt[:, r]], M)
+            res = model.run_pose_net(x[:, :, :model.num_joints], props, meta, meta.input_size)
+            b_idx = res['pair_index'][:, 0]
+            ref = model.refiner(res['pair_poses'], b_idx, x[:, :, :model.num_joints],
+                                meta.cameras, meta.affines, meta.input_size)['poses']
+            for p0, p1, g in zip(res['pair_poses'].double().numpy(),
+                                 ref.double().numpy(), gt[:M]):
+                before.append(np.linalg.norm((p0 - p0[r]) - (g - g[r]), axis=-1).mean())
+                after.append(np.linalg.norm((p1 - p1[r]) - (g - g[r]), axis=-1).mean())
+    return np.asarray(before), np.asarray(after)
+
+
+@pytest.mark.timeout(300)
+def test_lifting_refiner_checkpoint_improves_its_pose_nets_poses():
+    """configs/virtualpose/virtualpose_virtualcam-viewcube-lift_cpu.py: the camera-facing
+    checkpoint's root and pose nets, bit for bit, and a lifting refiner trained on them;
+    on the same people and roots its poses beat the pose net's."""
+    lift = torch.load(osp.join(REPO_ROOT, 'checkpoints', CASES['lift'][1]),
+                      map_location='cpu', weights_only=True)['state_dict']
+    view = torch.load(osp.join(REPO_ROOT, 'checkpoints', CASES['view'][1]),
+                      map_location='cpu', weights_only=True)['state_dict']
+    assert set(lift) - set(view) == {k for k in lift if k.startswith('refiner.')}
+    assert set(view) <= set(lift)
+    assert all(torch.equal(lift[k], v) for k, v in view.items())
+    before, after = _refined_root_relative_errors(NUM_FRAMES)
+    assert len(before) >= 12

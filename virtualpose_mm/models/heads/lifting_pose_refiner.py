@@ -173,6 +173,11 @@ class LiftingPoseRefiner(BaseModule):
     can average them (tune them on frames other than the test frames; 0 and 1, the
     defaults, are the refiner alone). They change nothing in training.
 
+    ``flip_test`` (eval mode only): the MLP also runs on the mirrored person (camera x
+    negated in every feature, left and right joints swapped by ``joint_set``'s flip
+    pairs), and its mirrored-back correction and depth scale are averaged with the
+    direct ones, as MMPose's flip test does for heatmaps.
+
     Args:
         num_joints: K.
         root_index: the root joint (VirtualPose: 2, mid-hip).
@@ -191,6 +196,9 @@ class LiftingPoseRefiner(BaseModule):
         max_log_scale: bound of ``|log s|`` (tanh-limited; 0.5: a factor ≤ 1.65).
         pose_net_weight: test-time weight of the pose net's root-relative pose (above).
         depth_weight: test-time exponent of the depth scale (above).
+        flip_test: average with the mirrored person at test time (above).
+        joint_set: the joint set whose flip pairs ``flip_test`` swaps (default
+            ``'virtualpose17'``, VirtualPose's).
         loss: config of the pose loss; it compares root-relative poses (each minus its own
             root joint). Default MMPose's ``MPJPELoss`` with joint weights.
         depth_loss_weight: weight of the depth loss (L1 of the root's camera depth, mm)
@@ -209,7 +217,8 @@ class LiftingPoseRefiner(BaseModule):
                  min_depth: float = 100.0, use_pose_net_pose: bool = True,
                  refine_depth: bool = True,
                  max_log_scale: float = 0.5, pose_net_weight: float = 0.0,
-                 depth_weight: float = 1.0, loss: Optional[dict] = None,
+                 depth_weight: float = 1.0, flip_test: bool = False,
+                 joint_set: str = 'virtualpose17', loss: Optional[dict] = None,
                  depth_loss_weight: float = 1.0, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.num_joints = int(num_joints)
@@ -236,7 +245,16 @@ class LiftingPoseRefiner(BaseModule):
             raise ValueError('LiftingPoseRefiner: pose_net_weight and depth_weight must lie '
                              f'in [0, 1], got {pose_net_weight}, {depth_weight}')
         self.depth_loss_weight = float(depth_loss_weight)
+        self.flip_test = bool(flip_test)
         K = self.num_joints
+        self.flip_indices = None
+        if self.flip_test:
+            from virtualpose_mm.datasets.joint_sets import get_joint_set
+            js = get_joint_set(joint_set)
+            if js.num_joints != K:
+                raise ValueError(f'LiftingPoseRefiner: joint_set {js.name!r} has '
+                                 f'{js.num_joints} joints, the refiner {K}')
+            self.flip_indices = js.flip_indices()
         in_channels = (6 if self.use_pose_net_pose else 3) * K + 6
         self.input_layer = nn.Sequential(nn.Linear(in_channels, hidden_channels),
                                          nn.LayerNorm(hidden_channels), nn.ReLU(inplace=True),
@@ -318,7 +336,10 @@ class LiftingPoseRefiner(BaseModule):
                         confidence=poses.new_zeros(0, K))
         poses = poses.detach()
         f = self.features(poses, batch_index, heatmaps, cameras, affines, input_size)
-        out = self.output_layer(self.blocks(self.input_layer(f['features']))).to(torch.float64)
+        out = self.mlp(f['features']).to(torch.float64)
+        if self.flip_test and not self.training:
+            out = 0.5 * (out + self._mirror_output(
+                self.mlp(self._mirror_features(f['features'])).to(torch.float64)))
         delta = out[:, :3 * K].view(P, K, 3) * 1000.0
         keep = torch.ones(K, 1, dtype=delta.dtype, device=delta.device)
         keep[self.root_index] = 0.0                       # the root joint does not move
@@ -343,6 +364,32 @@ class LiftingPoseRefiner(BaseModule):
         return dict(poses=world.to(poses.dtype), keypoints_2d=f['keypoints_2d'].to(poses.dtype),
                     confidence=f['confidence'].to(poses.dtype),
                     depth_scale=scale.view(P).to(poses.dtype))
+
+    def mlp(self, features: Tensor) -> Tensor:
+        """(P, C) features → (P, 3K [+ 1]) correction (m) [and log depth scale]."""
+        return self.output_layer(self.blocks(self.input_layer(features)))
+
+    def _mirror_features(self, feats: Tensor) -> Tensor:
+        """The features of the person mirrored in the camera's x (joints swapped)."""
+        K, idx = self.num_joints, self.flip_indices
+        parts, i = [], 0
+        for width in ((2, 3) if self.use_pose_net_pose else (2, )):
+            block = feats[:, i:i + width * K].view(-1, K, width)[:, idx].clone()
+            block[..., 0] = -block[..., 0]
+            parts.append(block.flatten(1))
+            i += width * K
+        conf = feats[:, i:i + K][:, idx]
+        rest = feats[:, i + K:].clone()                 # up (3), root ray (2), depth (1)
+        rest[:, 0] = -rest[:, 0]
+        rest[:, 3] = -rest[:, 3]
+        return torch.cat(parts + [conf, rest], -1)
+
+    def _mirror_output(self, out: Tensor) -> Tensor:
+        """A correction of the mirrored person mirrored back."""
+        K = self.num_joints
+        delta = out[:, :3 * K].view(-1, K, 3)[:, self.flip_indices].clone()
+        delta[..., 0] = -delta[..., 0]
+        return torch.cat([delta.flatten(1), out[:, 3 * K:]], -1)
 
     def loss(self, poses: Tensor, targets: Tensor, weights: Tensor, cameras=None,
              batch_index: Optional[Tensor] = None) -> Tensor:

@@ -117,8 +117,9 @@ class VirtualPose(VolumetricPoseEstimator):
     as always. A refiner that reads the pose net's pose as a feature would learn from the
     perturbation instead of the pose net, so this needs ``use_pose_net_pose=False`` (the
     poses then only say where to look for each joint and how deep the root is). One
-    iteration costs the AGR and the refiner only (CPU: ~1,000 people a second against ~11
-    through the whole forward), which is what a lifting network needs: many people.
+    iteration costs the AGR and the refiner only (two CPU threads, CPU-sized config:
+    ~300 people a second, 0.55 s for 64 frames, against ~11 through the whole forward,
+    1.8 s for 8 frames), which is what a lifting network needs: many people.
 
     ``frozen`` (an addition of this package; default ``()``): any of ``'root_net'``,
     ``'pose_net'``, ``'refiner'`` (not all the model's trainable networks) trains the
