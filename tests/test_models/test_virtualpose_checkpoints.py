@@ -207,3 +207,8 @@ def test_lifting_refiner_checkpoint_improves_its_pose_nets_poses():
     assert all(torch.equal(lift[k], v) for k, v in view.items())
     before, after = _refined_root_relative_errors(NUM_FRAMES)
     assert len(before) >= 12
+    # measured on these 6 frames (22 people): pose net 98.0 mm, refined 91.6 mm (the
+    # config's flip test and blend with the pose net; 100 tuning frames through the whole
+    # model, checkpoints/README.md: 100.7 -> 92.1 mm)
+    assert after.mean() < before.mean() - 4.0
+    assert after.mean() < 95.0
