@@ -162,16 +162,22 @@ def test_loss_is_root_relative_plus_the_depth_error():
         ref.loss(shifted, gt, w)
 
 
-def test_refiner_learns_a_systematic_pose_error():
-    """A pose net whose every joint is 120 mm too far from the camera relative to its root
-    (root exact): the refiner learns the correction from the features (root-relative
-    error 120 → < 40 mm in 150 Adam steps)."""
+def _four_people():
+    """Seeded: the tilted camera, four standing people, their heatmaps and geometry
+    inputs, and their camera-frame joints."""
     torch.manual_seed(0)
     cam = _tilted_camera()
     people = np.stack([T.person((x, y)) for x, y in
                        [(-1200.0, 300.0), (0.0, 800.0), (1100.0, 1500.0), (400.0, -200.0)]])
     heat, cams, affines, _ = _inputs(cam, people)
-    Xc = cam.world_to_camera(people)
+    return cam, people, heat, cams, affines, cam.world_to_camera(people)
+
+
+def test_refiner_learns_a_systematic_pose_error():
+    """A pose net whose every joint is 120 mm too far from the camera relative to its root
+    (root exact): the refiner learns the correction from the features (root-relative
+    error 120 → < 40 mm in 150 Adam steps)."""
+    cam, people, heat, cams, affines, Xc = _four_people()
     Xc_bad = Xc.copy()
     Xc_bad[..., 2] += 120.0
     Xc_bad[:, 2] = Xc[:, 2]
@@ -200,12 +206,7 @@ def test_refiner_learns_a_systematic_depth_error():
     """People placed 12 % too far along their camera rays by the pose net (the same
     image, so the same heatmaps): the depth scale learns to bring them back (root depth
     error ~12 % → < 3 % in 150 Adam steps)."""
-    torch.manual_seed(0)
-    cam = _tilted_camera()
-    people = np.stack([T.person((x, y)) for x, y in
-                       [(-1200.0, 300.0), (0.0, 800.0), (1100.0, 1500.0), (400.0, -200.0)]])
-    heat, cams, affines, _ = _inputs(cam, people)
-    Xc = cam.world_to_camera(people)
+    cam, people, heat, cams, affines, Xc = _four_people()
     pen = torch.from_numpy(cam.camera_to_world(Xc * 1.12)).float()
     gt = torch.from_numpy(people).float()
     b = torch.zeros(len(people), dtype=torch.long)

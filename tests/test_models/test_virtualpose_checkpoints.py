@@ -54,22 +54,32 @@ def _model_and_frames(kind, num_frames):
     return model, DATASETS.build(ds_cfg)
 
 
-def _root_relative_errors(kind):
-    model, ds = _model_and_frames(kind, NUM_FRAMES)
-    errors = []
+def _pose_net_on_gt_roots(kind, num_frames):
+    """Yields, per tuning frame of ``CASES[kind]``, ``(model, x, meta, gt, result)``: the
+    pose net run on cubes at the GT roots (``run_pose_net``), gt (G, K, 3) world mm."""
+    model, ds = _model_and_frames(kind, num_frames)
     with torch.no_grad():
-        for i in range(NUM_FRAMES):
+        for i in range(num_frames):
             data = model.data_preprocessor(pseudo_collate([ds[i]]), False)
             x = model._inputs(data['inputs'])
             meta = model.parse_meta(data['data_samples'], 1)
             gt = np.asarray(data['data_samples'][0].gt_instances.lifting_target)
-            M = model.root_net.max_people
-            props = T.gt_root_proposals([gt[:, model.root_index]], M)
-            poses = model.run_pose_net(x[:, :, :model.num_joints], props, meta,
-                                       meta.input_size)['poses'][0].double().numpy()
-            r = model.root_index
-            for p, g in zip(poses, gt[:M]):
-                errors.append(np.linalg.norm((p - p[r]) - (g - g[r]), axis=-1).mean())
+            props = T.gt_root_proposals([gt[:, model.root_index]], model.root_net.max_people)
+            res = model.run_pose_net(x[:, :, :model.num_joints], props, meta,
+                                     meta.input_size)
+            yield model, x, meta, gt, res
+
+
+def _rel_error(pose, gt, r) -> float:
+    """Root-relative MPJPE (mm) of one (K, 3) pose."""
+    return float(np.linalg.norm((pose - pose[r]) - (gt - gt[r]), axis=-1).mean())
+
+
+def _root_relative_errors(kind):
+    errors = []
+    for model, _, _, gt, res in _pose_net_on_gt_roots(kind, NUM_FRAMES):
+        for p, g in zip(res['poses'][0].double().numpy(), gt[:model.root_net.max_people]):
+            errors.append(_rel_error(p, g, model.root_index))
     return np.asarray(errors)
 
 
@@ -171,25 +181,16 @@ def _refined_root_relative_errors(num_frames):
     """(pose net, refined) root-relative errors (mm) of the lifting checkpoint on the GT
     roots of ``num_frames`` tuning frames: the pose net's cubes at the GT roots, then the
     refiner on its poses."""
-    model, ds = _model_and_frames('lift', num_frames)
-    r = model.root_index
     before, after = [], []
     with torch.no_grad():
-        for i in range(num_frames):
-            data = model.data_preprocessor(pseudo_collate([ds[i]]), False)
-            x = model._inputs(data['inputs'])
-            meta = model.parse_meta(data['data_samples'], 1)
-            gt = np.asarray(data['data_samples'][0].gt_instances.lifting_target)
-            M = model.root_net.max_people
-            props = T.gt_root_proposals([gt[:, r]], M)
-            res = model.run_pose_net(x[:, :, :model.num_joints], props, meta, meta.input_size)
-            b_idx = res['pair_index'][:, 0]
-            ref = model.refiner(res['pair_poses'], b_idx, x[:, :, :model.num_joints],
-                                meta.cameras, meta.affines, meta.input_size)['poses']
-            for p0, p1, g in zip(res['pair_poses'].double().numpy(),
-                                 ref.double().numpy(), gt[:M]):
-                before.append(np.linalg.norm((p0 - p0[r]) - (g - g[r]), axis=-1).mean())
-                after.append(np.linalg.norm((p1 - p1[r]) - (g - g[r]), axis=-1).mean())
+        for model, x, meta, gt, res in _pose_net_on_gt_roots('lift', num_frames):
+            ref = model.refiner(res['pair_poses'], res['pair_index'][:, 0],
+                                x[:, :, :model.num_joints], meta.cameras, meta.affines,
+                                meta.input_size)['poses']
+            for p0, p1, g in zip(res['pair_poses'].double().numpy(), ref.double().numpy(),
+                                 gt[:model.root_net.max_people]):
+                before.append(_rel_error(p0, g, model.root_index))
+                after.append(_rel_error(p1, g, model.root_index))
     return np.asarray(before), np.asarray(after)
 
 
