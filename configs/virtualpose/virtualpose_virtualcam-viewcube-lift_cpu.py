@@ -46,7 +46,9 @@
 # 107.7 mm, absolute 187.6 mm, MRPE 145.5 mm, recall@500 0.824 (403 of 489), mAP 0.333,
 # against 118.4, 191.9, 145.2, 0.814, 0.317 without the refiner; with the refiner alone
 # (its end-of-training validation: no flip, weights 0 and 1): 108.4, 200.7, 160.4, 0.802,
-# 0.272.
+# 0.272. The logged run (checkpoints/virtualpose_virtualcam-viewcube-lift_cpu.log) parsed
+# this file before the three test-time options and these comments were added; training
+# does not read them.
 _base_ = ['./virtualpose_virtualcam-viewcube_cpu.py']
 
 model = dict(
