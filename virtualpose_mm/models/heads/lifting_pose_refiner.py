@@ -268,17 +268,23 @@ class LiftingPoseRefiner(BaseModule):
 
     # ------------------------------------------------------------------ geometry
     @staticmethod
-    def _per_item(cameras, affines: Tensor, batch_index: Tensor, device):
+    def _item_cameras(cameras, batch_index: Tensor, device):
+        """The float64 camera of each item (batch shape (P, )) from the samples' cameras
+        of batch shape (B, 1) or (B, )."""
         cam = cameras.to_tensor(device=device, dtype=torch.float64)
         if len(cam.batch_shape) == 2:
             if cam.batch_shape[1] != 1:
                 raise ValueError('LiftingPoseRefiner works on one view, got cameras of batch '
                                  f'shape {cam.batch_shape}')
             cam = cam[:, 0]
+        return cam[batch_index]
+
+    @classmethod
+    def _per_item(cls, cameras, affines: Tensor, batch_index: Tensor, device):
         A = affines.to(device=device, dtype=torch.float64)
         if A.dim() == 4:
             A = A[:, 0]
-        return cam[batch_index], A[batch_index]
+        return cls._item_cameras(cameras, batch_index, device), A[batch_index]
 
     def features(self, poses: Tensor, batch_index: Tensor, heatmaps: Tensor, cameras,
                  affines: Tensor, input_size) -> Dict[str, Tensor]:
@@ -409,8 +415,7 @@ class LiftingPoseRefiner(BaseModule):
             if cameras is None or batch_index is None:
                 raise ValueError('LiftingPoseRefiner.loss: refine_depth needs the cameras '
                                  'and batch_index of the poses')
-            cam = cameras.to_tensor(device=poses.device, dtype=torch.float64)
-            cam = (cam[:, 0] if len(cam.batch_shape) == 2 else cam)[batch_index]
+            cam = self._item_cameras(cameras, batch_index, poses.device)
             z = cam.depth(torch.stack([poses[:, r], targets[:, r]], 1).double())   # (P, 2)
             loss = loss + self.depth_loss_weight * (z[:, 0] - z[:, 1]).abs().mean().to(loss)
         return loss
