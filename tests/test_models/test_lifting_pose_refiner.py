@@ -68,6 +68,55 @@ def _inputs(cam, people):
     return torch.from_numpy(hm)[None].float(), cams, affines, hm_px
 
 
+def _peak_search_by_definition(hm, guess, radius, batch_index, eps=1e-6):
+    """heatmap_keypoints' integer peak and confidence, pixel by pixel over the whole map
+    (a local maximum: ≥ its in-map 3 × 3 neighbours and > eps)."""
+    H, W = hm.shape[-2:]
+    s2 = max(radius / 2.0, 0.5) ** 2
+    peaks = np.zeros(guess.shape[:2] + (2, ), np.int64)
+    conf = np.zeros(guess.shape[:2])
+    for p in range(guess.shape[0]):
+        for k in range(guess.shape[1]):
+            m = hm[batch_index[p], k]
+            gx, gy = guess[p, k]
+            cx, cy = int(np.round(gx)), int(np.round(gy))
+            best, arg = 0.0, None
+            for y in range(cy - radius, cy + radius + 1):      # row-major, first best wins
+                for x in range(cx - radius, cx + radius + 1):
+                    if not (0 <= x < W and 0 <= y < H) or m[y, x] <= eps:
+                        continue
+                    if m[y, x] < m[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].max():
+                        continue
+                    score = m[y, x] * np.exp(-((x - gx) ** 2 + (y - gy) ** 2) / (2 * s2))
+                    if score > best:
+                        best, arg = score, (x, y)
+            if arg is not None:
+                peaks[p, k], conf[p, k] = arg, m[arg[1], arg[0]]
+    return peaks, conf
+
+
+def test_heatmap_keypoints_peak_search_matches_its_definition_at_the_map_edges():
+    # the search looks at a window around each guess only: the same peaks as the
+    # definition over the whole map, guesses near and beyond the edges included
+    g = torch.Generator().manual_seed(0)
+    hm = torch.rand(3, 5, 20, 30, generator=g) ** 4
+    hm = torch.nn.functional.avg_pool2d(hm, 3, 1, 1)
+    hm[hm < 0.05] = 0
+    batch_index = torch.randint(3, (9, ), generator=g)
+    guess = torch.rand(9, 5, 2, generator=g) * torch.tensor([36.0, 26.0]) - 3.0
+    kpt, conf = heatmap_keypoints(hm, guess, 3, batch_index=batch_index)
+    peaks, conf_ref = _peak_search_by_definition(hm.double().numpy(), guess.double().numpy(),
+                                                 3, batch_index.numpy())
+    found = conf_ref > 0
+    assert 0 < found.sum() < found.size               # found and empty windows both occur
+    np.testing.assert_array_equal(conf.numpy() > 0, found)
+    np.testing.assert_allclose(conf.numpy(), conf_ref, rtol=1e-6)
+    # (the confidence is the value at the peak pixel); the sub-pixel step moves it by at
+    # most half a pixel
+    assert np.abs(kpt.double().numpy()[found] - peaks[found]).max() <= 0.5 + 1e-6
+    np.testing.assert_array_equal(kpt.numpy()[~found], guess.numpy()[~found])
+
+
 @pytest.mark.parametrize('dist', [None, [-0.12, 0.03, 0.001, -0.002, 0.0]])
 def test_features_read_the_true_2d_joints_and_their_geometry(dist):
     """From a pose net that is 150 mm off in every joint, the 2D joints read off heatmaps

@@ -107,12 +107,17 @@ def heatmap_keypoints(heatmaps: Tensor, guess: Tensor, search_radius: int = 4,
     g = torch.where(finite, guess, guess.new_zeros(()))
     if P == 0:
         return guess.clone(), guess.new_zeros(P, K)
-    pooled = torch.nn.functional.max_pool2d(heatmaps.reshape(B * K, 1, H, W), 3, 1, 1)
-    is_peak = ((heatmaps >= pooled.view(B, K, H, W)) & (heatmaps > eps)).to(heatmaps.dtype)
     centre = torch.stack([g[..., 0].round().clamp(-1e6, 1e6),
                           g[..., 1].round().clamp(-1e6, 1e6)], -1).long()
     values, coords, _ = gather_windows(heatmaps, batch_index, centre, search_radius)
-    peaks, _, _ = gather_windows(is_peak, batch_index, centre, search_radius)
+    # local maxima (3 × 3) of the window only: its values and a one-pixel rim go through
+    # the max-pool (zero off the map, which a value > eps beats as max_pool2d's padding
+    # would), not the whole map
+    n = 2 * search_radius + 3
+    rim, _, _ = gather_windows(heatmaps, batch_index, centre, search_radius + 1)
+    pooled = torch.nn.functional.max_pool2d(rim.reshape(P * K, 1, n, n), 3, 1, 1)
+    pooled = pooled.view(P, K, n, n)[:, :, 1:-1, 1:-1].reshape(values.shape)
+    peaks = (values >= pooled) & (values > eps)
     d2 = ((coords.to(g.dtype) - g[:, :, None]) ** 2).sum(-1)                  # (P, K, S)
     s2 = max(search_radius / 2.0, 0.5) ** 2
     score = values.to(g.dtype) * peaks.to(g.dtype) * torch.exp(-d2 / (2 * s2))
