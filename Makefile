@@ -6,7 +6,8 @@ PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 
 .PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose \
-	demo-train-virtualpose-viewcube demo-train-virtualpose-lift golden clean
+	demo-train-virtualpose-viewcube demo-train-virtualpose-lift \
+	demo-train-virtualpose-lift-long golden clean
 
 install:
 	bash tools/install.sh
@@ -31,7 +32,9 @@ demo: install
 # embedded checkpoint of demo-train-virtualpose), then its root net trained alone, then its
 # pose net alone (about 1.4 h + 1.6 h + 1.7 h on two threads); demo-train-virtualpose-lift:
 # the lifting refiner trained on top of MONO_LIFT_BASE (default the embedded viewcube
-# checkpoint; about 1 h on two threads)
+# checkpoint; about 1 h on two threads); demo-train-virtualpose-lift-long: that refiner
+# trained further on frames of 3-8 people, from MONO_LIFT_LONG_BASE (default the embedded
+# lift checkpoint; about 1 h 10 min on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -104,6 +107,19 @@ demo-train-virtualpose-lift: install
 		--no-hash
 	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift_cpu.py \
 	DEMO_MONO_CHECKPOINT=$(MONO_LIFT_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift_cpu.pth \
+		bash demo/run_demo.sh
+
+MONO_LIFT_LONG_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift-long_cpu
+MONO_LIFT_LONG_BASE ?= checkpoints/virtualpose_virtualcam-viewcube-lift_cpu.pth
+demo-train-virtualpose-lift-long: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+		configs/virtualpose/virtualpose_virtualcam-viewcube-lift-long_cpu.py \
+		--work-dir $(MONO_LIFT_LONG_TRAIN_DIR) --cfg-options load_from=$(MONO_LIFT_LONG_BASE)
+	$(PYTHON) tools/misc/publish_model.py $(MONO_LIFT_LONG_TRAIN_DIR)/iter_6000.pth \
+		$(MONO_LIFT_LONG_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-long_cpu.pth \
+		--fp16 --deflate --no-hash
+	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift-long_cpu.py \
+	DEMO_MONO_CHECKPOINT=$(MONO_LIFT_LONG_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-long_cpu.pth \
 		bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)
