@@ -32,7 +32,9 @@
 # root-relative MPJPE 104.3 mm, absolute 187.4 mm, MRPE 148.0 mm, recall@500 0.820 (401
 # of 489), mAP 0.320 (lift's checkpoint and options: 107.7, 187.6, 145.5, 0.824, 0.333;
 # this checkpoint with lift's options, the log's end-of-training validation: 104.5,
-# 185.9, 145.6, 0.822).
+# 185.9, 145.6, 0.822). The logged run (checkpoints/virtualpose_virtualcam-viewcube-
+# lift-long_cpu.log) parsed this file before its two test-time weights were set; training
+# does not read them.
 _base_ = ['./virtualpose_virtualcam-viewcube-lift_cpu.py']
 
 model = dict(refiner=dict(pose_net_weight=0.25, depth_weight=0.5))
