@@ -2,15 +2,17 @@
 # people) continues on ~2.1 million more people in frames of 3-8 people (6,000
 # iterations of 64 frames, seed 8: frames no earlier training saw; Adam 5e-4, cosine;
 # 70 min on two CPU threads). The root and pose nets stay the viewcube checkpoint's.
-# Why: a lifting MLP keeps improving with the number of people it sees. A standalone
-# lifter of the same width (256, two blocks) on the bank's poses, with the AGR's 2D noise
-# and the true root depth, measured on clip groups it never saw (15 % of the train split's
-# groups held out): 92.0 mm after 1.0 M people, 87.0 after 2.0 M, 84.8 after 3.1 M,
-# 82.4 after 5.1 M (an experiment outside the package, not committed; L/R mirroring and
-# upper/lower-body mixing of the poses changed nothing there: 82.3-83.7). A training
-# iteration here costs the AGR of its frames more than the MLP, so frames of 3-8 people
-# give 1.75x the people per second of the 1-4 of the held-out frames (~515 vs ~295 on
-# two CPU threads).
+# Why: a lifting MLP keeps improving with the number of people it sees.
+# tools/analysis/lifting_sample_curve.py (a standalone lifter of the same width, 256 x 2
+# blocks, on the bank's poses with the AGR's 2D noise and the true root depth, validated
+# on the people of takes it never saw; no heatmaps, so millions of people take minutes),
+# `--iters 4000 / 8000 / 12000 / 20000`: 79.2 mm after 0.61 M people, 73.7 after 1.22 M,
+# 71.5 after 1.84 M, 69.3 after 3.06 M (the level depends on which takes are held out:
+# with the bank's split groups, `--clips .../clips.json`, 93.1 after 0.61 M; an
+# uncommitted variant that mirrored the poses or mixed upper and lower bodies changed
+# nothing there). A training iteration here costs the AGR of its frames more than the
+# MLP, so frames of 3-8 people give 1.75x the people per second of the 1-4 of the
+# held-out frames (~515 vs ~295 on two CPU threads).
 # The embedded checkpoint (checkpoints/virtualpose_virtualcam-viewcube-lift-long_cpu.pth,
 # `make demo-train-virtualpose-lift-long`): float16, --deflate, 14.3 MB.
 # Test-time options, chosen on the 100 tuning frames of ./virtualpose_virtualcam-viewcube-
