@@ -109,15 +109,19 @@ def heatmap_keypoints(heatmaps: Tensor, guess: Tensor, search_radius: int = 4,
         return guess.clone(), guess.new_zeros(P, K)
     centre = torch.stack([g[..., 0].round().clamp(-1e6, 1e6),
                           g[..., 1].round().clamp(-1e6, 1e6)], -1).long()
-    values, coords, _ = gather_windows(heatmaps, batch_index, centre, search_radius)
-    # local maxima (3 × 3) of the window only: its values and a one-pixel rim go through
-    # the max-pool (zero off the map, which a value > eps beats as max_pool2d's padding
-    # would), not the whole map
+    # local maxima (3 × 3) of the window only: the window and a one-pixel rim are read
+    # once and go through the max-pool (zero off the map, which a value > eps beats as
+    # max_pool2d's padding would), not the whole map
     n = 2 * search_radius + 3
-    rim, _, _ = gather_windows(heatmaps, batch_index, centre, search_radius + 1)
+    rim, rim_coords, _ = gather_windows(heatmaps, batch_index, centre, search_radius + 1)
     pooled = torch.nn.functional.max_pool2d(rim.reshape(P * K, 1, n, n), 3, 1, 1)
-    pooled = pooled.view(P, K, n, n)[:, :, 1:-1, 1:-1].reshape(values.shape)
-    peaks = (values >= pooled) & (values > eps)
+
+    def inner(x):                                  # (P, K, n², ...) → (P, K, (n − 2)², ...)
+        x = x.reshape(P, K, n, n, *x.shape[3:])[:, :, 1:-1, 1:-1]
+        return x.reshape(P, K, (n - 2) ** 2, *x.shape[4:])
+
+    values, coords = inner(rim), inner(rim_coords)
+    peaks = (values >= inner(pooled.view(P, K, n * n))) & (values > eps)
     d2 = ((coords.to(g.dtype) - g[:, :, None]) ** 2).sum(-1)                  # (P, K, S)
     s2 = max(search_radius / 2.0, 0.5) ** 2
     score = values.to(g.dtype) * peaks.to(g.dtype) * torch.exp(-d2 / (2 * s2))
