@@ -276,3 +276,43 @@ def test_golden_reference_agr_is_reproduced_with_the_legacy_options(shared_data)
                                    atol=1e-3)
         np.testing.assert_array_equal(r['gt_keypoints_3d_weights'],
                                       g['joints_3d_vis'][b, :n, :, 0].numpy())
+
+
+def test_peaks_mode_gives_the_gaussians_that_render_mode_draws():
+    """``heatmap_mode='peaks'``: no heatmaps rendered; each joint's noisy Gaussian (centre,
+    σ, amplitude, from the same random numbers) rendered by the renderer is exactly the
+    render mode's AGR; the box map and every other field are the same."""
+    from virtualpose_mm.structures.heatmaps import render_gaussian_heatmaps
+    for noise in (True, None):
+        rendered = _dataset(num_samples=4, num_people=(1, 5), seed=11,
+                            pipeline=_pipeline(noise=noise))
+        peaks = _dataset(num_samples=4, num_people=(1, 5), seed=11,
+                         pipeline=_pipeline(noise=noise, heatmap_mode='peaks'))
+        for i in range(4):
+            r, p = rendered[i], peaks[i]
+            hm = r['inputs'][0, :17].numpy()
+            assert hm.max() > 0.5
+            assert p['inputs'][0, :17].abs().max() == 0             # nothing rendered
+            torch.testing.assert_close(p['inputs'][0, 17:], r['inputs'][0, 17:], rtol=0,
+                                       atol=0)
+            pk = p['data_samples'].gt_instance_labels.agr_peaks.numpy()
+            N = len(r['data_samples'].gt_instances.lifting_target)
+            assert pk.shape == (N, 17, 4)
+            # σ: one per person
+            np.testing.assert_array_equal(pk[..., 2], pk[:, :1, 2].repeat(17, 1))
+            again = render_gaussian_heatmaps(pk[..., :2], (240, 128), pk[:, 0, 2],
+                                             amplitudes=pk[..., 3])
+            np.testing.assert_array_equal(again, hm)
+            kp = r['data_samples'].gt_instances.transformed_keypoints / 4.0
+            offset = np.abs(pk[..., :2] - kp)
+            if noise:
+                assert offset.max() > 0.1 and (pk[..., 3] < 1).any()
+            else:
+                assert offset.max() < 1e-3 and (pk[..., 3] == 1).all()
+            for key in ('root_ind', 'root_depth', 'root_mask', 'keypoint_weights'):
+                torch.testing.assert_close(getattr(p['data_samples'].gt_instance_labels, key),
+                                           getattr(r['data_samples'].gt_instance_labels, key))
+    with pytest.raises(ValueError, match="heatmap_mode must be 'render' or 'peaks'"):
+        GenerateVirtualPoseAGR(heatmap_mode='gaussians')
+    with pytest.raises(ValueError, match='legacy_peak_offset'):
+        GenerateVirtualPoseAGR(heatmap_mode='peaks', legacy_peak_offset=True)

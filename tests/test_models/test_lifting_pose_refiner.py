@@ -543,3 +543,94 @@ def test_flip_test_runs_in_eval_only():
     args = (poses, torch.tensor([0]), heat, cams, affines, T.INPUT_SIZE)
     assert torch.equal(ref.train()(*args)['poses'], flip.train()(*args)['poses'])
     assert not torch.allclose(ref.eval()(*args)['poses'], flip.eval()(*args)['poses'])
+
+
+def test_peak_heatmaps_read_as_the_rendered_maps():
+    """PeakHeatmaps gives, in every window the refiner reads, the values the renderer
+    paints (people overlapping, Gaussians cut at the map's edges and at 3σ, amplitudes
+    clipped to 1, non-finite joints and padding rows ignored), so heatmap_keypoints finds
+    the same joints on either."""
+    from virtualpose_mm.models.heads import PeakHeatmaps
+    from virtualpose_mm.models.heads.lifting_pose_refiner import gather_windows
+    rng = np.random.RandomState(0)
+    W, H, K = 40, 24, 5
+    counts = [3, 1]
+    peaks = np.zeros((2, 3, K, 4))
+    maps = []
+    for b, n in enumerate(counts):
+        c = rng.uniform([-4, -4], [W + 4, H + 4], (n, K, 2))
+        c[0, 1] = c[0, 0] + [1.5, 0.5]                 # overlapping Gaussians
+        sig = rng.uniform(1.0, 4.0, n)
+        amp = rng.uniform(0.6, 1.3, (n, K))            # some over 1: clipped
+        if b == 0:
+            c[1, 2] = np.nan                           # a joint that is not drawn
+        peaks[b, :n] = np.concatenate([c, np.broadcast_to(sig[:, None, None], (n, K, 1)),
+                                       amp[..., None]], -1)
+        peaks[b, n:] = [W / 2, H / 2, 3.0, 1.0]        # padding rows: must not count
+        maps.append(render_gaussian_heatmaps(c, (W, H), sig, amplitudes=amp))
+    hm = torch.from_numpy(np.stack(maps))
+    assert hm.max() == 1.0
+    ph = PeakHeatmaps(torch.from_numpy(peaks), torch.tensor(counts), (W, H))
+    assert tuple(ph.shape) == (2, K, H, W)
+    g = torch.Generator().manual_seed(1)
+    batch_index = torch.tensor([0, 0, 0, 1, 1, 0, 1])
+    guess = torch.rand(7, K, 2, generator=g) * torch.tensor([W + 8.0, H + 8.0]) - 4.0
+    for radius in (0, 1, 5):
+        a = gather_windows(hm, batch_index, guess.round().long(), radius)
+        b = gather_windows(ph, batch_index, guess.round().long(), radius)
+        assert a[0].max() > 0.3
+        torch.testing.assert_close(b[0], a[0], rtol=0, atol=1e-7)
+        assert torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
+    # the joints near the guesses of the people drawn
+    guess = torch.from_numpy(np.nan_to_num(peaks[[0, 0, 0, 1], [0, 1, 2, 0], :, :2])
+                             ).float() + 1.3
+    batch_index = torch.tensor([0, 0, 0, 1])
+    ka, ca = heatmap_keypoints(hm, guess, 4, batch_index=batch_index)
+    kb, cb = heatmap_keypoints(ph, guess, 4, batch_index=batch_index)
+    assert (ca > 0.5).sum() > 10
+    torch.testing.assert_close(kb, ka, rtol=0, atol=1e-5)
+    torch.testing.assert_close(cb, ca, rtol=0, atol=1e-7)
+    with pytest.raises(ValueError, match=r'\(B, G, K, 4\)'):
+        PeakHeatmaps(torch.zeros(2, 3, K), torch.tensor(counts), (W, H))
+
+
+def _noisy_frame(people_3d, seed, mode):
+    from virtualpose_mm.datasets.transforms import (GenerateVirtualPoseAGR,
+                                                    PackVirtualPoseInputs)
+    r = dict(camera=T.camera(), image_size=np.asarray(T.IMAGE_SIZE, np.float64),
+             gt_keypoints_3d=people_3d, gt_keypoints_3d_visible=np.ones(people_3d.shape[:2]),
+             random_seed=seed)
+    r = GenerateVirtualPoseAGR(input_size=T.INPUT_SIZE, heatmap_size=T.HEATMAP_SIZE,
+                               noise=True, heatmap_mode=mode)(r)
+    out = PackVirtualPoseInputs()(r)
+    return out['inputs'], out['data_samples']
+
+
+def test_refiner_trains_on_heatmap_peaks_as_on_the_rendered_agr():
+    """``refiner_train_inputs.heatmap_peaks``: the refiner reads the AGR's Gaussians
+    (``GenerateVirtualPoseAGR(heatmap_mode='peaks')``) instead of the rendered heatmaps:
+    the same loss on the same frames and random numbers."""
+    people = [np.stack([T.person((-800.0, 0.0)), T.person((-500.0, 300.0)),
+                        T.person((700.0, 800.0))]),
+              np.stack([T.person((0.0, -500.0))])]
+    m = _gt_trained_model(joint_std=40.0, depth_log_std=0.1)
+    mp = _gt_trained_model(joint_std=40.0, depth_log_std=0.1, heatmap_peaks=True)
+    torch.manual_seed(0)
+    for p in m.refiner.output_layer.parameters():       # not the identity
+        torch.nn.init.normal_(p, std=0.05)
+    mp.load_state_dict(m.state_dict())
+    losses = []
+    for model, mode in ((m, 'render'), (mp, 'peaks')):
+        frames = [_noisy_frame(p, 100 + i, mode) for i, p in enumerate(people)]
+        data = model.data_preprocessor(dict(inputs=[f[0] for f in frames],
+                                            data_samples=[f[1] for f in frames]))
+        model.train()
+        model.refiner.eval()                              # dropout off
+        torch.manual_seed(3)
+        losses.append(model.loss(data['inputs'], data['data_samples'])['loss_refine'])
+    assert float(losses[0]) > 10.0
+    assert float(losses[1]) == pytest.approx(float(losses[0]), rel=1e-6)
+    # the rendered maps are not read: the loss needs the peaks
+    x, ds = T.batch(mp, people)
+    with pytest.raises(ValueError, match="agr_peaks.*heatmap_mode='peaks'"):
+        mp.loss(x, ds)

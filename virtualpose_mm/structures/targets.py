@@ -84,7 +84,8 @@ def render_agr(joints_2d, image_size: Sequence[int] = (960, 512),
                base_sigma: float = 3.0, bbox_extension: Sequence[float] = (0.25, 0.12),
                box_radius: int = 15, legacy_peak_offset: bool = False,
                legacy_box_paint: bool = False,
-               paint_offcanvas_roots: bool = False) -> Dict[str, np.ndarray]:
+               paint_offcanvas_roots: bool = False,
+               render_heatmaps: bool = True) -> Dict[str, np.ndarray]:
     """Render VirtualPose's AGR (K heatmaps + box map) and detection targets from 2D joints.
 
     Args:
@@ -98,6 +99,9 @@ def render_agr(joints_2d, image_size: Sequence[int] = (960, 512),
         box_radius: half-width of the painted box-map square (15 px).
         legacy_peak_offset, legacy_box_paint, paint_offcanvas_roots: reference quirks, see
             the module docstring.
+        render_heatmaps: False skips the joint heatmaps (``heatmaps`` and ``agr`` are then
+            None; everything else is computed): for a caller that renders its own (noisy)
+            heatmaps from ``sigma`` or does not need them.
 
     Returns:
         dict of numpy arrays:
@@ -126,7 +130,8 @@ def render_agr(joints_2d, image_size: Sequence[int] = (960, 512),
     joints_hm = j / stride
     sigma, human_scale = adaptive_sigma(joints_hm, base_sigma=base_sigma)
     heatmaps = render_gaussian_heatmaps(joints_hm, (W, H), sigma,
-                                        legacy_peak_offset=legacy_peak_offset)
+                                        legacy_peak_offset=legacy_peak_offset) \
+        if render_heatmaps else None
 
     roots = j[:, root_index] if P else np.zeros((0, 2))
     boxes = person_boxes(j, image_size, bbox_extension) if P else np.zeros((0, 4))
@@ -145,7 +150,7 @@ def render_agr(joints_2d, image_size: Sequence[int] = (960, 512),
     return dict(
         heatmaps=heatmaps,
         box_map=box_map,
-        agr=np.concatenate([heatmaps, box_map], 0),
+        agr=np.concatenate([heatmaps, box_map], 0) if render_heatmaps else None,
         sigma=sigma,
         human_scale=human_scale,
         bbox_hm=(boxes / st).astype(np.float32),

@@ -81,6 +81,10 @@ padding rows; N may be 0):
                                   pixel. *package*
 ``root_mask``         (N,)        float32 VirtualPose: 1 where the root is on the canvas (the
                                   depth loss uses only those). *package*
+``agr_peaks``         (N, K, 4)   float64 VirtualPose, ``GenerateVirtualPoseAGR(heatmap_mode=
+                                  'peaks')`` only: each joint's AGR Gaussian (centre x, y and
+                                  σ in heatmap px, amplitude) in place of rendered heatmaps.
+                                  *package*
 ====================  ==========  ===========================================================
 
 ``gt_fields`` — torch, the dense targets (present only when a transform made one). It is an

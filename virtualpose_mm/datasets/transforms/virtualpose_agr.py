@@ -67,7 +67,8 @@ def render_agr_from_image_points(keypoints, image_size: Sequence[float],
                                  bbox_extension: Sequence[float] = (0.25, 0.12),
                                  box_radius: int = 15, legacy_peak_offset: bool = False,
                                  legacy_box_paint: bool = False,
-                                 paint_offcanvas_roots: bool = False):
+                                 paint_offcanvas_roots: bool = False,
+                                 render_heatmaps: bool = True):
     """The one AGR rendering of VirtualPose from 2D joints in ORIGINAL image pixels, shared
     by :class:`GenerateVirtualPoseAGR` (virtual / real frames: the projected 3D joints) and
     :class:`~virtualpose_mm.datasets.transforms.RenderAGRFromKeypoints` (a 2D model's
@@ -91,7 +92,8 @@ def render_agr_from_image_points(keypoints, image_size: Sequence[float],
                      root_index=root_index, base_sigma=base_sigma,
                      bbox_extension=bbox_extension, box_radius=box_radius,
                      legacy_peak_offset=legacy_peak_offset, legacy_box_paint=legacy_box_paint,
-                     paint_offcanvas_roots=paint_offcanvas_roots)
+                     paint_offcanvas_roots=paint_offcanvas_roots,
+                     render_heatmaps=render_heatmaps)
     return A, canvas, agr
 
 
@@ -127,6 +129,17 @@ class GenerateVirtualPoseAGR(BaseTransform):
     Random numbers come from :func:`~virtualpose_mm.datasets.transforms.frame_rng` (a pure
     function of the frame's ``random_seed`` for virtual scenes).
 
+    ``heatmap_mode='peaks'`` (an addition of this package, for training a model part that
+    reads the joint heatmaps only at a few pixels, such as
+    :class:`~virtualpose_mm.models.heads.LiftingPoseRefiner` with
+    ``VirtualPose(refiner_train_inputs=dict(heatmap_peaks=True))``): the heatmaps are not
+    rendered (their channels of ``agr`` are zero) and each joint's Gaussian is given
+    instead as ``gt_agr_peaks`` (N, K, 4): centre x, y (heatmap px), σ (heatmap px) and
+    peak amplitude, the same noise drawn from the same random numbers, so
+    :class:`~virtualpose_mm.models.heads.PeakHeatmaps` gives the values the rendered
+    heatmaps would hold wherever they are read. Rendering is most of this transform's
+    cost. Needs ``legacy_peak_offset=False``.
+
     Required Keys:
 
     - camera (:class:`Camera` or a ``Camera.to_dict()`` dict; single camera)
@@ -149,6 +162,7 @@ class GenerateVirtualPoseAGR(BaseTransform):
       the canvas)
     - gt_bboxes_hm (N, 4) float32 person boxes (x1, y1, x2, y2) heatmap px
     - agr_sigma (N,) float64 heatmap px
+    - gt_agr_peaks (N, K, 4) float64 (``heatmap_mode='peaks'`` only)
     - depth_norm_factor (float, mm): :func:`depth_norm_factor`
     - image_size (2,) (set from the camera when it was absent)
 
@@ -164,6 +178,7 @@ class GenerateVirtualPoseAGR(BaseTransform):
         legacy_peak_offset, legacy_box_paint, paint_offcanvas_roots: reference quirks of
             :func:`~virtualpose_mm.structures.render_agr` (default False: sound).
         min_depth: mm; joints closer to the camera plane are not in the canvas.
+        heatmap_mode: ``'render'`` (default) or ``'peaks'`` (above).
     """
 
     def __init__(self, input_size: Sequence[int] = (960, 512),
@@ -172,7 +187,7 @@ class GenerateVirtualPoseAGR(BaseTransform):
                  bbox_extension: Sequence[float] = (0.25, 0.12), box_radius: int = 15,
                  noise: Union[None, bool, dict] = None, legacy_peak_offset: bool = False,
                  legacy_box_paint: bool = False, paint_offcanvas_roots: bool = False,
-                 min_depth: float = 1.0):
+                 min_depth: float = 1.0, heatmap_mode: str = 'render'):
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
         if self.input_size[0] * self.heatmap_size[1] != self.input_size[1] * \
@@ -192,6 +207,14 @@ class GenerateVirtualPoseAGR(BaseTransform):
         self.paint_offcanvas_roots = bool(paint_offcanvas_roots)
         self.min_depth = float(min_depth)
         self.noise = self._parse_noise(noise)
+        if heatmap_mode not in ('render', 'peaks'):
+            raise ValueError("GenerateVirtualPoseAGR: heatmap_mode must be 'render' or "
+                             f"'peaks', got {heatmap_mode!r}")
+        if heatmap_mode == 'peaks' and self.legacy_peak_offset:
+            raise ValueError("GenerateVirtualPoseAGR: heatmap_mode='peaks' gives each "
+                             'Gaussian by its true centre; legacy_peak_offset moves it to '
+                             'integer pixels, so the two do not go together')
+        self.heatmap_mode = heatmap_mode
 
     def render_kwargs(self) -> dict:
         """The rendering settings, as keyword arguments of
@@ -244,7 +267,9 @@ class GenerateVirtualPoseAGR(BaseTransform):
                              f'batch shape {cam.batch_shape}')
         return cam
 
-    def _noisy_heatmaps(self, rng, joints_hm, sigma):
+    def _noisy_peaks(self, rng, joints_hm, sigma):
+        """The training noise: ``(centres (N, K, 2) heatmap px, σ (N,), amplitudes (N, K))``
+        of the joints' Gaussians."""
         n = self.noise
         N, K = joints_hm.shape[:2]
         sig = sigma * np.clip(1 + n['sigma_jitter'] * rng.standard_normal(N), 0.25, None)
@@ -254,8 +279,7 @@ class GenerateVirtualPoseAGR(BaseTransform):
                        n['amplitude_mean'] + n['amplitude_std'] * rng.standard_normal((N, K)),
                        1.0)
         amp = amp * np.where(rng.random((N, K)) < n['_drop_prob'], n['_drop_factor'], 1.0)
-        return render_gaussian_heatmaps(pos, self.heatmap_size, sig, amplitudes=amp,
-                                        legacy_peak_offset=self.legacy_peak_offset)
+        return pos, sig, amp
 
     def transform(self, results: dict) -> dict:
         cam = self._camera(results)
@@ -282,14 +306,27 @@ class GenerateVirtualPoseAGR(BaseTransform):
             uv = cam.project(X.reshape(-1, 3), min_depth=self.min_depth).reshape(N, K, 2)
         else:
             depth, uv = np.zeros((0, K)), np.zeros((0, K, 2))
-        A, canvas, agr = render_agr_from_image_points(uv, size, **self.render_kwargs())
+        noisy = self.noise is not None and N > 0
+        peaks = self.heatmap_mode == 'peaks'
+        # the clean heatmaps are rendered only when they are the output
+        A, canvas, agr = render_agr_from_image_points(
+            uv, size, render_heatmaps=not (noisy or peaks), **self.render_kwargs())
         iw, ih = self.input_size
         in_canvas = (canvas[..., 0] >= 0) & (canvas[..., 1] >= 0) & (canvas[..., 0] < iw) & \
             (canvas[..., 1] < ih) & (depth > self.min_depth)
         heatmaps = agr['heatmaps']
-        if self.noise is not None and N:
+        centres, sig, amp = canvas * (W / iw), agr['sigma'], np.ones((N, K))
+        if noisy:
             rng = frame_rng(results, type(self).__name__)
-            heatmaps = self._noisy_heatmaps(rng, canvas * (W / iw), agr['sigma'])
+            centres, sig, amp = self._noisy_peaks(rng, centres, sig)
+        if peaks:
+            heatmaps = np.zeros((K, H, W), np.float32)
+            results['gt_agr_peaks'] = np.concatenate(
+                [centres, np.broadcast_to(sig[:, None, None], (N, K, 1)), amp[..., None]], -1)
+        elif noisy:
+            heatmaps = render_gaussian_heatmaps(centres, self.heatmap_size, sig,
+                                                amplitudes=amp,
+                                                legacy_peak_offset=self.legacy_peak_offset)
         root_in_front = depth[:, self.root_index] > self.min_depth if N else np.zeros(0, bool)
         results['affine'] = A
         results['image_size'] = size
@@ -312,7 +349,8 @@ class GenerateVirtualPoseAGR(BaseTransform):
         return (f'{self.__class__.__name__}(input_size={self.input_size}, heatmap_size='
                 f'{self.heatmap_size}, joint_set={self.joint_set.name!r}, noise='
                 f'{self.noise is not None}, legacy_peak_offset={self.legacy_peak_offset}, '
-                f'legacy_box_paint={self.legacy_box_paint})')
+                f'legacy_box_paint={self.legacy_box_paint}, '
+                f'heatmap_mode={self.heatmap_mode!r})')
 
 
 DEFAULT_META_KEYS = ('sample_idx', 'frame_id', 'seq_name', 'dataset_name', 'img_path',
@@ -350,7 +388,8 @@ class PackVirtualPoseInputs(PackMultiViewPoseInputs):
     * ``gt_instance_labels``: ``keypoint_weights`` (the pose-loss weights: 3D-visible AND
       in the canvas, ``gt_keypoints_3d_weights``; the visibility when the AGR transform did
       not run) and, when the AGR transform ran, the depth-loss targets ``root_depth``,
-      ``root_ind``, ``root_mask``.
+      ``root_ind``, ``root_mask`` (and with its ``heatmap_mode='peaks'`` the Gaussians
+      ``agr_peaks``).
     * ``gt_fields.root_heatmap_3d`` (from ``root_target_3d``).
 
     Shapes, units and meanings: the table of
@@ -395,6 +434,9 @@ class PackVirtualPoseInputs(PackMultiViewPoseInputs):
                                ('root_mask', torch.float32)):
                 labels.set_field(torch.as_tensor(np.asarray(results['gt_' + key]),
                                                  dtype=dtype).reshape(N), key)
+        if 'gt_agr_peaks' in results:
+            labels.agr_peaks = torch.as_tensor(np.asarray(results['gt_agr_peaks']),
+                                               dtype=torch.float64).reshape(N, K, 4)
         if 'gt_keypoints_2d' in results:
             gt.transformed_keypoints = np.ascontiguousarray(np.asarray(
                 results['gt_keypoints_2d'], np.float32).reshape(N, K, 2))

@@ -50,11 +50,83 @@ def window_offsets(radius: int, device=None) -> Tensor:
     return torch.stack([dx.reshape(-1), dy.reshape(-1)], -1)
 
 
-def gather_windows(heatmaps: Tensor, batch_index: Tensor, centres: Tensor, radius: int):
+class PeakHeatmaps:
+    """Multi-person joint heatmaps given by their Gaussians, evaluated only where read.
+
+    The values are those :func:`~virtualpose_mm.structures.render_gaussian_heatmaps`
+    renders (``legacy_peak_offset=False``): per joint the maximum over the sample's people
+    of ``a · exp(−((x − cx)² + (y − cy)²) / 2σ²)``, each Gaussian cut to the pixels
+    within ``truncate·σ`` of its centre per axis, clipped to [0, 1], as float32. Made from
+    ``GenerateVirtualPoseAGR(heatmap_mode='peaks')``'s ``gt_agr_peaks``, it lets
+    :func:`heatmap_keypoints` read a virtual frame's AGR without the AGR being rendered
+    (the refiner reads a few dozen pixels per joint of the 15,360 of a map).
+
+    Args:
+        peaks: (B, G, K, 4) per sample, person and joint: centre x, y (heatmap px, pixel
+            index convention), σ (px) and amplitude; rows of people ≥ ``counts[b]`` are
+            ignored, as are joints with a non-finite centre or σ ≤ 0.
+        counts: (B, ) people per sample.
+        heatmap_size: (W, H).
+        truncate: the Gaussian's half-width in σ (the renderer's 3).
+
+    Attributes:
+        shape: ``(B, K, H, W)``, as the rendered heatmaps'.
+    """
+
+    def __init__(self, peaks: Tensor, counts: Tensor, heatmap_size, truncate: float = 3.0):
+        if peaks.dim() != 4 or peaks.shape[-1] != 4:
+            raise ValueError('PeakHeatmaps: peaks must be (B, G, K, 4) (x, y, sigma, '
+                             f'amplitude), got {tuple(peaks.shape)}')
+        B, G, K = peaks.shape[:3]
+        self.peaks = peaks.to(torch.float64)
+        self.device = peaks.device
+        W, H = int(heatmap_size[0]), int(heatmap_size[1])
+        self.shape = torch.Size((B, K, H, W))
+        used = torch.arange(G, device=peaks.device)[None] < counts.to(peaks.device)[:, None]
+        p = self.peaks
+        self.valid = used[..., None] & torch.isfinite(p[..., :2]).all(-1) & (p[..., 2] > 0)
+        self.truncate = float(truncate)
+
+    def windows(self, batch_index: Tensor, centres: Tensor, radius: int) -> Tensor:
+        """Values in square windows (the layout of :func:`window_offsets`).
+
+        Args:
+            batch_index: (P, ) sample of each item.
+            centres: (P, K, 2) long (x, y) px.
+            radius: half-width of the windows, px.
+
+        Returns:
+            (P, K, S) float32, S = (2·radius + 1)²; pixels off the map hold what the
+            Gaussians give there (the caller masks them).
+        """
+        p = self.peaks[batch_index].transpose(1, 2)                       # (P, K, G, 4)
+        ok = self.valid[batch_index].transpose(1, 2)                      # (P, K, G)
+        P, K, G = ok.shape
+        n = 2 * radius + 1
+        if G == 0:
+            return p.new_zeros(P, K, n * n, dtype=torch.float32)
+        r = torch.arange(-radius, radius + 1, device=p.device, dtype=torch.float64)
+        s = torch.where(ok, p[..., 2], torch.ones_like(p[..., 2]))[:, :, None]   # (P,K,1,G)
+        t = self.truncate * s
+
+        def axis(c, centre):                 # (P, K, n, G): the Gaussian along one axis
+            c = torch.nan_to_num(c)[:, :, None]
+            x = (centre.to(torch.float64)[:, :, None] + r)[..., None]      # (P, K, n, 1)
+            return torch.exp(-(x - c) ** 2 / (2 * s * s)) * \
+                ((x >= torch.ceil(c - t)) & (x < torch.floor(c + t) + 1))
+
+        gx = axis(p[..., 0], centres[..., 0]) * (p[..., 3] * ok)[:, :, None]
+        gy = axis(p[..., 1], centres[..., 1])
+        # rows (y) outer, columns (x) inner; the renderer's gy · gx · a in that order
+        g = (gy[:, :, :, None] * gx[:, :, None]).amax(-1)                  # (P, K, n, n)
+        return g.clamp(0, 1).float().reshape(P, K, n * n)
+
+
+def gather_windows(heatmaps, batch_index: Tensor, centres: Tensor, radius: int):
     """Heatmap values in a square window around integer centres (zero off the map).
 
     Args:
-        heatmaps: (B, K, H, W).
+        heatmaps: (B, K, H, W) tensor, or a :class:`PeakHeatmaps`.
         batch_index: (P, ) map of each item.
         centres: (P, K, 2) long (x, y) heatmap px.
         radius: half-width of the window in px.
@@ -67,6 +139,8 @@ def gather_windows(heatmaps: Tensor, batch_index: Tensor, centres: Tensor, radiu
     coords = centres[:, :, None, :] + window_offsets(radius, heatmaps.device)    # (P,K,S,2)
     inside = (coords[..., 0] >= 0) & (coords[..., 0] < W) & \
         (coords[..., 1] >= 0) & (coords[..., 1] < H)
+    if isinstance(heatmaps, PeakHeatmaps):
+        return heatmaps.windows(batch_index, centres, radius) * inside, coords, inside
     flat = (coords[..., 1].clamp(0, H - 1) * W + coords[..., 0].clamp(0, W - 1))
     k_idx = torch.arange(K, device=heatmaps.device)[None, :, None]
     values = heatmaps.reshape(B, K, H * W)[batch_index[:, None, None], k_idx, flat]
@@ -87,7 +161,7 @@ def heatmap_keypoints(heatmaps: Tensor, guess: Tensor, search_radius: int = 4,
        or the log values are not concave.
 
     Args:
-        heatmaps: (B, K, H, W) heatmaps, values ≥ 0.
+        heatmaps: (B, K, H, W) heatmaps, values ≥ 0, or a :class:`PeakHeatmaps`.
         guess: (P, K, 2) float (x, y) heatmap px (pixel-index convention: pixel i covers
             [i − 0.5, i + 0.5)).
         search_radius: px.
@@ -340,7 +414,7 @@ class LiftingPoseRefiner(BaseModule):
         if poses.dim() != 3 or poses.shape[1:] != (K, 3):
             raise ValueError(f'LiftingPoseRefiner: poses must be (P, {K}, 3), got '
                              f'{tuple(poses.shape)}')
-        if heatmaps.dim() == 5:
+        if isinstance(heatmaps, Tensor) and heatmaps.dim() == 5:
             heatmaps = heatmaps[:, 0]
         if heatmaps.shape[1] != K:
             raise ValueError(f'LiftingPoseRefiner: {heatmaps.shape[1]} heatmaps for {K} '

@@ -119,7 +119,12 @@ class VirtualPose(VolumetricPoseEstimator):
     poses then only say where to look for each joint and how deep the root is). One
     iteration costs the AGR and the refiner only (two CPU threads, CPU-sized config:
     ~300 people a second, 0.55 s for 64 frames, against ~11 through the whole forward,
-    1.8 s for 8 frames), which is what a lifting network needs: many people.
+    1.8 s for 8 frames), which is what a lifting network needs: many people. With
+    ``heatmap_peaks=True`` in the dict the refiner reads the heatmaps from the samples'
+    ``gt_instance_labels.agr_peaks`` (``GenerateVirtualPoseAGR(heatmap_mode='peaks')``:
+    the AGR's Gaussians, evaluated only at the pixels read, by
+    :class:`~virtualpose_mm.models.heads.PeakHeatmaps`) instead of the rendered ones: the
+    same values, without the rendering that is most of an iteration's cost.
 
     ``frozen`` (an addition of this package; default ``()``): any of ``'root_net'``,
     ``'pose_net'``, ``'refiner'`` (not all the model's trainable networks) trains the
@@ -207,13 +212,15 @@ class VirtualPose(VolumetricPoseEstimator):
         self.freeze(*self.frozen)
         self.check_inputs = bool(check_inputs)
         self.refiner_train_inputs = None
+        self.refiner_heatmap_peaks = False
         if refiner_train_inputs is not None:
             rti = dict(refiner_train_inputs)
+            self.refiner_heatmap_peaks = bool(rti.pop('heatmap_peaks', False))
             keys = ('joint_std', 'depth_log_std', 'outlier_prob', 'outlier_log_std')
             unknown = set(rti) - set(keys)
             if unknown:
                 raise ValueError(f'VirtualPose: unknown refiner_train_inputs keys {sorted(unknown)}'
-                                 f' ({", ".join(keys)})')
+                                 f' ({", ".join(keys)}, heatmap_peaks)')
             self.refiner_train_inputs = {k: float(rti.get(k, 0.0)) for k in keys}
             if self.refiner_train_inputs['outlier_prob'] > 1:
                 raise ValueError('VirtualPose: refiner_train_inputs.outlier_prob must lie in '
@@ -466,13 +473,41 @@ class VirtualPose(VolumetricPoseEstimator):
             sigma = torch.where(out, torch.full_like(sigma, opts['outlier_log_std']), sigma)
         scale = torch.exp(torch.randn_like(sigma) * sigma)
         noisy = eye + scale * (noisy - eye)
-        ref = self.refiner(noisy.float(), b_idx, inputs[:, :, :self.num_joints],
-                           meta.cameras, meta.affines, meta.input_size)
+        heatmaps = inputs[:, :, :self.num_joints]
+        if self.refiner_heatmap_peaks:
+            heatmaps = self.heatmap_peaks(data_samples, gt['counts'],
+                                          (inputs.shape[-1], inputs.shape[-2]))
+        ref = self.refiner(noisy.float(), b_idx, heatmaps, meta.cameras, meta.affines,
+                           meta.input_size)
         if not len(b_idx):
             params = [p for p in self.refiner.parameters() if p.requires_grad]
             return sum((p.sum() * 0.0 for p in params), inputs.new_zeros(()))
         return self.refiner.loss(ref['poses'], joints.float(), gt['weights'][b_idx, g_idx],
                                  meta.cameras, b_idx)
+
+    def heatmap_peaks(self, data_samples, counts: Tensor, heatmap_size):
+        """The batch's AGR heatmaps as a :class:`PeakHeatmaps` from each sample's
+        ``gt_instance_labels.agr_peaks`` (G, K, 4) (``refiner_train_inputs.heatmap_peaks``).
+        """
+        from virtualpose_mm.models.heads.lifting_pose_refiner import PeakHeatmaps
+        K = self.num_joints
+        device = counts.device
+        G = int(counts.max()) if len(counts) else 0
+        peaks = torch.zeros(len(data_samples), G, K, 4, dtype=torch.float64, device=device)
+        for b, ds in enumerate(data_samples):
+            gl = ds.get('gt_instance_labels', None)
+            if gl is None or 'agr_peaks' not in gl:
+                raise ValueError(f'data_samples[{b}].gt_instance_labels: missing agr_peaks; '
+                                 'refiner_train_inputs.heatmap_peaks needs '
+                                 "GenerateVirtualPoseAGR(heatmap_mode='peaks') in the "
+                                 'training pipeline')
+            n = int(counts[b])
+            p = _t(gl.agr_peaks, device, torch.float64)
+            if p.shape != (n, K, 4):
+                raise ValueError(f'data_samples[{b}].gt_instance_labels.agr_peaks: shape '
+                                 f'{tuple(p.shape)}, expected ({n}, {K}, 4)')
+            peaks[b, :n] = p
+        return PeakHeatmaps(peaks, counts, heatmap_size)
 
     def loss_forward(self, inputs, data_samples, return_intermediates: bool = False) -> Dict:
         """The training forward (GT-matched proposals); the result also holds ``gt``."""
