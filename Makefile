@@ -7,7 +7,7 @@ PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 
 .PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose \
 	demo-train-virtualpose-viewcube demo-train-virtualpose-lift \
-	demo-train-virtualpose-lift-long golden clean
+	demo-train-virtualpose-lift-long demo-train-virtualpose-lift-peaks golden clean
 
 install:
 	bash tools/install.sh
@@ -34,7 +34,9 @@ demo: install
 # the lifting refiner trained on top of MONO_LIFT_BASE (default the embedded viewcube
 # checkpoint; about 1 h on two threads); demo-train-virtualpose-lift-long: that refiner
 # trained further on frames of 3-8 people, from MONO_LIFT_LONG_BASE (default the embedded
-# lift checkpoint; about 1 h 10 min on two threads)
+# lift checkpoint; about 1 h 10 min on two threads); demo-train-virtualpose-lift-peaks:
+# that refiner trained on twice as many people again without rendering the AGR, from
+# MONO_LIFT_PEAKS_BASE (default the embedded lift-long checkpoint; about 1 h on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -96,31 +98,32 @@ demo-train-virtualpose-viewcube: install
 	DEMO_MONO_CHECKPOINT=$(MONO_VC_TRAIN_DIR)/virtualpose_virtualcam-viewcube_cpu.pth \
 		bash demo/run_demo.sh
 
+# the refiner steps: train CONFIG from BASE into DIR, publish its last iteration (float16,
+# deflated) as DIR/CONFIG.pth and run make demo's steps with it.
+# $(call mono_refiner_step,CONFIG (configs/virtualpose/ stem),DIR,BASE,LAST_ITERATION)
+define mono_refiner_step
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+		configs/virtualpose/$(1).py --work-dir $(2) --cfg-options load_from=$(3)
+	$(PYTHON) tools/misc/publish_model.py $(2)/iter_$(4).pth $(2)/$(1).pth \
+		--fp16 --deflate --no-hash
+	DEMO_MONO_CONFIG=configs/virtualpose/$(1).py DEMO_MONO_CHECKPOINT=$(2)/$(1).pth \
+		bash demo/run_demo.sh
+endef
+
 MONO_LIFT_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift_cpu
 MONO_LIFT_BASE ?= checkpoints/virtualpose_virtualcam-viewcube_cpu.pth
 demo-train-virtualpose-lift: install
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
-		configs/virtualpose/virtualpose_virtualcam-viewcube-lift_cpu.py \
-		--work-dir $(MONO_LIFT_TRAIN_DIR) --cfg-options load_from=$(MONO_LIFT_BASE)
-	$(PYTHON) tools/misc/publish_model.py $(MONO_LIFT_TRAIN_DIR)/iter_6000.pth \
-		$(MONO_LIFT_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift_cpu.pth --fp16 --deflate \
-		--no-hash
-	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift_cpu.py \
-	DEMO_MONO_CHECKPOINT=$(MONO_LIFT_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift_cpu.pth \
-		bash demo/run_demo.sh
+	$(call mono_refiner_step,virtualpose_virtualcam-viewcube-lift_cpu,$(MONO_LIFT_TRAIN_DIR),$(MONO_LIFT_BASE),6000)
 
 MONO_LIFT_LONG_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift-long_cpu
 MONO_LIFT_LONG_BASE ?= checkpoints/virtualpose_virtualcam-viewcube-lift_cpu.pth
 demo-train-virtualpose-lift-long: install
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
-		configs/virtualpose/virtualpose_virtualcam-viewcube-lift-long_cpu.py \
-		--work-dir $(MONO_LIFT_LONG_TRAIN_DIR) --cfg-options load_from=$(MONO_LIFT_LONG_BASE)
-	$(PYTHON) tools/misc/publish_model.py $(MONO_LIFT_LONG_TRAIN_DIR)/iter_6000.pth \
-		$(MONO_LIFT_LONG_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-long_cpu.pth \
-		--fp16 --deflate --no-hash
-	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift-long_cpu.py \
-	DEMO_MONO_CHECKPOINT=$(MONO_LIFT_LONG_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-long_cpu.pth \
-		bash demo/run_demo.sh
+	$(call mono_refiner_step,virtualpose_virtualcam-viewcube-lift-long_cpu,$(MONO_LIFT_LONG_TRAIN_DIR),$(MONO_LIFT_LONG_BASE),6000)
+
+MONO_LIFT_PEAKS_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift-peaks_cpu
+MONO_LIFT_PEAKS_BASE ?= checkpoints/virtualpose_virtualcam-viewcube-lift-long_cpu.pth
+demo-train-virtualpose-lift-peaks: install
+	$(call mono_refiner_step,virtualpose_virtualcam-viewcube-lift-peaks_cpu,$(MONO_LIFT_PEAKS_TRAIN_DIR),$(MONO_LIFT_PEAKS_BASE),12000)
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)
 golden: install

@@ -116,6 +116,27 @@ def test_depth_net_shape_and_flip_with_channel_swap():
         de(torch.rand(1, 8, 16, 24))
 
 
+def test_depth_net_flip_test_is_mirror_equivariant():
+    """``flip_test``: in eval the depth map of the input averaged with that of its mirror
+    image, mirrored back; so the mirror image of an input gets the mirrored depth map.
+    Training and ``flip_test=False`` are unchanged."""
+    torch.manual_seed(0)
+    de = VirtualPoseDepthNet(in_channels=9, flip_test=True).eval()
+    x = torch.rand(2, 9, 16, 24)
+    mirrored = torch.flip(x, dims=[-1])[:, [0, 1, 2, 6, 7, 8, 3, 4, 5]]
+    with torch.no_grad():
+        once, tta = de.forward_once(x), de(x)
+        torch.testing.assert_close(tta, 0.5 * (once + de.flipped_forward(x)))
+        assert (tta - once).abs().max() > 1e-4           # an untrained net is not symmetric
+        torch.testing.assert_close(de(mirrored), torch.flip(tta, dims=[-1]), rtol=1e-5,
+                                   atol=1e-5)
+        de.flip_test = False
+        torch.testing.assert_close(de(x), once)
+        de.flip_test = True
+        de.train()
+        torch.testing.assert_close(de(x), de.forward_once(x))   # training: no averaging
+
+
 def test_depth_net_base_channels_scale_the_resnet():
     """base_channels=32: every ResNet stage half as wide (a quarter of its weights), the
     deconvolutions read the narrower last stage, same output shape."""

@@ -26,6 +26,10 @@ so the network sees a person whose left joints are drawn on its right side;
 ``flip_swap_channels=True`` (default) exchanges the channel pairs ``flip_pairs`` as a
 mirror image requires, ``False`` reproduces the reference. (The reference's test-time flip
 averages only its unused ``pose`` output, so it cannot change the depth and is not built.)
+``flip_test=True`` (an addition of this package; default False) averages, in eval mode,
+the depth map with the one of the mirrored input mirrored back, as MMPose's flip test
+does for heatmaps; it suits a network trained with ``flip_train`` (and
+``flip_swap_channels``).
 """
 from __future__ import annotations
 
@@ -71,6 +75,8 @@ class VirtualPoseDepthNet(BaseModule):
             in its configs; applied per batch with probability 0.5).
         flip_swap_channels: exchange ``flip_pairs`` when flipping (module docstring).
         flip_pairs: left/right channel index pairs of the input.
+        flip_test: in eval mode, average with the mirrored input's output (module
+            docstring).
         init_cfg: mmengine init config. By default the ResNet is initialised when built
             as torchvision's is (convs Kaiming-normal fan_out / ReLU, BN (1, 0), no
             zero-initialised residual BN); ``init_weights`` makes the deconvolutions and
@@ -86,7 +92,7 @@ class VirtualPoseDepthNet(BaseModule):
                  deconv_kernels: Sequence[int] = (4, 4, 4), head_channels: int = 256,
                  flip_train: bool = False, flip_swap_channels: bool = True,
                  flip_pairs: Sequence[Tuple[int, int]] = DEFAULT_FLIP_PAIRS,
-                 init_cfg: Optional[dict] = None):
+                 flip_test: bool = False, init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if depth not in _DEPTHS:
             raise ValueError(f'VirtualPoseDepthNet: depth must be one of {list(_DEPTHS)}, '
@@ -97,6 +103,7 @@ class VirtualPoseDepthNet(BaseModule):
         self.in_channels = in_channels
         self.flip_train = bool(flip_train)
         self.flip_swap_channels = bool(flip_swap_channels)
+        self.flip_test = bool(flip_test)
         self.flip_pairs = tuple(tuple(p) for p in flip_pairs)
         for a, b in self.flip_pairs:
             if not (0 <= a < in_channels and 0 <= b < in_channels):
@@ -181,4 +188,6 @@ class VirtualPoseDepthNet(BaseModule):
                              f'input, got {tuple(x.shape)}')
         if self.training and self.flip_train and bool(torch.rand(()) < 0.5):
             return self.flipped_forward(x)
+        if self.flip_test and not self.training:
+            return 0.5 * (self.forward_once(x) + self.flipped_forward(x))
         return self.forward_once(x)
