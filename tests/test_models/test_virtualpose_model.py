@@ -313,6 +313,57 @@ def test_gt_proposal_filter_is_off_by_default(model):
     assert without_gt.keypoints.shape == (2, 17, 3)        # no GT: score threshold
 
 
+def test_completion_adds_the_people_the_root_volume_missed(model):
+    """``root_net.completion``: a decoded root peak that no kept person projects near
+    becomes a person at the depth estimator's depth on the peak's ray, scored below the
+    volume's proposals; off by default."""
+    people = np.stack([T.person((-800.0, 0.0)), T.person((900.0, 600.0))])
+    m = copy.deepcopy(model).eval()
+    _force_root_volume(m, {_nearest_voxel(m, people[0, 2]): 0.9}, people[0, 2])
+    forced = m.root_net.forward
+
+    def forward(*args, **kwargs):          # an untrained DE: depths of 4.5-5.5 m instead
+        out = forced(*args, **kwargs)
+        out['depths_mm'] = 4500.0 + 1000.0 * torch.rand(out['depths_mm'].shape).double()
+        return out
+
+    m.root_net.forward = forward
+    x, ds = T.batch(m, [people], with_gt=False)
+    with torch.no_grad():
+        plain = m.predict(x, ds)[0].pred_instances
+        m.root_net.completion = dict(radius=5.0, min_score=0.3)
+        torch.manual_seed(0)
+        res = m.predict_forward(x, ds)
+        torch.manual_seed(0)
+        done = m.predict(x, ds)[0].pred_instances
+    assert plain.keypoints.shape == (1, 17, 3)           # the volume finds one person
+    assert done.keypoints.shape == (2, 17, 3)            # the completion the other
+    thr = m.root_net.proposal_layer.threshold
+    det, cam = res['det'], T.camera()
+    hm_px = T.canvas_joints(people)[:, 2] * (T.HEATMAP_SIZE[0] / T.INPUT_SIZE[0])
+    peak = int(np.argmin(np.linalg.norm(det['xys'][0].numpy() - hm_px[1], axis=1)))
+    assert np.linalg.norm(det['xys'][0, peak].numpy() - hm_px[1]) <= 0.75
+    added = res['proposals'][0][res['proposals'][0, :, 4] < thr]
+    added = added[added[:, 3] >= 0]
+    assert len(added) == 1
+    assert float(added[0, 4]) == pytest.approx(thr * float(det['scores'][0, peak]))
+    centre = added[0, :3].double().numpy()
+    uv = T.canvas_joints(centre[None, None])[0, 0] * (T.HEATMAP_SIZE[0] / T.INPUT_SIZE[0])
+    np.testing.assert_allclose(uv, det['xys'][0, peak].numpy(), atol=1e-3)   # on the ray
+    assert cam.depth(centre[None])[0] == pytest.approx(
+        float(res['depths_mm'][0, peak]), rel=1e-5)                          # DE depth
+    assert sorted(done.bbox_scores.tolist()) == pytest.approx(
+        sorted([0.9, float(added[0, 4])]), rel=1e-5)
+    with torch.no_grad():
+        m.root_net.completion = dict(radius=5.0, min_score=1.01)   # peaks too weak
+        assert m.predict(x, ds)[0].pred_instances.keypoints.shape == (1, 17, 3)
+        m.root_net.completion = dict(radius=200.0, min_score=0.3)  # kept person near
+        assert m.predict(x, ds)[0].pred_instances.keypoints.shape == (1, 17, 3)
+    with pytest.raises(ValueError, match='unknown completion keys'):
+        MODELS.build(T.model_config(root_net=dict(T.model_config()['root_net'],
+                                                  completion=dict(radius=1, score=1))))
+
+
 # ----------------------------------------------------------------------------- training
 def test_loss_and_backward_smoke(model):
     m = copy.deepcopy(model).train()

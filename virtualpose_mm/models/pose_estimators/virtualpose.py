@@ -355,6 +355,9 @@ class VirtualPose(VolumetricPoseEstimator):
                                                     gt['counts'])
         else:
             proposals = self.root_net.get_proposals(ren['root_volume'])
+            proposals = self.root_net.complete_proposals(
+                proposals, ren, meta.cameras, meta.affines, meta.input_size,
+                (inputs.shape[-1], inputs.shape[-2]))
         result = dict(meta=meta, proposals=proposals, **ren)
         if not with_pose:
             return result
