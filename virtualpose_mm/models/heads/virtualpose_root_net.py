@@ -233,8 +233,9 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         Returns:
             (B, M, 5): a copy with, in free slots (flag < 0), ``x, y, z`` world mm of each
             added person's root (its peak's ray at the depth estimator's depth), flag 0 and
-            score ``threshold`` × its peak score. Peaks are taken in score order; one within
-            ``radius`` of a person already kept (added ones included) is not added.
+            score ``threshold`` × its peak score. Peaks are taken in the decoder's order
+            (by score unless ``sort_by_depth``); one within ``radius`` of a person already
+            kept (added ones included) is not added.
         """
         if self.completion is None:
             return proposals
