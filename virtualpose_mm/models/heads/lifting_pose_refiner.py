@@ -24,7 +24,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from virtualpose_mm.registry import MODELS
-from ..layers.projection import heatmap_affines
+from ..layers.projection import heatmap_affines, heatmap_rays
 
 
 class _ResidualBlock(nn.Module):
@@ -390,8 +390,7 @@ class LiftingPoseRefiner(BaseModule):
         guess = uv @ A_hm[:, :, :2].transpose(-1, -2) + A_hm[:, None, :, 2]
         kpt, conf = heatmap_keypoints(heatmaps, guess, self.search_radius,
                                       batch_index=batch_index)
-        uv_img = (kpt - A_hm[:, None, :, 2]) @ torch.linalg.inv(A_hm[:, :, :2]).transpose(-1, -2)
-        xy = cam.undistort((uv_img - cam.c[:, None]) / cam.f[:, None])          # (P, K, 2)
+        xy = heatmap_rays(kpt, A_hm, cam)                                       # (P, K, 2)
         z_root = Xc[:, r, 2].clamp_min(self.min_depth)                          # (P, )
         lateral = (xy - xy[:, r:r + 1]) * z_root[:, None, None] / 1000.0
         rel = (Xc - Xc[:, r:r + 1]) / 1000.0

@@ -19,7 +19,8 @@ from mmengine.model import BaseModule
 
 from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.models.heads.voxel_center_net import v2v_forward
-from virtualpose_mm.models.layers.projection import voxel_grid
+from virtualpose_mm.models.layers.projection import (heatmap_affines, heatmap_rays,
+                                                     voxel_grid)
 from virtualpose_mm.models.layers.proposal import ProposalLayer
 from virtualpose_mm.models.utils.geometry_state import GeometryStateMixin
 from virtualpose_mm.registry import MODELS
@@ -239,7 +240,6 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         """
         if self.completion is None:
             return proposals
-        from virtualpose_mm.models.layers.projection import heatmap_affines
         out = proposals.clone()
         det = ren['det']
         radius, min_score = self.completion['radius'], self.completion['min_score']
@@ -247,9 +247,7 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
         A = heatmap_affines(affines.to(device=proposals.device, dtype=torch.float64)[:, 0],
                             input_size, heatmap_size)                       # (B, 2, 3)
         xys = det['xys'].to(torch.float64)                                   # (B, P, 2)
-        # each peak's normalised camera ray (inverse affine, undistortion)
-        uv = (xys - A[:, None, :, 2]) @ torch.linalg.inv(A[:, :, :2]).transpose(-1, -2)
-        rays = cam.undistort((uv - cam.c[:, None]) / cam.f[:, None])          # (B, P, 2)
+        rays = heatmap_rays(xys, A, cam)                                      # (B, P, 2)
         kept_px = cam.camera_to_pixel(cam.world_to_camera(proposals[..., :3].double()),
                                       min_depth=1.0)
         kept_px = kept_px @ A[:, :, :2].transpose(-1, -2) + A[:, None, :, 2]  # (B, M, 2)

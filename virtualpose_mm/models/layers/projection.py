@@ -128,6 +128,23 @@ def heatmap_affines(affines: torch.Tensor, input_size: Optional[Size2],
     return affines * scale[:, None]
 
 
+def heatmap_rays(points: torch.Tensor, heatmap_affine: torch.Tensor,
+                 cameras: Camera) -> torch.Tensor:
+    """Heatmap pixels back to normalised camera rays (inverse affine, undistortion).
+
+    Args:
+        points: (B, N, 2) heatmap px (float64).
+        heatmap_affine: (B, 2, 3) original px → heatmap px (:func:`heatmap_affines`).
+        cameras: batch shape (B, ) float64 cameras.
+
+    Returns:
+        (B, N, 2) ``(x / z, y / z)`` of each pixel's ray in the camera frame.
+    """
+    A = heatmap_affine
+    uv = (points - A[:, None, :, 2]) @ torch.linalg.inv(A[:, :, :2]).transpose(-1, -2)
+    return cameras.undistort((uv - cameras.c[:, None]) / cameras.f[:, None])
+
+
 def _fma_chain(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``A @ x`` in float32 the way a BLAS sgemm with fused multiply-adds does it for an
     inner dimension of 3: ``acc = a0·x0; acc = fma(a1, x1, acc); acc = fma(a2, x2, acc)``.
