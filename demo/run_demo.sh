@@ -62,7 +62,9 @@ out = sys.argv[1]
 r = json.load(open(f'{out}/real_shelf_metrics.json'))
 v = json.load(open(f'{out}/virtual_metrics.json'))
 print(f"\nReal Shelf frames 0-2 vs ground truth: PCP {r['shelf/PCP_avg']:.3f}, "
-      f"recall@500mm {r['shelf/Recall@500']:.2f}")
+      f"recall@500mm {r['shelf/Recall@500']:.2f} (a check that the real-data evaluation "
+      "runs, not an accuracy figure: the fixture's actorsGT.mat, from MMPose's test data, is "
+      "not of the frames of its detections; README, 'make demo')")
 print(f"Held-out virtual frames: MPJPE {v['virtual/MPJPE@500']:.1f} mm, "
       f"recall@500mm {v['virtual/Recall@500']:.3f}, AP@100 {v['virtual/AP@100']:.3f}, "
       f"mAP {v['virtual/mAP']:.3f}")
