@@ -1,16 +1,14 @@
 """tools/misc/render_virtual_scene.py renders a config's virtual frame to a PNG."""
-import importlib.util
 from pathlib import Path
+
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'render_virtual_scene', ROOT / 'tools' / 'misc' / 'render_virtual_scene.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / 'tools' / 'misc' / 'render_virtual_scene.py',
+                       'render_virtual_scene')
 
 
 def test_render_virtual_scene(tmp_path, test_data):

@@ -25,7 +25,7 @@ from virtualpose_mm.models.utils.virtualpose_image_converter import (
     load_virtualpose_image_checkpoint)
 from virtualpose_mm.registry import MODELS
 from tests.fixtures.dataset_files import virtualpose_to_reference_keys
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, load_script
 
 CFG = osp.join(REPO_ROOT, 'configs/virtualpose/virtualpose_image_tiny_cpu.py')
 CFG_RELEASED = osp.join(REPO_ROOT, 'configs/virtualpose/virtualpose_image_res152_muco-mupots.py')
@@ -317,12 +317,8 @@ def test_inference_monocular_with_the_assembled_model(model, image_file):
 
 
 def test_monocular_demo_runs_the_assembled_config_on_images(model, image_file, tmp_path):
-    import importlib.util
     import json
-    spec = importlib.util.spec_from_file_location(
-        'mono_demo', osp.join(REPO_ROOT, 'demo', 'body3d_monocular_img_demo.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_script(osp.join(REPO_ROOT, 'demo', 'body3d_monocular_img_demo.py'), 'mono_demo')
     ckpt = str(tmp_path / 'vp_image_tiny.pth')
     torch.save({'state_dict': model.state_dict()}, ckpt)
     out = tmp_path / 'out'

@@ -1,7 +1,6 @@
 """demo/body3d_monocular_img_demo.py end to end: one real Shelf camera at a time from the
 published 2D detections, the tiny VirtualPose config with a saved checkpoint; JSON content,
 pictures, cameras with and without extrinsics, clear errors."""
-import importlib.util
 import json
 import os.path as osp
 import pickle
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, load_script
 
 DEMO = osp.join(REPO_ROOT, 'demo', 'body3d_monocular_img_demo.py')
 CFG = osp.join(REPO_ROOT, 'configs/virtualpose/virtualpose_tiny_cpu.py')
@@ -22,10 +21,7 @@ DETS = osp.join(SHELF, 'pred_shelf_maskrcnn_hrnet_coco.pkl')
 
 @pytest.fixture(scope='module')
 def demo():
-    spec = importlib.util.spec_from_file_location('mono_demo', DEMO)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(DEMO, 'mono_demo')
 
 
 @pytest.fixture(scope='module')

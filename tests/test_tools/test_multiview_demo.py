@@ -1,7 +1,6 @@
 """demo/body3d_multiview_detect_and_regress_img_demo.py: both input kinds (2D detections in
 the pred_*.pkl and JSON layouts, images in MMPose 0.x's folder layout), camera formats, a
 0.x-layout checkpoint, the JSON content, the pictures, and clear errors."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, load_script
 
 DEMO = osp.join(REPO_ROOT, 'demo', 'body3d_multiview_detect_and_regress_img_demo.py')
 CFG = osp.join(REPO_ROOT, 'configs/voxelpose/voxelpose_demo_shelf_virtual_cpu.py')
@@ -27,10 +26,7 @@ FIVE = ['--cfg-options', 'model.num_views=5', 'model.root_net.threshold=-1e9']
 
 
 def _demo():
-    spec = importlib.util.spec_from_file_location('mv_demo', DEMO)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(DEMO, 'mv_demo')
 
 
 @pytest.fixture(scope='module')

@@ -1,14 +1,13 @@
 """tools/analysis/virtualpose_miss_report.py: the per-person geometry of a miss (depth along
 the ray, distance across it, joints in the image, the nearest other root in heatmap px),
 the categories and their order, and the tool end to end on the embedded checkpoint."""
-import importlib.util
 import json
 import os.path as osp
 
 import numpy as np
 import pytest
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, load_script
 from virtualpose_mm.geometry.camera import Camera
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'virtualpose_miss_report.py')
@@ -16,10 +15,7 @@ TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'virtualpose_miss_report.py')
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('miss_report', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(TOOL, 'miss_report')
 
 
 def _camera():
