@@ -104,3 +104,7 @@ def test_the_tool_on_the_embedded_checkpoint(tool, tmp_path, capsys):
     assert np.median([r['lateral_mm'] for r in found]) < 150
     printed = capsys.readouterr().out
     assert f"people 22, found {summary['found']}" in printed
+    # another model type is refused by name
+    image_cfg = osp.join(REPO_ROOT, 'configs', 'virtualpose', 'virtualpose_image_tiny_cpu.py')
+    with pytest.raises(ValueError, match='VirtualPoseImageEstimator; this tool runs'):
+        tool.main([image_cfg, ckpt, '--frames', '1'])

@@ -163,6 +163,9 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     resolve_config_variables(cfg)
     init_default_scope('mmpose')
+    if cfg.model.get('type', 'VirtualPose') != 'VirtualPose':
+        raise ValueError(f'{args.config}: the model is a {cfg.model.type}; this tool runs '
+                         'VirtualPose stage-2 configs (model.type VirtualPose)')
     cfg.model.root_net.init_cfg = None  # the checkpoint holds every weight
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True, logger='silent')
