@@ -108,3 +108,7 @@ def test_the_tool_on_the_embedded_checkpoint(tool, tmp_path, capsys):
     image_cfg = osp.join(REPO_ROOT, 'configs', 'virtualpose', 'virtualpose_image_tiny_cpu.py')
     with pytest.raises(ValueError, match='VirtualPoseImageEstimator; this tool runs'):
         tool.main([image_cfg, ckpt, '--frames', '1'])
+    tiny_cfg = osp.join(REPO_ROOT, 'configs', 'virtualpose', 'virtualpose_tiny_cpu.py')
+    with pytest.raises(ValueError, match='virtualpose_tiny_cpu.py: the config has no '
+                       'test_dataloader'):
+        tool.main([tiny_cfg, ckpt, '--frames', '1'])

@@ -166,6 +166,9 @@ def main(argv=None):
     if cfg.model.get('type', 'VirtualPose') != 'VirtualPose':
         raise ValueError(f'{args.config}: the model is a {cfg.model.type}; this tool runs '
                          'VirtualPose stage-2 configs (model.type VirtualPose)')
+    if not cfg.get('test_dataloader'):
+        raise ValueError(f'{args.config}: the config has no test_dataloader; this tool draws '
+                         'its frames from it (a virtual dataset)')
     cfg.model.root_net.init_cfg = None  # the checkpoint holds every weight
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True, logger='silent')
