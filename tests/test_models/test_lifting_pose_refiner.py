@@ -634,3 +634,78 @@ def test_refiner_trains_on_heatmap_peaks_as_on_the_rendered_agr():
     x, ds = T.batch(mp, people)
     with pytest.raises(ValueError, match="agr_peaks.*heatmap_mode='peaks'"):
         mp.loss(x, ds)
+
+
+def test_read_passes_read_the_heatmaps_near_the_previous_pass():
+    """``read_passes`` (eval mode only): pass 2 reads the heatmaps near pass 1's blended
+    pose put on the pose net's root (no depth scale), lifts them, and blends the result
+    with the pose net's own pose (not pass 1's); its depth scale is the one returned.
+    Checked against two single-pass calls; training makes one pass."""
+    torch.manual_seed(0)
+    cam = _tilted_camera()
+    people = np.stack([T.person((200.0, 600.0)), T.person((-900.0, 1400.0))])
+    heat, cams, affines, _ = _inputs(cam, people)
+    pen = torch.from_numpy(people + np.random.default_rng(1).normal(0, 80, people.shape))
+    pen = pen.float()
+    b = torch.tensor([0, 0])
+    args = (b, heat, cams, affines, T.INPUT_SIZE)
+    ref = LiftingPoseRefiner(hidden_channels=32, use_pose_net_pose=False, dropout=0.0,
+                             pose_net_weight=0.3, depth_weight=0.5)
+    torch.nn.init.normal_(ref.output_layer.weight, std=0.1)
+    torch.nn.init.normal_(ref.output_layer.bias, std=0.05)
+    ref.eval().requires_grad_(False)
+    Xc = lambda P: cam.world_to_camera(P.double().numpy())       # noqa: E731
+    r = 2
+    one = ref(pen, *args)
+    x1 = Xc(one['poses'])
+    # pass 1's pose on the pose net's root, unscaled: pass 2's guesses
+    guess_c = Xc(pen)[:, r:r + 1] + (x1 - x1[:, r:r + 1])
+    guess = torch.from_numpy(cam.camera_to_world(guess_c)).float()
+    ref.pose_net_weight = 0.0
+    lifted = ref(guess, *args)                   # pass 2 alone, unblended
+    x2 = Xc(lifted['poses'])
+    ref.pose_net_weight, ref.read_passes = 0.3, 2
+    two = ref(pen, *args)
+    assert float((two['poses'] - one['poses']).abs().max()) > 1.0     # pass 2 differs
+    s2 = lifted['depth_scale'].double().numpy()[:, None, None]
+    assert two['depth_scale'].double().numpy() == pytest.approx(s2[:, 0, 0], rel=1e-5)
+    root = Xc(pen)[:, r:r + 1]
+    want = s2 * root + 0.3 * (Xc(pen) - root) + 0.7 * (x2 - x2[:, r:r + 1])
+    assert Xc(two['poses']) == pytest.approx(want, abs=0.05)          # float32 world mm
+    assert two['keypoints_2d'].numpy() == pytest.approx(lifted['keypoints_2d'].numpy(), abs=1e-3)
+    ref.train()
+    ref.read_passes = 1
+    single = ref(pen, *args)['poses']
+    ref.read_passes = 3
+    assert torch.equal(ref(pen, *args)['poses'], single)
+    with pytest.raises(ValueError, match='read_passes must be'):
+        LiftingPoseRefiner(read_passes=0)
+    with pytest.raises(ValueError, match='needs use_pose_net_pose=False'):
+        LiftingPoseRefiner(read_passes=2, use_pose_net_pose=True)
+
+
+def test_mask_unfound_joints_zeroes_their_lateral_offsets():
+    """``mask_unfound_joints``: a joint with no peak in its search window (guessed far from
+    its peak, or off the heatmaps) gets a zero lateral feature; every other feature is the
+    unmasked refiner's."""
+    cam = _tilted_camera()
+    people = np.stack([T.person((200.0, 600.0))])
+    heat, cams, affines, hm_px = _inputs(cam, people)
+    pen = people.copy()
+    pen[0, 9] += (900.0, 0.0, 0.0)          # a wrist guessed ~0.9 m off: no peak near it
+    W, H = T.HEATMAP_SIZE
+    args = (torch.from_numpy(pen), torch.tensor([0]), heat, cams, affines, T.INPUT_SIZE)
+    plain = LiftingPoseRefiner(hidden_channels=16, use_pose_net_pose=False).features(*args)
+    masked = LiftingPoseRefiner(hidden_channels=16, use_pose_net_pose=False,
+                                mask_unfound_joints=True).features(*args)
+    conf = plain['confidence'][0]
+    assert float(conf[9]) == 0.0
+    unfound = (conf == 0).numpy()
+    assert unfound.sum() < 17 and (conf[~torch.from_numpy(unfound)] > 0.9).all()
+    K = 17
+    lat_p = plain['features'][0, :2 * K].view(K, 2)
+    lat_m = masked['features'][0, :2 * K].view(K, 2)
+    assert (lat_p[9].abs() > 0.1).any() and torch.equal(lat_m[9], torch.zeros(2))
+    assert torch.equal(lat_m[~torch.from_numpy(unfound)], lat_p[~torch.from_numpy(unfound)])
+    assert torch.equal(masked['features'][:, 2 * K:], plain['features'][:, 2 * K:])
+    assert torch.equal(masked['lateral'][0, 9], torch.zeros(2, dtype=torch.float64))

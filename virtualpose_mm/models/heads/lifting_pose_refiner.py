@@ -286,6 +286,17 @@ class LiftingPoseRefiner(BaseModule):
             root joint). Default MMPose's ``MPJPELoss`` with joint weights.
         depth_loss_weight: weight of the depth loss (L1 of the root's camera depth, mm)
             added to the pose loss when ``refine_depth``.
+        mask_unfound_joints: a joint with no heatmap peak in its search window (confidence
+            0: off the image, or nothing near the guess) gets a zero lateral offset in the
+            features instead of its guess's (step 3), so the MLP infers it from the other
+            joints rather than trusting the pose net's projection (in training, with
+            ``refiner_train_inputs``, a perturbed GT one, much nearer the truth than the
+            pose net's at test time). Changes the features: train with it.
+        read_passes: test-time passes (eval mode; training always makes one): pass
+            ``n + 1`` reads the heatmaps near pass ``n``'s refined pose (after the blend,
+            on the pose net's root) instead of the pose net's, where a joint the pose net
+            put far off finds its own peak rather than a neighbour's; the last pass's pose
+            and depth scale are returned. 1 (default): the pose net's guesses only.
         init_cfg: mmengine init config.
 
     Inputs of :meth:`forward`: ``poses`` (P, K, 3) world mm, ``batch_index`` (P,) sample of
@@ -302,7 +313,8 @@ class LiftingPoseRefiner(BaseModule):
                  max_log_scale: float = 0.5, pose_net_weight: float = 0.0,
                  depth_weight: float = 1.0, flip_test: bool = False,
                  joint_set: str = 'virtualpose17', loss: Optional[dict] = None,
-                 depth_loss_weight: float = 1.0, init_cfg=None):
+                 depth_loss_weight: float = 1.0, mask_unfound_joints: bool = False,
+                 read_passes: int = 1, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.num_joints = int(num_joints)
         self.root_index = int(root_index)
@@ -328,6 +340,13 @@ class LiftingPoseRefiner(BaseModule):
             raise ValueError('LiftingPoseRefiner: pose_net_weight and depth_weight must lie '
                              f'in [0, 1], got {pose_net_weight}, {depth_weight}')
         self.depth_loss_weight = float(depth_loss_weight)
+        self.mask_unfound_joints = bool(mask_unfound_joints)
+        self.read_passes = int(read_passes)
+        if self.read_passes < 1:
+            raise ValueError(f'LiftingPoseRefiner: read_passes must be ≥ 1, got {read_passes}')
+        if self.read_passes > 1 and self.use_pose_net_pose:
+            raise ValueError('LiftingPoseRefiner: read_passes > 1 needs use_pose_net_pose=False '
+                             "(a refiner that corrects the pose net's pose has one to correct)")
         self.flip_test = bool(flip_test)
         K = self.num_joints
         self.flip_indices = None
@@ -393,6 +412,8 @@ class LiftingPoseRefiner(BaseModule):
         xy = heatmap_rays(kpt, A_hm, cam)                                       # (P, K, 2)
         z_root = Xc[:, r, 2].clamp_min(self.min_depth)                          # (P, )
         lateral = (xy - xy[:, r:r + 1]) * z_root[:, None, None] / 1000.0
+        if self.mask_unfound_joints:
+            lateral = lateral * (conf > 0)[..., None].to(lateral)
         rel = (Xc - Xc[:, r:r + 1]) / 1000.0
         up = cam.R @ self.up_axis.to(cam.R)                                     # (P, 3)
         parts = [lateral.flatten(1)] + ([rel.flatten(1)] if self.use_pose_net_pose else [])
@@ -423,7 +444,31 @@ class LiftingPoseRefiner(BaseModule):
             return dict(poses=poses.clone(), keypoints_2d=poses.new_zeros(0, K, 2),
                         confidence=poses.new_zeros(0, K))
         poses = poses.detach()
-        f = self.features(poses, batch_index, heatmaps, cameras, affines, input_size)
+        blend = not self.training
+        passes = self.read_passes if blend else 1
+        guess = poses
+        for p in range(passes):
+            f = self.features(guess, batch_index, heatmaps, cameras, affines, input_size)
+            if p == 0:
+                Xc = f['camera_poses']                # the pose net's joints, camera mm
+                root = Xc[:, self.root_index:self.root_index + 1]
+            rel, scale = self._lift(f, blend)
+            if blend and self.pose_net_weight and not self.use_pose_net_pose:
+                rel = self.pose_net_weight * (Xc - root) + (1.0 - self.pose_net_weight) * rel
+            if p + 1 < passes:            # the next pass reads the heatmaps near this pose
+                guess = f['camera'].camera_to_world(root + rel).to(poses.dtype)
+        world = f['camera'].camera_to_world(scale * root + rel)
+        return dict(poses=world.to(poses.dtype), keypoints_2d=f['keypoints_2d'].to(poses.dtype),
+                    confidence=f['confidence'].to(poses.dtype),
+                    depth_scale=scale.view(P).to(poses.dtype))
+
+    def _lift(self, f: Dict[str, Tensor], blend: bool):
+        """Step 4 on the features ``f`` of :meth:`features`: ``(rel, scale)``, the
+        refined root-relative pose (P, K, 3) camera mm (before the test-time blend with the
+        pose net's) and the depth scale (P, 1, 1) (``depth_weight`` applied when
+        ``blend``)."""
+        K = self.num_joints
+        P = f['features'].shape[0]
         out = self.mlp(f['features']).to(torch.float64)
         if self.flip_test and not self.training:
             out = 0.5 * (out + self._mirror_output(
@@ -434,7 +479,6 @@ class LiftingPoseRefiner(BaseModule):
         Xc = f['camera_poses']
         root = Xc[:, self.root_index:self.root_index + 1]
         scale = torch.ones_like(root[..., :1])
-        blend = not self.training
         if self.refine_depth:
             log_s = self.max_log_scale * torch.tanh(out[:, 3 * K:] / self.max_log_scale)
             if blend:
@@ -444,14 +488,7 @@ class LiftingPoseRefiner(BaseModule):
             base = Xc - root
         else:
             base = torch.cat([f['lateral'], torch.zeros_like(f['lateral'][..., :1])], -1)
-        rel = (base + delta) * keep
-        if blend and self.pose_net_weight and not self.use_pose_net_pose:
-            rel = self.pose_net_weight * (Xc - root) + (1.0 - self.pose_net_weight) * rel
-        Xc = scale * root + rel
-        world = f['camera'].camera_to_world(Xc)
-        return dict(poses=world.to(poses.dtype), keypoints_2d=f['keypoints_2d'].to(poses.dtype),
-                    confidence=f['confidence'].to(poses.dtype),
-                    depth_scale=scale.view(P).to(poses.dtype))
+        return (base + delta) * keep, scale
 
     def mlp(self, features: Tensor) -> Tensor:
         """(P, C) features → (P, 3K [+ 1]) correction (m) [and log depth scale]."""
