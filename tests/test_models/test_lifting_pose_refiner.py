@@ -451,20 +451,28 @@ def test_refiner_train_inputs_are_checked():
         _gt_trained_model(outlier_prob=1.5)
 
 
-def test_test_time_blend_with_the_pose_net():
-    """``pose_net_weight`` / ``depth_weight`` (eval mode only): 1 / 0 give the pose net's
-    poses back, 0 / 1 the refiner's, 0.5 / 0.5 the mean root-relative pose and the square
-    root of the depth scale; training ignores them."""
+def _two_people_and_a_random_refiner(pen_std, **kwargs):
+    """Two people, their heatmaps, pose-net poses ``pen_std`` mm off per axis (float32) and
+    an eval-mode lifting refiner (``use_pose_net_pose=False``) with random output weights."""
     torch.manual_seed(0)
     cam = _tilted_camera()
     people = np.stack([T.person((200.0, 600.0)), T.person((-900.0, 1400.0))])
     heat, cams, affines, _ = _inputs(cam, people)
-    pen = torch.from_numpy(people + np.random.default_rng(1).normal(0, 60, people.shape))
-    pen = pen.float()
-    b = torch.tensor([0, 0])
-    ref = LiftingPoseRefiner(hidden_channels=32, use_pose_net_pose=False, dropout=0.0)
+    pen = people + np.random.default_rng(1).normal(0, pen_std, people.shape)
+    ref = LiftingPoseRefiner(hidden_channels=32, use_pose_net_pose=False, dropout=0.0,
+                             **kwargs)
     torch.nn.init.normal_(ref.output_layer.weight, std=0.1)
     ref.eval().requires_grad_(False)
+    return cam, torch.from_numpy(pen).float(), ref, (torch.tensor([0, 0]), heat, cams,
+                                                     affines, T.INPUT_SIZE)
+
+
+def test_test_time_blend_with_the_pose_net():
+    """``pose_net_weight`` / ``depth_weight`` (eval mode only): 1 / 0 give the pose net's
+    poses back, 0 / 1 the refiner's, 0.5 / 0.5 the mean root-relative pose and the square
+    root of the depth scale; training ignores them."""
+    cam, pen, ref, args = _two_people_and_a_random_refiner(60.0)
+    b, heat, cams, affines, _ = args
 
     def run(w_pose, w_depth):
         ref.pose_net_weight, ref.depth_weight = w_pose, w_depth
@@ -641,19 +649,9 @@ def test_read_passes_read_the_heatmaps_near_the_previous_pass():
     pose put on the pose net's root (no depth scale), lifts them, and blends the result
     with the pose net's own pose (not pass 1's); its depth scale is the one returned.
     Checked against two single-pass calls; training makes one pass."""
-    torch.manual_seed(0)
-    cam = _tilted_camera()
-    people = np.stack([T.person((200.0, 600.0)), T.person((-900.0, 1400.0))])
-    heat, cams, affines, _ = _inputs(cam, people)
-    pen = torch.from_numpy(people + np.random.default_rng(1).normal(0, 80, people.shape))
-    pen = pen.float()
-    b = torch.tensor([0, 0])
-    args = (b, heat, cams, affines, T.INPUT_SIZE)
-    ref = LiftingPoseRefiner(hidden_channels=32, use_pose_net_pose=False, dropout=0.0,
-                             pose_net_weight=0.3, depth_weight=0.5)
-    torch.nn.init.normal_(ref.output_layer.weight, std=0.1)
+    cam, pen, ref, args = _two_people_and_a_random_refiner(80.0, pose_net_weight=0.3,
+                                                           depth_weight=0.5)
     torch.nn.init.normal_(ref.output_layer.bias, std=0.05)
-    ref.eval().requires_grad_(False)
     Xc = lambda P: cam.world_to_camera(P.double().numpy())       # noqa: E731
     r = 2
     one = ref(pen, *args)
