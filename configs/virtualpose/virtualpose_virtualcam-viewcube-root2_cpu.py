@@ -26,7 +26,10 @@ space_size = (8000.0, 8000.0, 2400.0)
 space_center = (0.0, 0.0, 1100.0)
 space_shape = (40, 40, 12)
 
-model = dict(frozen=('pose_net', 'refiner'), refiner_train_inputs=None)
+# the refiner's test-time options its figures were measured with (lift-peaks' before
+# read_passes)
+model = dict(frozen=('pose_net', 'refiner'), refiner_train_inputs=None,
+             refiner=dict(depth_weight=0.75, read_passes=1, search_radius=4))
 load_from = 'checkpoints/virtualpose_virtualcam-viewcube-lift-peaks_cpu.pth'
 
 train_pipeline = [
