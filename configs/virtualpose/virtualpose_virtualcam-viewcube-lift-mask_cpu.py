@@ -9,9 +9,9 @@
 # 8,000 iterations of 64 frames of 3-8 people (seed 12), Adam 3e-4 cosine.
 _base_ = ['./virtualpose_virtualcam-viewcube-lift-peaks_cpu.py']
 
-# trained with lift-peaks' refiner options before read_passes (search window 4 px)
+# trained with lift-peaks' refiner options before read_passes
 model = dict(refiner=dict(mask_unfound_joints=True, depth_weight=0.75, read_passes=1,
-                          search_radius=4))
+                          test_search_radius=None))
 load_from = 'checkpoints/virtualpose_virtualcam-viewcube-lift-peaks_cpu.pth'
 max_iters = 8000
 batch_size = 64

@@ -5,7 +5,8 @@
 _base_ = ['./virtualpose_virtualcam-viewcube-lift-peaks_cpu.py']
 
 # trained and measured with lift-peaks' refiner options before read_passes
-model = dict(refiner=dict(depth_weight=0.75, read_passes=1, search_radius=4))
+model = dict(refiner=dict(depth_weight=0.75, read_passes=1,
+                          test_search_radius=None))
 
 load_from = 'checkpoints/virtualpose_virtualcam-viewcube-lift-peaks_cpu.pth'
 max_iters = 8000

@@ -30,16 +30,16 @@
 # Held-out frames (`tools/test.py configs/virtualpose/virtualpose_virtualcam-viewcube-
 # lift-peaks_cpu.py checkpoints/virtualpose_virtualcam-viewcube-lift-peaks_cpu.pth`) with
 # these options and one read pass (`--cfg-options model.refiner.read_passes=1
-# model.refiner.search_radius=4 model.refiner.depth_weight=0.75`): root-relative MPJPE
+# model.refiner.test_search_radius=4 model.refiner.depth_weight=0.75`): root-relative MPJPE
 # 103.6 mm, absolute 196.5 mm, MRPE 159.0 mm, recall@500 0.853 (417 of 489), mAP 0.303
 # (lift-long, its config: 104.3, 187.4, 148.0, 0.820, 0.320).
 # Later (a test-time option added after this checkpoint): the refiner reads the heatmaps
 # three times, each pass near the previous pass's pose (LiftingPoseRefiner(read_passes=3)),
-# in a window of 5 heatmap px (search_radius; 4 before). At the GT roots of the held-out
-# frames (the pose net's cubes at the GT roots, 489 people) 5.4 % of the joints in the
-# image were read > 2 heatmap px off their true projection, half of them because the pose
-# net's projection was > 4 px off; reading near the true projections instead would take
-# the refined poses from 109.5 to 98.6 mm there. Chosen on the same 100 tuning frames by
+# in a window of 5 heatmap px (test_search_radius; 4 in training and before). At the GT
+# roots of the held-out frames (the pose net's cubes there, 489 people) 5.4 % of the
+# joints in the image were read > 2 heatmap px off their true projection, half of them
+# because the pose net's projection was > 4 px off; reading near the true projections
+# instead would take the refined poses from 109.5 to 98.6 mm there. Chosen on the same 100 tuning frames by
 # the same order (the root net's options above):
 #   passes  radius  pose_net_w  depth_w  recall  abs     root-rel  MRPE
 #   1       4       0.25        0.75     0.900   184.3   88.7      153.5  (before)
@@ -64,7 +64,8 @@ model = dict(
     refiner_train_inputs=dict(heatmap_peaks=True),
     root_net=dict(threshold=0.05, completion=dict(radius=5.0, min_score=0.3),
                   depth_net=dict(flip_test=True)),
-    refiner=dict(pose_net_weight=0.25, depth_weight=1.0, read_passes=3, search_radius=5))
+    refiner=dict(pose_net_weight=0.25, depth_weight=1.0, read_passes=3,
+                 test_search_radius=5))
 load_from = 'checkpoints/virtualpose_virtualcam-viewcube-lift-long_cpu.pth'
 
 input_size = (480, 256)

@@ -29,7 +29,8 @@ space_shape = (40, 40, 12)
 # the refiner's test-time options its figures were measured with (lift-peaks' before
 # read_passes)
 model = dict(frozen=('pose_net', 'refiner'), refiner_train_inputs=None,
-             refiner=dict(depth_weight=0.75, read_passes=1, search_radius=4))
+             refiner=dict(depth_weight=0.75, read_passes=1,
+                          test_search_radius=None))
 load_from = 'checkpoints/virtualpose_virtualcam-viewcube-lift-peaks_cpu.pth'
 
 train_pipeline = [

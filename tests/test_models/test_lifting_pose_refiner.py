@@ -707,3 +707,31 @@ def test_mask_unfound_joints_zeroes_their_lateral_offsets():
     assert torch.equal(lat_m[~torch.from_numpy(unfound)], lat_p[~torch.from_numpy(unfound)])
     assert torch.equal(masked['features'][:, 2 * K:], plain['features'][:, 2 * K:])
     assert torch.equal(masked['lateral'][0, 9], torch.zeros(2, dtype=torch.float64))
+
+
+def test_test_search_radius_is_the_eval_mode_window():
+    """``test_search_radius`` replaces ``search_radius`` in eval mode only: a wrist guessed
+    ~6 heatmap px from its peak is found with a 7 px window and not with a 4 px one."""
+    cam = _tilted_camera()
+    people = np.stack([T.person((200.0, 600.0))])
+    heat, cams, affines, hm_px = _inputs(cam, people)
+    scale = T.HEATMAP_SIZE[0] / T.INPUT_SIZE[0]
+    pen = people.copy()
+    for _ in range(50):              # move the wrist sideways until it projects ~6 px off
+        uv = cam.project(pen[0, 9:10]) @ T.AFFINE[:, :2].T + T.AFFINE[:, 2]
+        if np.linalg.norm(uv[0] * scale - hm_px[0, 9]) >= 6.0:
+            break
+        pen[0, 9, 0] += 20.0
+    guess_px = (cam.project(pen[0]) @ T.AFFINE[:, :2].T + T.AFFINE[:, 2]) * scale
+    assert 6.0 <= np.linalg.norm(guess_px[9] - hm_px[0, 9]) < 6.5
+    ref = LiftingPoseRefiner(hidden_channels=16, use_pose_net_pose=False, search_radius=4,
+                             test_search_radius=7)
+    args = (torch.from_numpy(pen), torch.tensor([0]), heat, cams, affines, T.INPUT_SIZE)
+    for mode, radius in ((ref.train, 4), (ref.eval, 7)):
+        mode()
+        f = ref.features(*args)
+        want, conf = heatmap_keypoints(heat, torch.from_numpy(guess_px)[None], radius)
+        assert f['keypoints_2d'].numpy() == pytest.approx(want.numpy(), abs=1e-6)
+        assert (float(f['confidence'][0, 9]) > 0.5) == (radius == 7)
+    with pytest.raises(ValueError, match='test_search_radius must be'):
+        LiftingPoseRefiner(test_search_radius=-1)

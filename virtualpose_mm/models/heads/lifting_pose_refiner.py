@@ -297,6 +297,8 @@ class LiftingPoseRefiner(BaseModule):
             on the pose net's root) instead of the pose net's, where a joint the pose net
             put far off finds its own peak rather than a neighbour's; the last pass's pose
             and depth scale are returned. 1 (default): the pose net's guesses only.
+        test_search_radius: ``search_radius`` in eval mode (default None: the same as in
+            training), a test-time option like the blend.
         init_cfg: mmengine init config.
 
     Inputs of :meth:`forward`: ``poses`` (P, K, 3) world mm, ``batch_index`` (P,) sample of
@@ -314,7 +316,8 @@ class LiftingPoseRefiner(BaseModule):
                  depth_weight: float = 1.0, flip_test: bool = False,
                  joint_set: str = 'virtualpose17', loss: Optional[dict] = None,
                  depth_loss_weight: float = 1.0, mask_unfound_joints: bool = False,
-                 read_passes: int = 1, init_cfg=None):
+                 read_passes: int = 1, test_search_radius: Optional[int] = None,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.num_joints = int(num_joints)
         self.root_index = int(root_index)
@@ -325,6 +328,10 @@ class LiftingPoseRefiner(BaseModule):
             raise ValueError('LiftingPoseRefiner: search_radius must be ≥ 0, got '
                              f'{search_radius}')
         self.search_radius = int(search_radius)
+        self.test_search_radius = None if test_search_radius is None else int(test_search_radius)
+        if self.test_search_radius is not None and self.test_search_radius < 0:
+            raise ValueError('LiftingPoseRefiner: test_search_radius must be ≥ 0, got '
+                             f'{test_search_radius}')
         self.min_depth = float(min_depth)
         up = torch.as_tensor(up_axis, dtype=torch.float64).reshape(3)
         if not float(up.norm()) > 0:
@@ -407,7 +414,9 @@ class LiftingPoseRefiner(BaseModule):
         Xc = cam.world_to_camera(poses.to(torch.float64))                      # (P, K, 3)
         uv = cam.camera_to_pixel(Xc, min_depth=self.min_depth)
         guess = uv @ A_hm[:, :, :2].transpose(-1, -2) + A_hm[:, None, :, 2]
-        kpt, conf = heatmap_keypoints(heatmaps, guess, self.search_radius,
+        radius = self.search_radius if self.training or self.test_search_radius is None \
+            else self.test_search_radius
+        kpt, conf = heatmap_keypoints(heatmaps, guess, radius,
                                       batch_index=batch_index)
         xy = heatmap_rays(kpt, A_hm, cam)                                       # (P, K, 2)
         z_root = Xc[:, r, 2].clamp_min(self.min_depth)                          # (P, )
