@@ -39,8 +39,8 @@
 # roots of the held-out frames (the pose net's cubes there, 489 people) 5.4 % of the
 # joints in the image were read > 2 heatmap px off their true projection, half of them
 # because the pose net's projection was > 4 px off; reading near the true projections
-# instead would take the refined poses from 109.5 to 98.6 mm there. Chosen on the same 100 tuning frames by
-# the same order (the root net's options above):
+# instead would take the refined poses from 109.5 to 98.6 mm there. Chosen on the same 100
+# tuning frames by the same order (the root net's options above):
 #   passes  radius  pose_net_w  depth_w  recall  abs     root-rel  MRPE
 #   1       4       0.25        0.75     0.900   184.3   88.7      153.5  (before)
 #   2       4       0.25        0.75     0.904   175.3   88.1      143.7
