@@ -27,19 +27,11 @@
 # is 5 mm above the target where lift-peaks is below it, so lift-peaks stays. At the GT
 # roots of the held-out frames its masked joints are 320 mm off, against 272 mm for the
 # unmasked refiner (one pass): the pose net's guess off the image is worth reading.
-_base_ = ['./virtualpose_virtualcam-viewcube-lift-peaks_cpu.py']
+# The schedule and the refiner's test-time options (one read pass) are lift-peaks2's,
+# which also starts from lift-peaks.
+_base_ = ['./virtualpose_virtualcam-viewcube-lift-peaks2_cpu.py']
 
-# trained with lift-peaks' refiner options before read_passes
-model = dict(refiner=dict(mask_unfound_joints=True, depth_weight=0.75, read_passes=1,
-                          test_search_radius=None))
-load_from = 'checkpoints/virtualpose_virtualcam-viewcube-lift-peaks_cpu.pth'
-max_iters = 8000
-batch_size = 64
-train_dataloader = dict(dataset=dict(num_samples=batch_size * max_iters, seed=12))
+model = dict(refiner=dict(mask_unfound_joints=True))
+train_dataloader = dict(dataset=dict(seed=12))
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=3e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters,
-         T_max=max_iters - 100, eta_min=1e-5),
-]
 randomness = dict(seed=12)
