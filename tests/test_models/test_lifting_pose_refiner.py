@@ -354,6 +354,58 @@ def test_virtualpose_refiner_state_dict_and_no_refiner_unchanged():
     assert torch.allclose(a['poses'], b['poses'], atol=1e-2)
 
 
+def test_depth_refiner_puts_the_refiners_poses_at_its_depth():
+    """``depth_refiner``: in eval mode each refined pose keeps the refiner's root-relative
+    pose and takes the depth refiner's root (on the same camera ray); in training it is
+    frozen (eval mode, no gradients) and not run, and ``loss_refine`` is the refiner's;
+    its weights are ``depth_refiner.*``; it needs a refiner."""
+    from test_virtualpose_model import _force_root_volume, _nearest_voxel
+    torch.manual_seed(0)
+    kind = dict(type='LiftingPoseRefiner', hidden_channels=32, use_pose_net_pose=False,
+                dropout=0.0)
+    m = MODELS.build(T.model_config(frozen=('root_net', 'pose_net'), refiner=kind,
+                                    depth_refiner=dict(kind, mask_unfound_joints=True)))
+    extra = {k.split('.')[0] for k in m.state_dict()} - {'root_net', 'pose_net', 'refiner'}
+    assert extra == {'depth_refiner'}
+    for net in (m.refiner, m.depth_refiner):        # two different, non-identity refiners
+        torch.nn.init.normal_(net.output_layer.weight, std=0.1)
+    assert not any(p.requires_grad for p in m.depth_refiner.parameters())
+    people = [np.stack([T.person((-800.0, 0.0)), T.person((700.0, 800.0))])]
+    x, ds = T.batch(m, people)
+    _force_root_volume(m, {_nearest_voxel(m, people[0][0, 2]): 0.9}, people[0][0, 2])
+    calls = []
+    m.depth_refiner.register_forward_hook(lambda *a: calls.append(1))
+    m.train()
+    assert m.refiner.training and not m.depth_refiner.training
+    losses = m.loss(x, ds)
+    assert set(losses) == {'loss_refine'} and not calls
+    losses['loss_refine'].backward()
+    assert all(p.grad is None for p in m.depth_refiner.parameters())
+    m.eval()
+    with torch.no_grad():
+        res = m.run(x, meta=m.parse_meta(ds, 1))
+        assert len(calls) == 1                                      # run in eval mode
+        meta = res['meta']
+        b_idx, m_idx = res['pair_index'].unbind(-1)
+        args = (res['pair_poses'], b_idx, x[:, :, :m.num_joints], meta.cameras, meta.affines,
+                meta.input_size)
+        a = m.refiner(*args)['poses'].double().numpy()
+        d = m.depth_refiner(*args)['poses'].double().numpy()
+    assert len(a) == 1
+    out = res['poses'][b_idx, m_idx].double().numpy()
+    cam = T.camera()
+    Xc = lambda P: cam.world_to_camera(P)                          # noqa: E731
+    assert abs(Xc(a)[0, 2, 2] - Xc(d)[0, 2, 2]) > 5.0               # the depths differ
+    assert out[:, 2] == pytest.approx(d[:, 2], abs=0.05)             # the depth refiner's root
+    assert out - out[:, 2:3] == pytest.approx(a - a[:, 2:3], abs=0.05)   # the refiner's pose
+    assert cam.project(d[:, 2]) == pytest.approx(cam.project(a[:, 2]), abs=1e-3)
+    with torch.no_grad():
+        pred = m.predict(x, ds)
+    assert pred[0].pred_instances.keypoints == pytest.approx(out, abs=0.05)
+    with pytest.raises(ValueError, match='depth_refiner needs a refiner'):
+        MODELS.build(T.model_config(depth_refiner=kind))
+
+
 def _gt_trained_model(**rti):
     return MODELS.build(T.model_config(
         frozen=('root_net', 'pose_net'),

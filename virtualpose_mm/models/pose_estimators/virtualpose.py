@@ -105,6 +105,17 @@ class VirtualPose(VolumetricPoseEstimator):
     training cubes sit at the GT depth, which inference never has, so a config that trains
     the refiner sets it False.
 
+    ``depth_refiner`` (an addition of this package; default None; needs a ``refiner``): a
+    second refiner of the same kind, trained separately as another config's ``refiner``
+    (``tools/misc/publish_model.py --graft`` puts its weights into the checkpoint under
+    ``depth_refiner.``), that only gives each person's depth: at test time it runs on the
+    same poses and heatmaps as ``refiner``, and each person's refined pose is moved along
+    the root's camera ray to the depth of the depth refiner's root (the pose relative to
+    its root stays the refiner's). It lets a refiner that is better at the depth (e.g. one
+    trained with ``mask_unfound_joints``) and one that is better at the pose work
+    together. It is never trained here: its parameters do not require gradients, it stays
+    in eval mode and it is not run in training.
+
     ``refiner_train_inputs`` (default None: the refiner trains on the pose net's poses of
     the GT-matched proposals, the whole forward running): ``dict(joint_std=..,
     depth_log_std=.., outlier_prob=.., outlier_log_std=..)`` trains it on GT poses
@@ -168,6 +179,8 @@ class VirtualPose(VolumetricPoseEstimator):
         refiner: config of the pose refiner (see above; ``num_joints`` and ``root_index``
             default to the model's), or None.
         refiner_train_inputs: see above.
+        depth_refiner: config of the depth refiner (see above; ``num_joints`` and
+            ``root_index`` default to the model's), or None.
         frozen: see above.
         check_inputs: reject wrong channel counts and NaN/Inf inputs with clear errors.
         data_preprocessor: config of the
@@ -182,6 +195,7 @@ class VirtualPose(VolumetricPoseEstimator):
                  pen_train_per_slot: bool = False, train_cubes_at_gt_depth: bool = False,
                  frozen: Sequence[str] = (), check_inputs: bool = True,
                  refiner: Optional[dict] = None, refiner_train_inputs: Optional[dict] = None,
+                 depth_refiner: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.num_joints = int(num_joints)
@@ -200,6 +214,15 @@ class VirtualPose(VolumetricPoseEstimator):
             refiner.setdefault('num_joints', self.num_joints)
             refiner.setdefault('root_index', self.root_index)
             self.refiner = MODELS.build(refiner)
+        self.depth_refiner = None
+        if depth_refiner is not None:
+            if self.refiner is None:
+                raise ValueError('VirtualPose: depth_refiner needs a refiner (it only moves '
+                                 "the refiner's poses to its own depth)")
+            depth_refiner = dict(depth_refiner)
+            depth_refiner.setdefault('num_joints', self.num_joints)
+            depth_refiner.setdefault('root_index', self.root_index)
+            self.depth_refiner = MODELS.build(depth_refiner)
         self.input_size = tuple(float(v) for v in input_size)
         self.loss_weights = merge_loss_weights(
             'VirtualPose', dict(depth=0.1, root=1000.0, pose=1.0, refine=1.0), loss_weights)
@@ -215,6 +238,8 @@ class VirtualPose(VolumetricPoseEstimator):
             raise ValueError(f'VirtualPose: frozen may hold some of {nets} (not all: that '
                              f'leaves nothing to train), got {frozen!r}')
         self.freeze(*self.frozen)
+        if self.depth_refiner is not None:
+            self.freeze('depth_refiner')
         self.check_inputs = bool(check_inputs)
         self.refiner_train_inputs = None
         self.refiner_heatmap_peaks = False
@@ -377,8 +402,15 @@ class VirtualPose(VolumetricPoseEstimator):
                                         and 'refiner' not in self.frozen):
                 ref = self.refiner(result['pair_poses'].detach(), b_idx, heatmaps,
                                    meta.cameras, meta.affines, meta.input_size)
+            refined = ref['poses'].detach()
+            if self.depth_refiner is not None and not self.training and len(refined):
+                with torch.no_grad():
+                    dref = self.depth_refiner(result['pair_poses'].detach(), b_idx, heatmaps,
+                                              meta.cameras, meta.affines, meta.input_size)
+                r = self.root_index
+                refined = refined + (dref['poses'][:, r:r + 1] - refined[:, r:r + 1])
             poses = result['poses'].clone()
-            poses[b_idx, m_idx] = ref['poses'].detach().to(poses.dtype)
+            poses[b_idx, m_idx] = refined.to(poses.dtype)
             result.update(unrefined_poses=result['poses'], poses=poses,
                           refined_pair_poses=ref['poses'])
         return result
