@@ -83,3 +83,33 @@ def test_publish_deflate_is_smaller_and_loads_the_same(tmp_path):
     assert torch.equal(net2[3].weight, a['state_dict']['3.weight'].float())
     with pytest.raises(ValueError, match='exclude each other'):
         publish(src, str(tmp_path / 'x.pth'), compact=True, deflate=True)
+
+
+def test_publish_graft_adds_another_checkpoints_submodule(tmp_path):
+    """--graft depth_refiner.=B:refiner.: B's refiner weights under the new prefix, the
+    main checkpoint's own weights unchanged; a missing source prefix or a taken
+    destination prefix is an error naming the file."""
+    torch.manual_seed(0)
+    a = {'refiner.w': torch.randn(3), 'pose_net.w': torch.randn(2)}
+    b = {'refiner.w': torch.randn(3), 'refiner.b': torch.randn(1), 'pose_net.w': torch.randn(2)}
+    src, other = str(tmp_path / 'a.pth'), str(tmp_path / 'b.pth')
+    torch.save({'state_dict': a, 'meta': {'iter': 1}}, src)
+    torch.save({'state_dict': b, 'optimizer': {}}, other)
+    out = publish(src, str(tmp_path / 'ab.pth'), add_hash=False,
+                  grafts=[f'depth_refiner.={other}:refiner.'])
+    ck = torch.load(out, weights_only=True)
+    sd = ck['state_dict']
+    assert set(sd) == {'refiner.w', 'pose_net.w', 'depth_refiner.w', 'depth_refiner.b'}
+    assert torch.equal(sd['refiner.w'], a['refiner.w'])
+    assert torch.equal(sd['depth_refiner.w'], b['refiner.w'])
+    assert torch.equal(sd['depth_refiner.b'], b['refiner.b'])
+    assert ck['meta']['grafted'] == ['depth_refiner.=b.pth:refiner.']
+    with pytest.raises(ValueError, match=r"b\.pth: no weights under 'root_net\.'"):
+        publish(src, str(tmp_path / 'x.pth'), add_hash=False,
+                grafts=[f'depth_refiner.={other}:root_net.'])
+    with pytest.raises(ValueError, match=r"a\.pth: already has 1 weights under 'pose_net\.'"):
+        publish(src, str(tmp_path / 'x.pth'), add_hash=False,
+                grafts=[f'pose_net.={other}:refiner.'])
+    with pytest.raises(ValueError, match='DST_PREFIX=CKPT:SRC_PREFIX'):
+        publish(src, str(tmp_path / 'x.pth'), add_hash=False, grafts=[other])
+    assert not osp.exists(tmp_path / 'x.pth')

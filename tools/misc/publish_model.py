@@ -1,7 +1,7 @@
 """Make a release checkpoint from a training checkpoint (MMPose's ``publish_model.py``).
 
     python tools/misc/publish_model.py IN.pth OUT.pth [--fp16] [--compact | --deflate]
-        [--no-hash]
+        [--no-hash] [--graft DST_PREFIX=CKPT:SRC_PREFIX ...]
 
 Keeps the model weights and a small ``meta`` (the config text, the epoch/iteration, the
 source file name); drops the optimizer, the scheduler and the message hub. ``--fp16`` stores
@@ -14,7 +14,11 @@ every record deflate-compressed (zlib level 9) instead of stored: float16 weight
 by about 8 % (their exponent bits repeat), and ``torch.load`` reads such a file as any
 other (without memory-mapping: it has to inflate). Unless ``--no-hash``, the first 8 hex digits of
 the output's SHA-256 are appended to its name (``OUT-<sha8>.pth``), as OpenMMLab model zoo
-files are named. The output is written completely or not at all.
+files are named. ``--graft depth_refiner.=OTHER.pth:refiner.`` adds the weights under
+``refiner.`` of another checkpoint under ``depth_refiner.`` (e.g. VirtualPose's
+``depth_refiner``, trained as another config's ``refiner``); the source prefix must hold
+weights and the destination prefix none yet (either is an error naming the file). The
+output is written completely or not at all.
 """
 import argparse
 import hashlib
@@ -38,8 +42,38 @@ def deflate_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def parse_graft(spec: str):
+    """``'DST_PREFIX=CKPT:SRC_PREFIX'`` → ``(dst_prefix, ckpt, src_prefix)``."""
+    dst, sep, rest = spec.partition('=')
+    ckpt, sep2, src = rest.rpartition(':')
+    if not sep or not sep2 or not dst or not ckpt or not src:
+        raise ValueError(f'publish: --graft wants DST_PREFIX=CKPT:SRC_PREFIX (e.g. '
+                         f'depth_refiner.=work_dirs/x/iter_8000.pth:refiner.), got {spec!r}')
+    return dst, ckpt, src
+
+
+def graft_weights(state_dict: dict, src_file: str, dst_prefix: str, ckpt_file: str,
+                  src_prefix: str) -> dict:
+    """``state_dict`` plus the weights under ``src_prefix`` of checkpoint ``ckpt_file``,
+    renamed to start with ``dst_prefix`` (``src_file`` names ``state_dict``'s file in
+    errors)."""
+    from virtualpose_mm.engine.runner import read_checkpoint
+    taken = [k for k in state_dict if k.startswith(dst_prefix)]
+    if taken:
+        raise ValueError(f'{src_file}: already has {len(taken)} weights under '
+                         f'{dst_prefix!r} (e.g. {taken[0]!r}); nothing to graft onto')
+    other = read_checkpoint(ckpt_file)
+    if not isinstance(other, dict) or not isinstance(other.get('state_dict'), dict):
+        raise ValueError(f'{ckpt_file}: no state_dict in the checkpoint')
+    grafted = {dst_prefix + k[len(src_prefix):]: v for k, v in other['state_dict'].items()
+               if k.startswith(src_prefix)}
+    if not grafted:
+        raise ValueError(f'{ckpt_file}: no weights under {src_prefix!r} to graft')
+    return {**state_dict, **grafted}
+
+
 def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
-            compact: bool = False, deflate: bool = False) -> str:
+            compact: bool = False, deflate: bool = False, grafts=()) -> str:
     import torch
 
     if compact and deflate:
@@ -49,8 +83,11 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
     ckpt = read_checkpoint(src)
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get('state_dict'), dict):
         raise ValueError(f'{src}: no state_dict in the checkpoint')
+    state_dict = ckpt['state_dict']
+    for spec in grafts:
+        state_dict = graft_weights(state_dict, src, *parse_graft(spec))
     sd = {}
-    for k, v in ckpt['state_dict'].items():
+    for k, v in state_dict.items():
         if fp16 and isinstance(v, torch.Tensor) and v.is_floating_point() and \
                 not k.endswith('_extra_state'):
             v = v.half()
@@ -58,6 +95,9 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
     meta = {k: v for k, v in (ckpt.get('meta') or {}).items()
             if k in ('cfg', 'epoch', 'iter', 'mmengine_version', 'seed', 'experiment_name')}
     meta.update(source=osp.basename(src), weights_dtype='float16' if fp16 else 'float32')
+    if grafts:
+        meta.update(grafted=[f'{d}={osp.basename(c)}:{s}'
+                             for d, c, s in (parse_graft(g) for g in grafts)])
     buf = io.BytesIO()
     torch.save({'state_dict': sd, 'meta': meta}, buf,
                _use_new_zipfile_serialization=not compact)
@@ -84,11 +124,14 @@ def main(argv=None) -> int:
                    help='zip serialisation with deflate-compressed records (~8 %% smaller '
                    'for float16 weights)')
     p.add_argument('--no-hash', action='store_true', help='do not add the SHA-256 prefix')
+    p.add_argument('--graft', action='append', default=[], metavar='DST=CKPT:SRC',
+                   help="add CKPT's weights under the prefix SRC under the prefix DST "
+                   '(repeatable)')
     args = p.parse_args(argv)
     if args.compact and args.deflate:
         p.error('--compact and --deflate exclude each other')
     out = publish(args.input, args.output, args.fp16, not args.no_hash, args.compact,
-                  args.deflate)
+                  args.deflate, args.graft)
     print(f'{out}: {osp.getsize(out):,} bytes ({osp.getsize(out) / 2**20:.2f} MiB)')
     return 0
 
