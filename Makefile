@@ -7,7 +7,8 @@ PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 
 .PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose \
 	demo-train-virtualpose-viewcube demo-train-virtualpose-lift \
-	demo-train-virtualpose-lift-long demo-train-virtualpose-lift-peaks golden clean
+	demo-train-virtualpose-lift-long demo-train-virtualpose-lift-peaks \
+	demo-train-virtualpose-lift-maskdepth golden clean
 
 install:
 	bash tools/install.sh
@@ -36,7 +37,11 @@ demo: install
 # trained further on frames of 3-8 people, from MONO_LIFT_LONG_BASE (default the embedded
 # lift checkpoint; about 1 h 10 min on two threads); demo-train-virtualpose-lift-peaks:
 # that refiner trained on twice as many people again without rendering the AGR, from
-# MONO_LIFT_PEAKS_BASE (default the embedded lift-long checkpoint; about 1 h on two threads)
+# MONO_LIFT_PEAKS_BASE (default the embedded lift-long checkpoint; about 1 h on two threads);
+# demo-train-virtualpose-lift-maskdepth: that refiner trained further with the joints that
+# have no heatmap peak masked (the lift-mask config, from MONO_LIFT_MASKDEPTH_BASE, default
+# the embedded lift-peaks checkpoint; about 50 min on two threads), grafted into that
+# checkpoint as its depth refiner
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -124,6 +129,20 @@ MONO_LIFT_PEAKS_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift-peak
 MONO_LIFT_PEAKS_BASE ?= checkpoints/virtualpose_virtualcam-viewcube-lift-long_cpu.pth
 demo-train-virtualpose-lift-peaks: install
 	$(call mono_refiner_step,virtualpose_virtualcam-viewcube-lift-peaks_cpu,$(MONO_LIFT_PEAKS_TRAIN_DIR),$(MONO_LIFT_PEAKS_BASE),12000)
+
+MONO_LIFT_MASKDEPTH_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift-mask_cpu
+MONO_LIFT_MASKDEPTH_BASE ?= checkpoints/virtualpose_virtualcam-viewcube-lift-peaks_cpu.pth
+demo-train-virtualpose-lift-maskdepth: install
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+		configs/virtualpose/virtualpose_virtualcam-viewcube-lift-mask_cpu.py \
+		--work-dir $(MONO_LIFT_MASKDEPTH_TRAIN_DIR) --cfg-options load_from=$(MONO_LIFT_MASKDEPTH_BASE)
+	$(PYTHON) tools/misc/publish_model.py $(MONO_LIFT_MASKDEPTH_BASE) \
+		$(MONO_LIFT_MASKDEPTH_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-maskdepth_cpu.pth \
+		--fp16 --deflate --no-hash \
+		--graft depth_refiner.=$(MONO_LIFT_MASKDEPTH_TRAIN_DIR)/iter_8000.pth:refiner.
+	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift-maskdepth_cpu.py \
+	DEMO_MONO_CHECKPOINT=$(MONO_LIFT_MASKDEPTH_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-maskdepth_cpu.pth \
+		bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)
 golden: install
