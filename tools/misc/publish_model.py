@@ -58,6 +58,7 @@ def graft_weights(state_dict: dict, src_file: str, dst_prefix: str, ckpt_file: s
     renamed to start with ``dst_prefix`` (``src_file`` names ``state_dict``'s file in
     errors)."""
     from virtualpose_mm.engine.runner import read_checkpoint
+    from virtualpose_mm.models.utils.state_dict_mapping import rename_state_dict
     taken = [k for k in state_dict if k.startswith(dst_prefix)]
     if taken:
         raise ValueError(f'{src_file}: already has {len(taken)} weights under '
@@ -65,8 +66,8 @@ def graft_weights(state_dict: dict, src_file: str, dst_prefix: str, ckpt_file: s
     other = read_checkpoint(ckpt_file)
     if not isinstance(other, dict) or not isinstance(other.get('state_dict'), dict):
         raise ValueError(f'{ckpt_file}: no state_dict in the checkpoint')
-    grafted = {dst_prefix + k[len(src_prefix):]: v for k, v in other['state_dict'].items()
-               if k.startswith(src_prefix)}
+    # the keys outside src_prefix are the rename's 'unknown' ones: not grafted
+    grafted, _ = rename_state_dict(other['state_dict'], [(src_prefix, dst_prefix)])
     if not grafted:
         raise ValueError(f'{ckpt_file}: no weights under {src_prefix!r} to graft')
     return {**state_dict, **grafted}
@@ -83,9 +84,10 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
     ckpt = read_checkpoint(src)
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get('state_dict'), dict):
         raise ValueError(f'{src}: no state_dict in the checkpoint')
+    grafts = [parse_graft(g) for g in grafts]
     state_dict = ckpt['state_dict']
-    for spec in grafts:
-        state_dict = graft_weights(state_dict, src, *parse_graft(spec))
+    for dst_prefix, ckpt_file, src_prefix in grafts:
+        state_dict = graft_weights(state_dict, src, dst_prefix, ckpt_file, src_prefix)
     sd = {}
     for k, v in state_dict.items():
         if fp16 and isinstance(v, torch.Tensor) and v.is_floating_point() and \
@@ -96,8 +98,7 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
             if k in ('cfg', 'epoch', 'iter', 'mmengine_version', 'seed', 'experiment_name')}
     meta.update(source=osp.basename(src), weights_dtype='float16' if fp16 else 'float32')
     if grafts:
-        meta.update(grafted=[f'{d}={osp.basename(c)}:{s}'
-                             for d, c, s in (parse_graft(g) for g in grafts)])
+        meta.update(grafted=[f'{d}={osp.basename(c)}:{s}' for d, c, s in grafts])
     buf = io.BytesIO()
     torch.save({'state_dict': sd, 'meta': meta}, buf,
                _use_new_zipfile_serialization=not compact)
