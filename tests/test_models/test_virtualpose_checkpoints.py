@@ -252,14 +252,11 @@ def _state_dict(kind):
                       weights_only=True)['state_dict']
 
 
-def _whole_model_errors(kind, num_frames, **swap):
-    """Per GT person of ``num_frames`` tuning frames, through the whole model (root net,
-    pose net, refiners, the config's test-time options) with the submodules in ``swap``
-    replaced for the run: ``(absolute MPJPE, root-relative MPJPE, root error)`` mm of the
-    prediction with the least absolute MPJPE (inf without a prediction)."""
-    model, ds = _model_and_frames(kind, num_frames)
-    for name, module in swap.items():
-        setattr(model, name, module)
+def _whole_model_errors(model, ds, num_frames):
+    """Per GT person of the first ``num_frames`` frames of ``ds``, through the whole
+    ``model`` (root net, pose net, refiners, the config's test-time options):
+    ``(absolute MPJPE, root-relative MPJPE, root error)`` mm of the prediction with the
+    least absolute MPJPE (inf without a prediction)."""
     r, rows = model.root_index, []
     with torch.no_grad():
         for i in range(num_frames):
@@ -299,8 +296,10 @@ def test_depth_refiner_checkpoint_puts_lift_peaks_poses_at_better_depths():
     assert {k: v.shape for k, v in depth.items()} == {k: v.shape for k, v in refiner.items()}
     assert not torch.equal(depth['refiner.output_layer.weight'],
                            refiner['refiner.output_layer.weight'])
-    with_depth = _whole_model_errors('lift-maskdepth', NUM_MODEL_FRAMES)
-    without = _whole_model_errors('lift-maskdepth', NUM_MODEL_FRAMES, depth_refiner=None)
+    model, ds = _model_and_frames('lift-maskdepth', NUM_MODEL_FRAMES)
+    with_depth = _whole_model_errors(model, ds, NUM_MODEL_FRAMES)
+    model.depth_refiner = None
+    without = _whole_model_errors(model, ds, NUM_MODEL_FRAMES)
     found = (with_depth[:, 0] < 500) & (without[:, 0] < 500)
     assert found.sum() >= 0.8 * len(found)
     assert with_depth[found, 1] == pytest.approx(without[found, 1], abs=0.01)
