@@ -608,3 +608,51 @@ def test_frozen_network_trains_the_other_alone(model, frozen):
     with pytest.raises(ValueError, match="VirtualPose: cannot freeze 'head'"):
         m.freeze('head')
     assert m._frozen_modules == (frozen, )
+
+
+def test_fast_eval_gives_the_plain_nets_outputs_in_inference_only(model):
+    """``fast_eval`` on the root and pose nets (the configs' default): in eval mode without
+    gradients both V2V nets run through their BatchNorm-folded copies, with the plain nets'
+    root volumes and poses; in training (or with gradients) the plain nets run, so their
+    parameters get gradients."""
+    torch.manual_seed(1)
+    plain = copy.deepcopy(model)
+    for mod in plain.modules():  # BatchNorm statistics that folding must carry over
+        if isinstance(mod, torch.nn.BatchNorm3d):
+            mod.running_mean.uniform_(-0.2, 0.2)
+            mod.running_var.uniform_(0.5, 2.0)
+    with torch.no_grad():  # a DE that outputs the scene's depth: the gate lets people in
+        plain.root_net.depth_net.depth[2].weight.zero_()
+        plain.root_net.depth_net.depth[2].bias.fill_(5000.0 / float(np.sqrt(300.0 ** 2 / 4)))
+    fast = MODELS.build(T.model_config(root_net=dict(T.model_config()['root_net'], fast_eval=True),
+                                       pose_net=dict(T.model_config()['pose_net'], fast_eval=True,
+                                                     fft_first_layer=True)))
+    fast.load_state_dict(plain.state_dict())
+    people = [np.stack([T.person((-800.0, 0.0)), T.person((700.0, 800.0))])]
+    x, ds = T.batch(plain, people)
+    plain.eval()
+    fast.eval()
+    with torch.no_grad():
+        a = plain.run(x, meta=plain.parse_meta(ds, 1), with_pose=False)
+        b = fast.run(x, meta=fast.parse_meta(ds, 1), with_pose=False)
+    assert fast.root_net._fast_v2v._net is not None and plain.root_net._fast_v2v._net is None
+    assert torch.equal(a['ren_input'], b['ren_input']) and a['ren_input'].amax() > 0
+    vol = a['root_volume'].abs().amax()
+    assert vol > 0 and (a['root_volume'] - b['root_volume']).abs().amax() <= 1e-4 * vol
+    # the pose nets on the same (forced) proposal
+    for m in (plain, fast):
+        _force_root_volume(m, {_nearest_voxel(m, people[0][0, 2]): 0.9}, people[0][0, 2])
+    with torch.no_grad():
+        a = plain.run(x, meta=plain.parse_meta(ds, 1))
+        b = fast.run(x, meta=fast.parse_meta(ds, 1))
+    assert fast.pose_net._fast_v2v._net is not None and plain.pose_net._fast_v2v._net is None
+    found = a['proposals'][0, :, 3] >= 0
+    assert found.sum() == 1 and torch.equal(a['proposals'], b['proposals'])
+    assert (a['poses'][0, found] - b['poses'][0, found]).abs().amax() < 0.05    # mm
+    assert (a['poses'][0, found] - a['proposals'][0, found, None, :3]).abs().amax() > 1.0
+    # with gradients (training) the plain nets run: their parameters get gradients (the
+    # forced root volume is 0 × the net's, so the root V2V's are zeros, but not None)
+    fast.train()
+    sum(fast.loss(x, ds).values()).backward()
+    assert all(p.grad is not None for p in fast.root_net.v2v_net.parameters())
+    assert fast.pose_net.v2v_net.output_layer.weight.grad.abs().sum() > 0

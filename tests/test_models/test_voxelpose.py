@@ -576,13 +576,20 @@ def test_cubes_per_call_auto_by_device_and_same_poses():
     model = tiny_model()
     pn = model.pose_net
     assert pn.max_cubes_per_call is None
-    # auto: one cube per call on the CPU in inference, all on a GPU and in training
+    # auto: on the CPU in inference as many cubes as hold 32³ voxels (tiny: 16³ cubes, 8
+    # per call; VoxelPose's 64³: 1; the CPU VirtualPose configs' 20³: 4), all on a GPU
+    # and in training
     pn.eval()
-    assert pn.cubes_per_call('cpu', 7) == 1
-    assert pn.cubes_per_call('cuda', 7) == 7
+    assert pn.cube_shape == (16, 16, 16)
+    assert pn.cubes_per_call('cpu', 20) == 8 and pn.cubes_per_call('cpu', 7) == 7
+    assert pn.cubes_per_call('cuda', 20) == 20
+    for shape, n in (((64, 64, 64), 1), ((20, 20, 20), 4), ((40, 40, 40), 1)):
+        pn.cube_shape = shape
+        assert pn.cubes_per_call('cpu', 20) == n, shape
     pn.train()
     assert pn.cubes_per_call('cpu', 7, for_v2v=True) == 7
     assert pn.cubes_per_call('cpu', 7) == 1  # the projection may still be split
+    pn.cube_shape = (16, 16, 16)
     pn.max_cubes_per_call = 0  # explicit: all
     assert pn.cubes_per_call('cpu', 7, for_v2v=True) == 7 and pn.cubes_per_call('cpu', 7) == 7
     pn.max_cubes_per_call = 3

@@ -28,12 +28,26 @@ model = dict(
         max_people=10,
         threshold=0.3,
         match_distance=500.0,
-        target_sigma=200.0),
+        target_sigma=200.0,
+        # inference (eval mode, no gradients: also a frozen root net in training): the V2V
+        # through a copy with BatchNorm folded, channels-last, its 7^3 first convolution by
+        # FFT and its 3x3x3 ones by Winograd on a CPU with AVX2+FMA (as VoxelPose's
+        # configs; outputs within ~1e-5 relative of the plain net's). fast_eval=False runs
+        # the plain net.
+        fast_eval=True,
+        fft_first_layer=True,
+        winograd=True),
     pose_net=dict(
         type='VoxelSinglePoseNet',
         cube_size=(2000.0, 2000.0, 2000.0),
         cube_shape=(64, 64, 64),
         beta=100.0,
+        fast_eval=True,  # as the root net
+        fft_first_layer=True,
+        winograd=True,
+        # None: cubes per V2V call chosen at run time (on the CPU in inference as many as
+        # hold 32^3 voxels: one 64^3 cube, four 20^3 ones; all on a GPU and in training)
+        max_cubes_per_call=None,
         v2v_net=dict(type='V2VNet', input_channels=num_joints, output_channels=num_joints)),
     loss_weights=dict(depth=0.1, root=1000.0, pose=1.0),
     gt_proposal_filter=False)

@@ -18,7 +18,7 @@ import torch
 from mmengine.model import BaseModule
 
 from virtualpose_mm.geometry.camera import Camera
-from virtualpose_mm.models.heads.voxel_center_net import v2v_forward
+from virtualpose_mm.models.heads.voxel_center_net import FastEvalV2V, run_v2v
 from virtualpose_mm.models.layers.projection import (heatmap_affines, heatmap_rays,
                                                      voxel_grid)
 from virtualpose_mm.models.layers.proposal import ProposalLayer
@@ -79,6 +79,15 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
             proposal of the volume); peaks whose depth is under 100 mm are skipped. On
             the CPU configs' tuning frames nearly every person the volume missed had such
             a peak (30 of 31), at a depth the volume had not confirmed.
+        fast_eval: in eval mode without gradients (inference, or a frozen root net in
+            training), run the root V2V through a BatchNorm-folded, channels-last copy
+            (:class:`~virtualpose_mm.models.heads.voxel_center_net.FastEvalV2V`; outputs
+            equal the plain net's to ~1e-6 relative). Default False (the plain net).
+        fft_first_layer: with ``fast_eval``, the V2V's 7³ first convolution by FFT
+            (opt-in; as :class:`~virtualpose_mm.models.heads.voxel_center_net.VoxelCenterNet`).
+        winograd: with ``fast_eval`` on the CPU, the 3×3×3 convolutions by Winograd
+            (:class:`~virtualpose_mm.ops.WinogradConv3d`; on by default where the kernel
+            builds).
     """
 
     def __init__(self, num_joints: int = 17, root_index: int = 2,
@@ -92,8 +101,12 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
                  depth_sigma: float = 200.0, nms_kernel: int = 5, threshold: float = 0.3,
                  match_distance: float = 500.0, target_sigma: float = 200.0,
                  projection_precision: str = 'float64', subvoxel: bool = False,
-                 completion: Optional[dict] = None, init_cfg: Optional[dict] = None):
+                 completion: Optional[dict] = None, fast_eval: bool = False,
+                 fft_first_layer: bool = False, winograd: bool = True,
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        self.fast_eval = bool(fast_eval)
+        self._fast_v2v = FastEvalV2V(fft_first_layer, winograd=winograd)
         self.completion = None
         if completion is not None:
             comp = dict(completion)
@@ -213,7 +226,7 @@ class VirtualPoseRootNet(GeometryStateMixin, BaseModule):
             det['bboxes'], gate_depths, det['valid'], input_size=input_size,
             sigma=self.depth_sigma, precision=self.projection_precision)
         ren_input = ren_input.view(B, self.num_joints, *self.space_shape)
-        root_volume = v2v_forward(self.v2v_net, ren_input)[:, 0]
+        root_volume = run_v2v(self, ren_input)[:, 0]
         return dict(depth_map=depth_map, det=det, depths_mm=depths_mm, ren_input=ren_input,
                     root_volume=root_volume)
 

@@ -11,6 +11,12 @@ from ..layers import SoftArgmax3D, VoxelProjector, voxel_grid, voxel_offsets
 from ..utils.geometry_state import GeometryStateMixin
 from .voxel_center_net import FastEvalV2V, _check_space, run_v2v
 
+#: Auto cubes per call on the CPU in inference (:meth:`VoxelSinglePoseNet.cubes_per_call`):
+#: as many cubes as hold this many voxels, at least one. Measured with the fast-eval V2V
+#: (32 channels, 2 threads, 10 cubes): 20³ cubes 0.226 / 0.165 / 0.156 / 0.165 s at 1 / 2 /
+#: 4 / 10 per call; 32³ and 40³ cubes within 10 % of each other at any count.
+CPU_VOXELS_PER_CALL = 32 ** 3
+
 
 def pack_by_sample(batch_index: torch.Tensor, num_samples: int
                    ) -> Tuple[torch.Tensor, int]:
@@ -56,14 +62,17 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
         projector: kwargs of :class:`VoxelProjector`.
         max_cubes_per_call: the projection and the V2V net handle at most this many
             cubes per call (a memory / cache bound; results are identical in eval mode).
-            Default None: chosen by device at run time (:meth:`cubes_per_call`): ONE cube
-            per call on the CPU in inference (10 cubes × 64³ × 32 channels is 335 MB
+            Default None: chosen by device at run time (:meth:`cubes_per_call`): on the
+            CPU in inference as many cubes as hold :data:`CPU_VOXELS_PER_CALL` (32³)
+            voxels, at least one — ONE 64³ cube (10 cubes × 64³ × 32 channels is 335 MB
             per activation, far beyond the L3 cache: one cube per call is faster, see
-            ``tools/analysis/benchmark_voxelpose.py``), all cubes in one call on a GPU
-            and in training (the BatchNorm statistics are those of all pairs there, so
-            training never splits the V2V batch unless this is set explicitly). A
-            positive integer forces that many cubes per call everywhere; 0 forces all
-            cubes in one call (the behaviour before the auto default).
+            ``tools/analysis/benchmark_voxelpose.py``), four 20³ cubes (per cube, one
+            call each costs the fast-eval V2V ~45 % more time than four per call here);
+            all cubes in one call on a GPU and in training (the BatchNorm statistics are
+            those of all pairs there, so training never splits the V2V batch unless this
+            is set explicitly). A positive integer forces that many cubes per call
+            everywhere; 0 forces all cubes in one call (the behaviour before the auto
+            default).
         reference_soft_argmax: sum the soft-argmax like the reference, in float32 over
             absolute coordinates (loses up to ~1 mm); only to reproduce its numbers. The
             default sums offsets from the cube centre (float64-accurate to ~1e-3 mm).
@@ -116,15 +125,19 @@ class VoxelSinglePoseNet(GeometryStateMixin, BaseModule):
     def cubes_per_call(self, device, num_cubes: int, for_v2v: bool = False) -> int:
         """Cubes per projection / V2V call for ``num_cubes`` cubes on ``device``.
 
-        ``max_cubes_per_call`` if set (0: all); else (auto) 1 on a CPU and ``num_cubes``
-        (all) on other devices. The V2V batch is never split automatically in training mode
-        (``for_v2v`` and ``self.training``): its BatchNorm statistics depend on it."""
+        ``max_cubes_per_call`` if set (0: all); else (auto) on a CPU as many cubes as hold
+        :data:`CPU_VOXELS_PER_CALL` voxels (at least 1), and ``num_cubes`` (all) on other
+        devices. The V2V batch is never split automatically in training mode (``for_v2v``
+        and ``self.training``): its BatchNorm statistics depend on it."""
         if self.max_cubes_per_call is not None:
             n = int(self.max_cubes_per_call)
             return n if n > 0 else max(1, num_cubes)
         if for_v2v and self.training:
             return max(1, num_cubes)
-        return 1 if torch.device(device).type == 'cpu' else max(1, num_cubes)
+        if torch.device(device).type != 'cpu':
+            return max(1, num_cubes)
+        voxels = self.cube_shape[0] * self.cube_shape[1] * self.cube_shape[2]
+        return max(1, min(num_cubes, CPU_VOXELS_PER_CALL // voxels))
 
     # ------------------------------------------------------------------ forward parts
     def cube_grids(self, centers: torch.Tensor, batch_index: torch.Tensor, cameras
