@@ -48,17 +48,19 @@ def test_person_rows_geometry(tool):
     assert ra['lateral_mm'] == pytest.approx(0.0, abs=1e-9)
     assert ra['rel_mm'] == pytest.approx((0 + 60 + 60) / 3, abs=1e-9)
     assert ra['abs_mm'] == pytest.approx(np.linalg.norm(pred_a - a, axis=-1).mean())
+    assert ra['root_mm'] == pytest.approx(1000.0)           # 0.2 × its 5000 mm depth
     assert ra['depth_mm'] == 5000.0 and ra['in_image'] == 1.0
     # a and b: roots 2 image px = 0.5 heatmap px apart
     assert ra['near_px'] == pytest.approx(0.5) and rb['near_px'] == pytest.approx(0.5)
     # c: 100 mm across the ray at the same depth; joints at u = 1020, 1020, 1080 (all out)
     assert rc['depth_rel'] == pytest.approx(0.0, abs=1e-12)
-    assert rc['lateral_mm'] == pytest.approx(100.0)
+    assert rc['lateral_mm'] == pytest.approx(100.0) and rc['root_mm'] == pytest.approx(100.0)
     assert rc['in_image'] == pytest.approx(0.0)
     c_in = _person((2200.0, 0.0, 5000.0))     # u = 940, 940, 1000 (the last one out)
     rows = tool.person_rows(np.zeros((0, 3, 3)), np.stack([c_in]), cam, (1000, 1000), to_hm, 0)
     assert rows[0]['in_image'] == pytest.approx(2 / 3)
     assert rows[0]['near_px'] == float('inf') and rows[0]['abs_mm'] == float('inf')
+    assert rows[0]['root_mm'] == float('inf')
     assert not rows[0]['has_prediction']
 
 

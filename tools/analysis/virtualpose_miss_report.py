@@ -92,7 +92,8 @@ def person_rows(preds: np.ndarray, gts: np.ndarray, camera, image_size: Sequence
 
     Returns:
         per GT person: ``abs_mm`` (its best prediction's absolute MPJPE, inf without
-        predictions), ``rel_mm`` (that prediction's root-relative MPJPE), ``depth_rel``
+        predictions), ``rel_mm`` (that prediction's root-relative MPJPE), ``root_mm``
+        (the distance of its root to the GT root; inf without predictions), ``depth_rel``
         (its root's camera depth error / the GT depth), ``lateral_mm`` (its root's
         distance across the GT root's ray, at the GT depth), ``depth_mm`` (GT root
         depth), ``in_image`` (share of joints inside the image), ``near_px`` (heatmap px
@@ -112,7 +113,8 @@ def person_rows(preds: np.ndarray, gts: np.ndarray, camera, image_size: Sequence
         row = dict(depth_mm=float(g_cam[2]), in_image=float(inside),
                    near_px=float(d.min()) if len(d) > 1 else float('inf'),
                    has_prediction=bool(len(preds)), abs_mm=float('inf'),
-                   rel_mm=float('nan'), depth_rel=float('nan'), lateral_mm=float('nan'))
+                   rel_mm=float('nan'), root_mm=float('inf'), depth_rel=float('nan'),
+                   lateral_mm=float('nan'))
         if len(preds):
             err = np.linalg.norm(preds - g, axis=-1).mean(-1)
             j = int(err.argmin())
@@ -121,6 +123,7 @@ def person_rows(preds: np.ndarray, gts: np.ndarray, camera, image_size: Sequence
             row.update(
                 abs_mm=float(err[j]),
                 rel_mm=float(np.linalg.norm((q - q[root]) - (g - g[root]), axis=-1).mean()),
+                root_mm=float(np.linalg.norm(q[root] - g[root])),
                 depth_rel=float((q_cam[2] - g_cam[2]) / g_cam[2]),
                 lateral_mm=float(np.linalg.norm(q_cam[:2] / q_cam[2] - g_cam[:2] / g_cam[2])
                                  * g_cam[2]))
@@ -144,18 +147,50 @@ def summarize(rows: List[Dict], match: float = 500.0, **thresholds) -> Dict:
                 found_truncated=sum(r['in_image'] < share for r in found))
 
 
+def model_rows(model, ds, num_frames=None, what: str = 'the dataset') -> List[Dict]:
+    """:func:`person_rows` of the first ``num_frames`` frames of ``ds`` (all: None) through
+    a VirtualPose ``model`` in eval mode (``predict``: every test-time option of its
+    config), each row with its ``frame`` index. ``what`` names the source in errors."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+
+    from virtualpose_mm.geometry.camera import Camera
+
+    rows = []
+    with torch.no_grad():
+        for i in range(len(ds) if num_frames is None else num_frames):
+            info = ds.get_data_info(i)
+            cam = info.get('camera')
+            if not isinstance(cam, Camera) or info.get('image_size') is None:
+                raise ValueError(f'{what}: test dataset frame {i} has no `camera` '
+                                 '(Camera) and `image_size` in its data info; this tool '
+                                 'needs them (the virtual datasets have them)')
+            data = model.data_preprocessor(pseudo_collate([ds[i]]), False)
+            sample = data['data_samples'][0]
+            gts = np.asarray(sample.gt_instances.lifting_target, np.float64)
+            out = model.predict(data['inputs'], data['data_samples'])[0]
+            preds = np.asarray(out.pred_instances.keypoints, np.float64)
+            preds = preds.reshape(-1, model.num_joints, 3)
+            meta = model.parse_meta(data['data_samples'], 1)
+            # image px -> network input px -> heatmap px
+            to_hm = np.asarray(meta.affines[0, 0], np.float64) * (
+                data['inputs'].shape[-1] / float(model.input_size[0]))
+            for row in person_rows(preds, gts, cam, info['image_size'], to_hm,
+                                   model.root_index):
+                row['frame'] = i
+                rows.append(row)
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
-    import torch
     from mmengine.config import Config
-    from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
     from mmengine.runner.checkpoint import load_checkpoint
 
     import virtualpose_mm  # noqa: F401
     from virtualpose_mm.engine.config_checks import resolve_config_variables
     from virtualpose_mm.engine.results import write_json_atomic
-    from virtualpose_mm.geometry.camera import Camera
     from virtualpose_mm.registry import DATASETS, MODELS
 
     cfg = Config.fromfile(args.config)
@@ -178,29 +213,7 @@ def main(argv=None):
     ds = DATASETS.build(ds_cfg)
     thresholds = dict(near_px=args.near_px, in_image=args.in_image,
                       depth_rel=args.depth_rel, lateral=args.lateral)
-    rows = []
-    with torch.no_grad():
-        for i in range(len(ds)):
-            info = ds.get_data_info(i)
-            cam = info.get('camera')
-            if not isinstance(cam, Camera) or info.get('image_size') is None:
-                raise ValueError(f'{args.config}: test dataset frame {i} has no `camera` '
-                                 '(Camera) and `image_size` in its data info; this tool '
-                                 'needs them (the virtual datasets have them)')
-            data = model.data_preprocessor(pseudo_collate([ds[i]]), False)
-            sample = data['data_samples'][0]
-            gts = np.asarray(sample.gt_instances.lifting_target, np.float64)
-            out = model.predict(data['inputs'], data['data_samples'])[0]
-            preds = np.asarray(out.pred_instances.keypoints, np.float64)
-            preds = preds.reshape(-1, model.num_joints, 3)
-            meta = model.parse_meta(data['data_samples'], 1)
-            # image px -> network input px -> heatmap px
-            to_hm = np.asarray(meta.affines[0, 0], np.float64) * (
-                data['inputs'].shape[-1] / float(model.input_size[0]))
-            for row in person_rows(preds, gts, cam, info['image_size'], to_hm,
-                                   model.root_index):
-                row['frame'] = i
-                rows.append(row)
+    rows = model_rows(model, ds, what=args.config)
     summary = summarize(rows, args.match, **thresholds)
     for r in rows:
         if 'category' in r:
