@@ -1,13 +1,15 @@
 """Building and loading the package's C++ CPU kernels (``csrc/*.cpp``) on first use.
 
 Each kernel is compiled with ``torch.utils.cpp_extension.load`` (``-O3 -mavx2 -mfma
--fopenmp``) into ``VPMM_EXT_DIR`` or ``~/.cache/virtualpose_mm/torch_extensions/torch<ver>``,
-once per source version; ``make install`` builds them so that no demo or test pays for it.
+-fopenmp``) into ``VPMM_EXT_DIR`` or ``~/.cache/virtualpose_mm/torch_extensions``, under
+``torch<ver>/<checkout key>`` (:func:`build_dir`), once per source version; ``make install``
+builds them so that no demo or test pays for it.
 A kernel is used only where the CPU has AVX2 and FMA (``ATEN_CPU_CAPABILITY`` honoured) and
 it builds; otherwise :attr:`CpuKernel.error` says why and callers keep their PyTorch path.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import os.path as osp
 import threading
@@ -16,12 +18,21 @@ from typing import Optional
 import torch
 
 
-def build_dir() -> str:
-    """The folder compiled kernels are cached in (created)."""
+#: the kernels' sources
+CSRC_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc')
+
+
+def build_dir(csrc_dir: Optional[str] = None) -> str:
+    """The folder compiled kernels are cached in (created): ``<root>/torch<ver>/<key>``,
+    ``key`` a hash of the real path of the sources' folder (``csrc_dir``, default this
+    checkout's). One folder per checkout: ninja rebuilds a kernel whenever its command
+    line changes, and that holds the source's path, so two checkouts (a clone for CI, a
+    worktree) sharing one folder rebuilt each other's kernels on every switch (~30 s)."""
     root = os.environ.get('VPMM_EXT_DIR') or osp.join(
         os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'), 'virtualpose_mm',
         'torch_extensions')
-    path = osp.join(root, f'torch{torch.__version__}'.replace('+', '_'))
+    key = hashlib.sha1(osp.realpath(csrc_dir or CSRC_DIR).encode()).hexdigest()[:12]
+    path = osp.join(root, f'torch{torch.__version__}'.replace('+', '_'), key)
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -68,7 +79,7 @@ class CpuKernel:
                 return None
             try:
                 from torch.utils.cpp_extension import load
-                src = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', self.source)
+                src = osp.join(CSRC_DIR, self.source)
                 self.module = load(name=self.name, sources=[src], build_directory=build_dir(),
                                    extra_cflags=['-O3', '-mavx2', '-mfma', '-fopenmp'],
                                    extra_ldflags=['-fopenmp'], verbose=verbose)

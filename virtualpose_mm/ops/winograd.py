@@ -7,10 +7,11 @@ multiplications per channel pair instead of 216 (3.4× fewer); the transforms ar
 The kernel (``csrc/winograd3d.cpp``: tiles in cache-sized chunks, input transform, 64
 AVX2/FMA register-blocked matrix products, output transform) is compiled on first use with
 ``torch.utils.cpp_extension`` (about a minute; cached under ``VPMM_EXT_DIR`` or
-``~/.cache/virtualpose_mm/torch_extensions``). It is used only where the CPU has AVX2 and
-FMA and a C++ compiler is there; otherwise :func:`winograd_available` says why and callers
-keep oneDNN. Outputs differ from the direct convolution by float32 rounding (~1e-6
-relative): the transforms add and subtract up to 64 terms before the products.
+``~/.cache/virtualpose_mm/torch_extensions``, one folder per checkout). It is used only
+where the CPU has AVX2 and FMA and a C++ compiler is there; otherwise
+:func:`winograd_available` says why and callers keep oneDNN. Outputs differ from the direct
+convolution by float32 rounding (~1e-6 relative): the transforms add and subtract up to 64
+terms before the products.
 """
 from __future__ import annotations
 
