@@ -2,8 +2,8 @@
 
 Each kernel is compiled with ``torch.utils.cpp_extension.load`` (``-O3 -mavx2 -mfma
 -fopenmp``) into ``VPMM_EXT_DIR`` or ``~/.cache/virtualpose_mm/torch_extensions``, under
-``torch<ver>/<checkout key>`` (:func:`build_dir`), once per source version; ``make install``
-builds them so that no demo or test pays for it.
+``torch<ver>/<checkout key>/<kernel>`` (:func:`build_dir`), once per source version; ``make
+install`` builds them so that no demo or test pays for it.
 A kernel is used only where the CPU has AVX2 and FMA (``ATEN_CPU_CAPABILITY`` honoured) and
 it builds; otherwise :attr:`CpuKernel.error` says why and callers keep their PyTorch path.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import os.path as osp
+import sys
 import threading
 from typing import Optional
 
@@ -22,19 +23,38 @@ import torch
 CSRC_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc')
 
 
-def build_dir(csrc_dir: Optional[str] = None) -> str:
-    """The folder compiled kernels are cached in (created): ``<root>/torch<ver>/<key>``,
-    ``key`` a hash of the real path of the sources' folder (``csrc_dir``, default this
-    checkout's). One folder per checkout: ninja rebuilds a kernel whenever its command
-    line changes, and that holds the source's path, so two checkouts (a clone for CI, a
-    worktree) sharing one folder rebuilt each other's kernels on every switch (~30 s)."""
+def build_dir(csrc_dir: Optional[str] = None, kernel: Optional[str] = None) -> str:
+    """The folder a compiled kernel is cached in (created):
+    ``<root>/torch<ver>/<key>[/<kernel>]``, ``key`` a hash of the real path of the sources'
+    folder (``csrc_dir``, default this checkout's).
+
+    One folder per checkout and kernel. ninja rebuilds a kernel whenever its command line
+    changes, and that holds the source's path, so two checkouts (a clone for CI, a worktree)
+    sharing one folder rebuilt each other's kernels on every switch (~30 s). And each
+    ``load`` rewrites the folder's one ``build.ninja`` for its own kernel; ninja drops the
+    other kernel from its logs when it compacts them, and then rebuilt that one at its next
+    load (seen as ~27 s at the start of each process of a two-process run)."""
     root = os.environ.get('VPMM_EXT_DIR') or osp.join(
         os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'), 'virtualpose_mm',
         'torch_extensions')
     key = hashlib.sha1(osp.realpath(csrc_dir or CSRC_DIR).encode()).hexdigest()[:12]
     path = osp.join(root, f'torch{torch.__version__}'.replace('+', '_'), key)
+    if kernel:
+        path = osp.join(path, kernel)
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def interpreter_ninja() -> Optional[str]:
+    """The ``ninja`` next to the running interpreter (a venv's, installed by ``make
+    install``), or None. Kernels are built with it whether or not the venv is activated:
+    ninja keeps a hash of each output's command in its log and rebuilds when the hash
+    differs, and two ninja versions hash differently — with the system's 1.11 on the PATH of
+    ``.venv/bin/python ...`` and the venv's 1.13 on that of an activated venv (e.g.
+    ``tools/dist_train.sh``) each rebuilt the kernels the other had built (~25 s per kernel
+    at the next start)."""
+    exe = osp.join(osp.dirname(sys.executable), 'ninja')
+    return exe if osp.isfile(exe) and os.access(exe, os.X_OK) else None
 
 
 def cpu_has_avx2() -> bool:
@@ -77,13 +97,20 @@ class CpuKernel:
                 self.error = ('this CPU (or ATEN_CPU_CAPABILITY) has no AVX2+FMA; '
                               f'ATen capability {torch.backends.cpu.get_cpu_capability()}')
                 return None
+            path = os.environ.get('PATH', '')
+            own_ninja = interpreter_ninja()
             try:
                 from torch.utils.cpp_extension import load
+                if own_ninja:  # see interpreter_ninja
+                    os.environ['PATH'] = osp.dirname(own_ninja) + os.pathsep + path
                 src = osp.join(CSRC_DIR, self.source)
-                self.module = load(name=self.name, sources=[src], build_directory=build_dir(),
+                self.module = load(name=self.name, sources=[src],
+                                   build_directory=build_dir(kernel=self.name),
                                    extra_cflags=['-O3', '-mavx2', '-mfma', '-fopenmp'],
                                    extra_ldflags=['-fopenmp'], verbose=verbose)
             except Exception as e:  # noqa: BLE001  (no compiler / ninja: say why)
                 self.error = f'building {self.what} failed: {type(e).__name__}: {e}'
                 self.module = None
+            finally:
+                os.environ['PATH'] = path
         return self.module
