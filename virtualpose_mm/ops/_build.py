@@ -30,10 +30,10 @@ def build_dir(csrc_dir: Optional[str] = None, kernel: Optional[str] = None) -> s
 
     One folder per checkout and kernel. ninja rebuilds a kernel whenever its command line
     changes, and that holds the source's path, so two checkouts (a clone for CI, a worktree)
-    sharing one folder rebuilt each other's kernels on every switch (~30 s). And each
-    ``load`` rewrites the folder's one ``build.ninja`` for its own kernel; ninja drops the
-    other kernel from its logs when it compacts them, and then rebuilt that one at its next
-    load (seen as ~27 s at the start of each process of a two-process run)."""
+    sharing one folder rebuilt each other's kernels on every switch (~30 s). One folder per
+    kernel: each ``load`` writes the folder's ``build.ninja`` for its own kernel only, so
+    the kernels no longer overwrite each other's build file (see also
+    :func:`interpreter_ninja`)."""
     root = os.environ.get('VPMM_EXT_DIR') or osp.join(
         os.environ.get('XDG_CACHE_HOME') or osp.expanduser('~/.cache'), 'virtualpose_mm',
         'torch_extensions')
