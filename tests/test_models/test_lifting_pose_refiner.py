@@ -299,6 +299,12 @@ def test_virtualpose_with_a_refiner_trains_it_alone_and_predicts_refined_poses()
     _force_root_volume(m, {near: 0.9}, people[0][0, 2])        # a matched proposal
     before = {k: v.clone() for k, v in m.state_dict().items()}
     opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-2)
+    # the frozen pose net runs without gradients, so with fast_eval its V2V takes the
+    # inference copy in training too
+    m.pose_net.fast_eval = True
+    grad_on = []
+    hook = m.pose_net.register_forward_hook(
+        lambda *a: grad_on.append(torch.is_grad_enabled()))
     for _ in range(3):
         losses = m.loss(x, ds)
         assert set(losses) == {'loss_refine'} and float(losses['loss_refine']) > 0
@@ -308,6 +314,8 @@ def test_virtualpose_with_a_refiner_trains_it_alone_and_predicts_refined_poses()
         assert all(p.grad is None for n, p in m.named_parameters()
                    if not n.startswith('refiner.'))
         opt.step()
+    hook.remove()
+    assert grad_on == [False] * 3 and m.pose_net._fast_v2v._net is not None
     after = m.state_dict()
     assert all(torch.equal(after[k], v) for k, v in before.items()
                if not k.startswith('refiner.'))

@@ -148,7 +148,9 @@ class VirtualPose(VolumetricPoseEstimator):
     gradients, they stay in eval mode so their BatchNorm statistics do not move, and their
     losses are not computed). A frozen pose net is not run in training at all when nothing
     after it trains (``loss_pose`` is absent), so training the root net alone costs the root
-    net only; a frozen root net runs without gradients. Inference is unchanged.
+    net only; a frozen root net, and a frozen pose net that runs because a refiner after it
+    trains, run without gradients (with ``fast_eval``, through their V2V nets' inference
+    copies). Inference is unchanged.
 
     **Reference quirk options** (defaults are the sound behaviour):
 
@@ -393,9 +395,13 @@ class VirtualPose(VolumetricPoseEstimator):
             return result
         if gt is not None and self.training and self.train_cubes_at_gt_depth:
             proposals = self.proposals_at_gt_depth(proposals, gt['roots'], meta.cameras)
-        result.update(self.run_pose_net(heatmaps, proposals, meta, meta.input_size,
-                                        per_slot=per_slot,
-                                        return_intermediates=return_intermediates))
+        # a frozen pose net runs without gradients (as a frozen root net; its V2V then
+        # takes the fast inference copy, ``fast_eval``)
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and 'pose_net' not in self.frozen):
+            result.update(self.run_pose_net(heatmaps, proposals, meta, meta.input_size,
+                                            per_slot=per_slot,
+                                            return_intermediates=return_intermediates))
         if self.refiner is not None:
             b_idx, m_idx = result['pair_index'].unbind(-1)
             with torch.set_grad_enabled(torch.is_grad_enabled()
