@@ -20,12 +20,6 @@
 # levelled off on these frames.
 _base_ = ['./virtualpose_virtualcam-viewcube-lift-peaks_cpu.py']
 
-input_size = (480, 256)
-heatmap_size = (120, 64)
-space_size = (8000.0, 8000.0, 2400.0)
-space_center = (0.0, 0.0, 1100.0)
-space_shape = (40, 40, 12)
-
 # the refiner's test-time options its figures were measured with (lift-peaks' before
 # read_passes)
 model = dict(frozen=('pose_net', 'refiner'), refiner_train_inputs=None,
@@ -33,13 +27,7 @@ model = dict(frozen=('pose_net', 'refiner'), refiner_train_inputs=None,
                           test_search_radius=None))
 load_from = 'checkpoints/virtualpose_virtualcam-viewcube-lift-peaks_cpu.pth'
 
-train_pipeline = [
-    dict(type='GenerateVirtualPoseAGR', input_size=input_size, heatmap_size=heatmap_size,
-         joint_set='virtualpose17', noise=True),
-    dict(type='GenerateRootTarget3D', space_size=space_size, space_center=space_center,
-         space_shape=space_shape, root_joints=2),
-    dict(type='PackVirtualPoseInputs'),
-]
+train_pipeline = {{_base_.agr_maps_pipeline}}  # the rendered AGR (lift-peaks': peaks)
 max_iters = 1500
 batch_size = 8
 train_dataloader = dict(batch_size=batch_size, num_workers=1, persistent_workers=True,

@@ -45,13 +45,16 @@ scene = dict(type='VirtualPoseSceneDataset', pose_bank='builtin', joint_set='vir
              min_root_depth=1000.0, person_in_view=True,
              placement_area=((-3000.0, 3000.0), (-3000.0, 3000.0)))
 
-train_pipeline = [
+# the rendered AGR and the root targets (named: the children whose training pipeline is
+# another, e.g. lift-peaks' heatmap peaks, reach it as {{_base_.agr_maps_pipeline}})
+agr_maps_pipeline = [
     dict(type='GenerateVirtualPoseAGR', input_size=input_size, heatmap_size=heatmap_size,
          joint_set='virtualpose17', noise=True),
     dict(type='GenerateRootTarget3D', space_size=space_size, space_center=space_center,
          space_shape=space_shape, root_joints=2),
     dict(type='PackVirtualPoseInputs'),
 ]
+train_pipeline = agr_maps_pipeline
 val_pipeline = train_pipeline
 
 train_dataloader = dict(
