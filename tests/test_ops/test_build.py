@@ -83,6 +83,27 @@ def test_kernels_build_with_the_interpreters_own_ninja(tmp_path, monkeypatch):
     assert _build.interpreter_ninja() is None
     kernel = _build.CpuKernel('vpmm_test_kernel2', 'winograd3d.cpp', 'a test kernel')
     assert kernel.load() == 'module' and seen['path'] == '/usr/bin:/bin'
+    # two kernels building at once in two threads: PATH restored (one build at a time)
+    import threading
+    import time
+    ninja.write_text('#!/bin/sh\n')
+    ninja.chmod(ninja.stat().st_mode | stat.S_IXUSR)
+    paths = []
+
+    def slow_load(name, sources, build_directory, **kwargs):
+        paths.append(os.environ['PATH'])
+        time.sleep(0.05)
+        return name
+
+    monkeypatch.setattr(cpp, 'load', slow_load)
+    kernels = [_build.CpuKernel(f'vpmm_test_thread{i}', 'winograd3d.cpp', 'a test kernel')
+               for i in range(2)]
+    threads = [threading.Thread(target=k.load) for k in kernels]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert [k.module for k in kernels] == ['vpmm_test_thread0', 'vpmm_test_thread1']
+    assert paths == [str(bindir) + os.pathsep + '/usr/bin:/bin'] * 2
+    assert os.environ['PATH'] == '/usr/bin:/bin'
     # a failing build: the reason kept, PATH restored
     monkeypatch.setattr(cpp, 'load', lambda **kw: (_ for _ in ()).throw(OSError('no compiler')))
     kernel = _build.CpuKernel('vpmm_test_kernel3', 'winograd3d.cpp', 'a test kernel')

@@ -21,6 +21,8 @@ import torch
 
 #: the kernels' sources
 CSRC_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc')
+# held while a kernel builds with PATH changed (interpreter_ninja)
+_PATH_LOCK = threading.Lock()
 
 
 def build_dir(csrc_dir: Optional[str] = None, kernel: Optional[str] = None) -> str:
@@ -97,20 +99,21 @@ class CpuKernel:
                 self.error = ('this CPU (or ATEN_CPU_CAPABILITY) has no AVX2+FMA; '
                               f'ATen capability {torch.backends.cpu.get_cpu_capability()}')
                 return None
-            path = os.environ.get('PATH', '')
-            own_ninja = interpreter_ninja()
-            try:
-                from torch.utils.cpp_extension import load
-                if own_ninja:  # see interpreter_ninja
-                    os.environ['PATH'] = osp.dirname(own_ninja) + os.pathsep + path
-                src = osp.join(CSRC_DIR, self.source)
-                self.module = load(name=self.name, sources=[src],
-                                   build_directory=build_dir(kernel=self.name),
-                                   extra_cflags=['-O3', '-mavx2', '-mfma', '-fopenmp'],
-                                   extra_ldflags=['-fopenmp'], verbose=verbose)
-            except Exception as e:  # noqa: BLE001  (no compiler / ninja: say why)
-                self.error = f'building {self.what} failed: {type(e).__name__}: {e}'
-                self.module = None
-            finally:
-                os.environ['PATH'] = path
+            with _PATH_LOCK:  # PATH is the process's: one kernel build at a time
+                path = os.environ.get('PATH', '')
+                own_ninja = interpreter_ninja()
+                try:
+                    from torch.utils.cpp_extension import load
+                    if own_ninja:  # see interpreter_ninja
+                        os.environ['PATH'] = osp.dirname(own_ninja) + os.pathsep + path
+                    src = osp.join(CSRC_DIR, self.source)
+                    self.module = load(name=self.name, sources=[src],
+                                       build_directory=build_dir(kernel=self.name),
+                                       extra_cflags=['-O3', '-mavx2', '-mfma', '-fopenmp'],
+                                       extra_ldflags=['-fopenmp'], verbose=verbose)
+                except Exception as e:  # noqa: BLE001  (no compiler / ninja: say why)
+                    self.error = f'building {self.what} failed: {type(e).__name__}: {e}'
+                    self.module = None
+                finally:
+                    os.environ['PATH'] = path
         return self.module
