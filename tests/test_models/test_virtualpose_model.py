@@ -624,9 +624,10 @@ def test_fast_eval_gives_the_plain_nets_outputs_in_inference_only(model):
     with torch.no_grad():  # a DE that outputs the scene's depth: the gate lets people in
         plain.root_net.depth_net.depth[2].weight.zero_()
         plain.root_net.depth_net.depth[2].bias.fill_(5000.0 / float(np.sqrt(300.0 ** 2 / 4)))
-    fast = MODELS.build(T.model_config(root_net=dict(T.model_config()['root_net'], fast_eval=True),
-                                       pose_net=dict(T.model_config()['pose_net'], fast_eval=True,
-                                                     fft_first_layer=True)))
+    base = T.model_config()
+    fast = MODELS.build(T.model_config(
+        root_net=dict(base['root_net'], fast_eval=True),
+        pose_net=dict(base['pose_net'], fast_eval=True, fft_first_layer=True)))
     fast.load_state_dict(plain.state_dict())
     people = [np.stack([T.person((-800.0, 0.0)), T.person((700.0, 800.0))])]
     x, ds = T.batch(plain, people)
