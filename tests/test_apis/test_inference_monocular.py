@@ -256,3 +256,10 @@ def test_render_settings_follow_the_config(model):
     np.testing.assert_array_equal(s.metainfo['input_keypoints_2d'].shape[0],
                                   (hip_scores >= 0.8).sum())
     assert len(s.metainfo['root_detections']['depth_mm']) == (hip_scores >= 0.8).sum()
+    # the σ rule of the training AGR (the refsigma configs) reaches the real-data rendering
+    m.cfg.inference_pipeline = [dict(type='GenerateVirtualPoseAGR', input_size=(480, 256),
+                                     heatmap_size=(120, 64), base_sigma=1.5,
+                                     sigma_ref_size=48.0),
+                                dict(type='PackVirtualPoseInputs')]
+    st = agr_render_settings(m)
+    assert (st['base_sigma'], st['sigma_ref_size']) == (1.5, 48.0)

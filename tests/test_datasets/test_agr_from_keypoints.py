@@ -16,6 +16,8 @@ from virtualpose_mm.registry import TRANSFORMS
 
 IMG = (1032, 776)
 SMALL = dict(input_size=(480, 256), heatmap_size=(120, 64))
+# the half-size AGR with the reference's σ relative to the image (the refsigma configs)
+SMALL_REFSIGMA = dict(SMALL, base_sigma=1.5, sigma_ref_size=48.0)
 
 
 def _camera():
@@ -42,7 +44,7 @@ def _people(n=3, seed=0):
 
 
 @pytest.mark.parametrize('legacy', [False, True])
-@pytest.mark.parametrize('size', [dict(), SMALL])
+@pytest.mark.parametrize('size', [dict(), SMALL, SMALL_REFSIGMA])
 def test_same_agr_as_generate_virtualpose_agr_for_the_same_points(legacy, size):
     cam = _camera()
     X = _people(4, seed=1)

@@ -112,6 +112,46 @@ def test_noise_off_is_exactly_render_agr_and_noise_changes_only_the_heatmaps():
                                        getattr(e['data_samples'].gt_instance_labels, key))
 
 
+def test_sigma_scaled_with_the_heatmap_is_the_reference_sigma_relative_to_the_image():
+    """base_sigma and sigma_ref_size halved with a half-size heatmap give each person the
+    σ of the full-size AGR, halved (the same σ relative to the image) for every extent,
+    including the small people whose σ the unscaled rule clips to 2.12 heatmap px; the
+    training noise (a fraction of σ) shrinks with it."""
+    ds = _dataset(num_samples=6, num_people=(3, 5))
+    full = GenerateVirtualPoseAGR()
+    half = GenerateVirtualPoseAGR(input_size=(480, 256), heatmap_size=(120, 64),
+                                  base_sigma=1.5, sigma_ref_size=48.0)
+    unscaled = GenerateVirtualPoseAGR(input_size=(480, 256), heatmap_size=(120, 64))
+    half_noisy = GenerateVirtualPoseAGR(input_size=(480, 256), heatmap_size=(120, 64),
+                                        base_sigma=1.5, sigma_ref_size=48.0, noise=True,
+                                        heatmap_mode='peaks')
+    unscaled_noisy = GenerateVirtualPoseAGR(input_size=(480, 256), heatmap_size=(120, 64),
+                                            noise=True, heatmap_mode='peaks')
+    n_small = 0
+    moved_half, moved_unscaled = [], []
+    for i in range(6):
+        f, h, u = (t(ds.get_data_info(i)) for t in (full, half, unscaled))
+        np.testing.assert_allclose(h['agr_sigma'], f['agr_sigma'] / 2, rtol=1e-12)
+        small = f['agr_sigma'] < 4.24      # extent < 96 px at 240x128: clipped unscaled
+        n_small += int(small.sum())
+        np.testing.assert_allclose(u['agr_sigma'][small], 3 * np.sqrt(2) / 2)
+        assert (h['agr_sigma'][small] < u['agr_sigma'][small]).all()
+        # the box map and the targets do not depend on σ
+        np.testing.assert_array_equal(h['agr'][17:], u['agr'][17:])
+        np.testing.assert_array_equal(h['gt_root_ind'], u['gt_root_ind'])
+        hn, un = half_noisy(ds.get_data_info(i)), unscaled_noisy(ds.get_data_info(i))
+        moved_half.append((hn['gt_agr_peaks'][..., :2] - h['gt_keypoints_2d'] / 4)
+                          / h['agr_sigma'][:, None, None])
+        moved_unscaled.append((un['gt_agr_peaks'][..., :2] - u['gt_keypoints_2d'] / 4)
+                              / u['agr_sigma'][:, None, None])
+    assert n_small >= 10
+    # the same random numbers: the displacement is the same fraction of each one's σ
+    np.testing.assert_allclose(np.concatenate(moved_half).ravel(),
+                               np.concatenate(moved_unscaled).ravel(), atol=1e-9)
+    with pytest.raises(ValueError, match='sigma_ref_size'):
+        GenerateVirtualPoseAGR(sigma_ref_size=0)
+
+
 def test_amplitude_drop_knob_scales_the_peaks():
     noise = dict(position_std=0.0, sigma_jitter=0.0, amplitude_prob=0.0, drops=[],
                  default_drop=dict(prob=1.0, factor=0.5))

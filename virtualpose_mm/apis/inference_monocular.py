@@ -63,7 +63,7 @@ DEFAULT_FOCAL_RATIO = 1.0
 
 _RENDER_KEYS = ('input_size', 'heatmap_size', 'root_index', 'base_sigma', 'bbox_extension',
                 'box_radius', 'legacy_peak_offset', 'legacy_box_paint',
-                'paint_offcanvas_roots')
+                'paint_offcanvas_roots', 'sigma_ref_size')
 
 
 # ----------------------------------------------------------------------------- cameras

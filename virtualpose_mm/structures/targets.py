@@ -85,7 +85,8 @@ def render_agr(joints_2d, image_size: Sequence[int] = (960, 512),
                box_radius: int = 15, legacy_peak_offset: bool = False,
                legacy_box_paint: bool = False,
                paint_offcanvas_roots: bool = False,
-               render_heatmaps: bool = True) -> Dict[str, np.ndarray]:
+               render_heatmaps: bool = True,
+               sigma_ref_size: float = 96.0) -> Dict[str, np.ndarray]:
     """Render VirtualPose's AGR (K heatmaps + box map) and detection targets from 2D joints.
 
     Args:
@@ -102,6 +103,11 @@ def render_agr(joints_2d, image_size: Sequence[int] = (960, 512),
         render_heatmaps: False skips the joint heatmaps (``heatmaps`` and ``agr`` are then
             None; everything else is computed): for a caller that renders its own (noisy)
             heatmaps from ``sigma`` or does not need them.
+        sigma_ref_size: the reference person extent of the σ rule, heatmap px (96 at the
+            reference's 240×128; ``ref_size`` of
+            :func:`~virtualpose_mm.structures.heatmaps.adaptive_sigma`). At another heatmap
+            size, ``base_sigma`` and ``sigma_ref_size`` scaled with it keep the reference's
+            σ relative to the image (e.g. 1.5 and 48 at 120×64).
 
     Returns:
         dict of numpy arrays:
@@ -128,7 +134,8 @@ def render_agr(joints_2d, image_size: Sequence[int] = (960, 512),
     st = float(stride[0])
 
     joints_hm = j / stride
-    sigma, human_scale = adaptive_sigma(joints_hm, base_sigma=base_sigma)
+    sigma, human_scale = adaptive_sigma(joints_hm, base_sigma=base_sigma,
+                                        ref_size=sigma_ref_size)
     heatmaps = render_gaussian_heatmaps(joints_hm, (W, H), sigma,
                                         legacy_peak_offset=legacy_peak_offset) \
         if render_heatmaps else None

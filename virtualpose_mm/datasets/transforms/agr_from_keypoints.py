@@ -120,8 +120,8 @@ class RenderAGRFromKeypoints(BaseTransform):
 
     Args:
         input_size, heatmap_size, root_index, base_sigma, bbox_extension, box_radius,
-            legacy_peak_offset, legacy_box_paint, paint_offcanvas_roots: the rendering
-            settings, as :class:`GenerateVirtualPoseAGR` (same defaults).
+            legacy_peak_offset, legacy_box_paint, paint_offcanvas_roots, sigma_ref_size:
+            the rendering settings, as :class:`GenerateVirtualPoseAGR` (same defaults).
         input_joint_set: ``'coco17'`` (default) or ``'virtualpose17'``.
         joint_set: the model's joint set (``'virtualpose17'``).
         score_thr: joints scoring below it are invalid (default 0).
@@ -136,7 +136,7 @@ class RenderAGRFromKeypoints(BaseTransform):
                  legacy_box_paint: bool = False, paint_offcanvas_roots: bool = False,
                  input_joint_set: str = 'coco17', joint_set: str = 'virtualpose17',
                  score_thr: float = 0.0, score_as_amplitude: bool = False,
-                 bbox_source: str = 'keypoints'):
+                 bbox_source: str = 'keypoints', sigma_ref_size: float = 96.0):
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
         if self.input_size[0] * self.heatmap_size[1] != self.input_size[1] * \
@@ -157,6 +157,10 @@ class RenderAGRFromKeypoints(BaseTransform):
             raise ValueError(f'root_index {root_index} is outside the '
                              f'{self.joint_set.num_joints} joints of {self.joint_set.name}')
         self.base_sigma = float(base_sigma)
+        self.sigma_ref_size = float(sigma_ref_size)
+        if not (self.base_sigma > 0 and self.sigma_ref_size > 0):
+            raise ValueError('RenderAGRFromKeypoints: base_sigma and sigma_ref_size must be '
+                             f'> 0, got {base_sigma} and {sigma_ref_size}')
         self.bbox_extension = tuple(float(v) for v in bbox_extension)
         self.box_radius = int(box_radius)
         self.legacy_peak_offset = bool(legacy_peak_offset)
@@ -176,7 +180,8 @@ class RenderAGRFromKeypoints(BaseTransform):
                     bbox_extension=self.bbox_extension, box_radius=self.box_radius,
                     legacy_peak_offset=self.legacy_peak_offset,
                     legacy_box_paint=self.legacy_box_paint,
-                    paint_offcanvas_roots=self.paint_offcanvas_roots)
+                    paint_offcanvas_roots=self.paint_offcanvas_roots,
+                    sigma_ref_size=self.sigma_ref_size)
 
     # ------------------------------------------------------------------ inputs
     @staticmethod

@@ -68,7 +68,8 @@ def render_agr_from_image_points(keypoints, image_size: Sequence[float],
                                  box_radius: int = 15, legacy_peak_offset: bool = False,
                                  legacy_box_paint: bool = False,
                                  paint_offcanvas_roots: bool = False,
-                                 render_heatmaps: bool = True):
+                                 render_heatmaps: bool = True,
+                                 sigma_ref_size: float = 96.0):
     """The one AGR rendering of VirtualPose from 2D joints in ORIGINAL image pixels, shared
     by :class:`GenerateVirtualPoseAGR` (virtual / real frames: the projected 3D joints) and
     :class:`~virtualpose_mm.datasets.transforms.RenderAGRFromKeypoints` (a 2D model's
@@ -93,7 +94,7 @@ def render_agr_from_image_points(keypoints, image_size: Sequence[float],
                      bbox_extension=bbox_extension, box_radius=box_radius,
                      legacy_peak_offset=legacy_peak_offset, legacy_box_paint=legacy_box_paint,
                      paint_offcanvas_roots=paint_offcanvas_roots,
-                     render_heatmaps=render_heatmaps)
+                     render_heatmaps=render_heatmaps, sigma_ref_size=sigma_ref_size)
     return A, canvas, agr
 
 
@@ -172,6 +173,13 @@ class GenerateVirtualPoseAGR(BaseTransform):
         joint_set: joint set of ``gt_keypoints_3d`` (names for ``noise.drops``).
         root_index: the root joint (2 in both VirtualPose sets).
         base_sigma: σ of a person of the reference size, heatmap px (3).
+        sigma_ref_size: the reference size, heatmap px (96): σ = base_sigma·√2·s /
+            sigma_ref_size for a person of extent s in [sigma_ref_size/2,
+            2·sigma_ref_size], clipped outside
+            (:func:`~virtualpose_mm.structures.heatmaps.adaptive_sigma`). The defaults are
+            the reference's at 240×128; a config at another heatmap size scales both
+            (1.5 and 48 at 120×64) to keep the reference's σ — and so its training noise,
+            which is a fraction of σ — relative to the image.
         bbox_extension: box growth per side, fraction of (width, height).
         box_radius: half-width of the painted box-map square, heatmap px (15).
         noise: None / False (off), True (reference values) or a dict (above).
@@ -187,7 +195,8 @@ class GenerateVirtualPoseAGR(BaseTransform):
                  bbox_extension: Sequence[float] = (0.25, 0.12), box_radius: int = 15,
                  noise: Union[None, bool, dict] = None, legacy_peak_offset: bool = False,
                  legacy_box_paint: bool = False, paint_offcanvas_roots: bool = False,
-                 min_depth: float = 1.0, heatmap_mode: str = 'render'):
+                 min_depth: float = 1.0, heatmap_mode: str = 'render',
+                 sigma_ref_size: float = 96.0):
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
         if self.input_size[0] * self.heatmap_size[1] != self.input_size[1] * \
@@ -200,6 +209,10 @@ class GenerateVirtualPoseAGR(BaseTransform):
             raise ValueError(f'root_index {root_index} is outside the '
                              f'{self.joint_set.num_joints} joints of {self.joint_set.name}')
         self.base_sigma = float(base_sigma)
+        self.sigma_ref_size = float(sigma_ref_size)
+        if not (self.base_sigma > 0 and self.sigma_ref_size > 0):
+            raise ValueError('GenerateVirtualPoseAGR: base_sigma and sigma_ref_size must be '
+                             f'> 0, got {base_sigma} and {sigma_ref_size}')
         self.bbox_extension = tuple(float(v) for v in bbox_extension)
         self.box_radius = int(box_radius)
         self.legacy_peak_offset = bool(legacy_peak_offset)
@@ -225,7 +238,8 @@ class GenerateVirtualPoseAGR(BaseTransform):
                     bbox_extension=self.bbox_extension, box_radius=self.box_radius,
                     legacy_peak_offset=self.legacy_peak_offset,
                     legacy_box_paint=self.legacy_box_paint,
-                    paint_offcanvas_roots=self.paint_offcanvas_roots)
+                    paint_offcanvas_roots=self.paint_offcanvas_roots,
+                    sigma_ref_size=self.sigma_ref_size)
 
     def _parse_noise(self, noise) -> Optional[dict]:
         if noise is None or noise is False:
