@@ -113,3 +113,32 @@ def test_publish_graft_adds_another_checkpoints_submodule(tmp_path):
     with pytest.raises(ValueError, match='DST_PREFIX=CKPT:SRC_PREFIX'):
         publish(src, str(tmp_path / 'x.pth'), add_hash=False, grafts=[other])
     assert not osp.exists(tmp_path / 'x.pth')
+
+
+def test_publish_drop_then_graft_replaces_a_submodule(tmp_path):
+    """--drop refiner. --graft refiner.=B:refiner.: the input's refiner replaced by B's,
+    its other weights (depth_refiner. too: another prefix) unchanged; dropping a prefix
+    that holds nothing is an error naming the file, and nothing is written."""
+    torch.manual_seed(1)
+    a = {'refiner.w': torch.randn(3), 'depth_refiner.w': torch.randn(3),
+         'root_net.w': torch.randn(2)}
+    b = {'refiner.w': torch.randn(3), 'root_net.w': torch.randn(2)}
+    src, other = str(tmp_path / 'a.pth'), str(tmp_path / 'b.pth')
+    torch.save({'state_dict': a, 'meta': {'iter': 1}}, src)
+    torch.save({'state_dict': b}, other)
+    out = publish(src, str(tmp_path / 'ab.pth'), add_hash=False, drops=['refiner.'],
+                  grafts=[f'refiner.={other}:refiner.'])
+    ck = torch.load(out, weights_only=True)
+    sd = ck['state_dict']
+    assert set(sd) == set(a)
+    assert torch.equal(sd['refiner.w'], b['refiner.w'])
+    assert torch.equal(sd['depth_refiner.w'], a['depth_refiner.w'])
+    assert torch.equal(sd['root_net.w'], a['root_net.w'])
+    assert ck['meta']['dropped'] == ['refiner.']
+    # dropped and not replaced: the weights are gone
+    sd2 = torch.load(publish(src, str(tmp_path / 'c.pth'), add_hash=False,
+                             drops=['depth_refiner.']), weights_only=True)['state_dict']
+    assert set(sd2) == {'refiner.w', 'root_net.w'}
+    with pytest.raises(ValueError, match=r"a\.pth: no weights under 'pose_net\.' to drop"):
+        publish(src, str(tmp_path / 'x.pth'), add_hash=False, drops=['pose_net.'])
+    assert not osp.exists(tmp_path / 'x.pth')

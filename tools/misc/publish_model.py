@@ -1,7 +1,7 @@
 """Make a release checkpoint from a training checkpoint (MMPose's ``publish_model.py``).
 
     python tools/misc/publish_model.py IN.pth OUT.pth [--fp16] [--compact | --deflate]
-        [--no-hash] [--graft DST_PREFIX=CKPT:SRC_PREFIX ...]
+        [--no-hash] [--drop PREFIX ...] [--graft DST_PREFIX=CKPT:SRC_PREFIX ...]
 
 Keeps the model weights and a small ``meta`` (the config text, the epoch/iteration, the
 source file name); drops the optimizer, the scheduler and the message hub. ``--fp16`` stores
@@ -17,7 +17,10 @@ the output's SHA-256 are appended to its name (``OUT-<sha8>.pth``), as OpenMMLab
 files are named. ``--graft depth_refiner.=OTHER.pth:refiner.`` adds the weights under
 ``refiner.`` of another checkpoint under ``depth_refiner.`` (e.g. VirtualPose's
 ``depth_refiner``, trained as another config's ``refiner``); the source prefix must hold
-weights and the destination prefix none yet (either is an error naming the file). The
+weights and the destination prefix none yet (either is an error naming the file).
+``--drop refiner.`` leaves out the input's weights under ``refiner.`` (the prefix must hold
+some), before the grafts: ``--drop refiner. --graft refiner.=OTHER.pth:refiner.`` replaces
+a submodule by another run's (e.g. parts of one model trained in separate runs). The
 output is written completely or not at all.
 """
 import argparse
@@ -74,7 +77,7 @@ def graft_weights(state_dict: dict, src_file: str, dst_prefix: str, ckpt_file: s
 
 
 def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
-            compact: bool = False, deflate: bool = False, grafts=()) -> str:
+            compact: bool = False, deflate: bool = False, grafts=(), drops=()) -> str:
     import torch
 
     if compact and deflate:
@@ -86,6 +89,13 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
         raise ValueError(f'{src}: no state_dict in the checkpoint')
     grafts = [parse_graft(g) for g in grafts]
     state_dict = ckpt['state_dict']
+    for prefix in drops:
+        if not prefix:
+            raise ValueError('publish: --drop needs a non-empty prefix')
+        kept = {k: v for k, v in state_dict.items() if not k.startswith(prefix)}
+        if len(kept) == len(state_dict):
+            raise ValueError(f'{src}: no weights under {prefix!r} to drop')
+        state_dict = kept
     for dst_prefix, ckpt_file, src_prefix in grafts:
         state_dict = graft_weights(state_dict, src, dst_prefix, ckpt_file, src_prefix)
     sd = {}
@@ -97,6 +107,8 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
     meta = {k: v for k, v in (ckpt.get('meta') or {}).items()
             if k in ('cfg', 'epoch', 'iter', 'mmengine_version', 'seed', 'experiment_name')}
     meta.update(source=osp.basename(src), weights_dtype='float16' if fp16 else 'float32')
+    if drops:
+        meta.update(dropped=list(drops))
     if grafts:
         meta.update(grafted=[f'{d}={osp.basename(c)}:{s}' for d, c, s in grafts])
     buf = io.BytesIO()
@@ -128,11 +140,14 @@ def main(argv=None) -> int:
     p.add_argument('--graft', action='append', default=[], metavar='DST=CKPT:SRC',
                    help="add CKPT's weights under the prefix SRC under the prefix DST "
                    '(repeatable)')
+    p.add_argument('--drop', action='append', default=[], metavar='PREFIX',
+                   help="leave out the input's weights under PREFIX, before the grafts "
+                   '(repeatable)')
     args = p.parse_args(argv)
     if args.compact and args.deflate:
         p.error('--compact and --deflate exclude each other')
     out = publish(args.input, args.output, args.fp16, not args.no_hash, args.compact,
-                  args.deflate, args.graft)
+                  args.deflate, args.graft, args.drop)
     print(f'{out}: {osp.getsize(out):,} bytes ({osp.getsize(out) / 2**20:.2f} MiB)')
     return 0
 
