@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 .PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose \
 	demo-train-virtualpose-viewcube demo-train-virtualpose-lift \
 	demo-train-virtualpose-lift-long demo-train-virtualpose-lift-peaks \
-	demo-train-virtualpose-lift-maskdepth golden clean
+	demo-train-virtualpose-lift-maskdepth demo-train-virtualpose-refsigma golden clean
 
 install:
 	bash tools/install.sh
@@ -41,7 +41,10 @@ demo: install
 # demo-train-virtualpose-lift-maskdepth: that refiner trained further with the joints that
 # have no heatmap peak masked (the lift-mask config, from MONO_LIFT_MASKDEPTH_BASE, default
 # the embedded lift-peaks checkpoint; about 50 min on two threads), grafted into that
-# checkpoint as its depth refiner
+# checkpoint as its depth refiner; demo-train-virtualpose-refsigma: the two refiners and the
+# root net of that checkpoint (from MONO_REFSIGMA_BASE, default the embedded lift-maskdepth
+# checkpoint) each trained further alone on AGRs with the reference's σ relative to the
+# image, then put together with its pose net (about 1 h 30 min on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -142,6 +145,31 @@ demo-train-virtualpose-lift-maskdepth: install
 		--graft depth_refiner.=$(MONO_LIFT_MASKDEPTH_TRAIN_DIR)/iter_8000.pth:refiner.
 	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift-maskdepth_cpu.py \
 	DEMO_MONO_CHECKPOINT=$(MONO_LIFT_MASKDEPTH_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-maskdepth_cpu.pth \
+		bash demo/run_demo.sh
+
+MONO_REFSIGMA_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift-refsigma_cpu
+MONO_REFSIGMA_BASE ?= checkpoints/virtualpose_virtualcam-viewcube-lift-maskdepth_cpu.pth
+demo-train-virtualpose-refsigma: install
+	mkdir -p $(MONO_REFSIGMA_TRAIN_DIR)
+	# the depth refiner's start: the base's depth refiner as a config's `refiner`
+	$(PYTHON) tools/misc/publish_model.py $(MONO_REFSIGMA_BASE) \
+		$(MONO_REFSIGMA_TRAIN_DIR)/depth_init.pth --no-hash --drop refiner. \
+		--drop depth_refiner. --graft refiner.=$(MONO_REFSIGMA_BASE):depth_refiner.
+	set -e; for step in lift-refsigma:pose_refiner:$(MONO_REFSIGMA_BASE) \
+		lift-refsigma-depth:depth_refiner:$(MONO_REFSIGMA_TRAIN_DIR)/depth_init.pth \
+		refsigma-root:root_net:$(MONO_REFSIGMA_BASE); do \
+		cfg=$${step%%:*}; rest=$${step#*:}; \
+		OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+			configs/virtualpose/virtualpose_virtualcam-viewcube-$${cfg}_cpu.py \
+			--work-dir $(MONO_REFSIGMA_TRAIN_DIR)/$${rest%%:*} \
+			--cfg-options load_from=$${rest#*:}; done
+	$(PYTHON) tools/misc/publish_model.py $(MONO_REFSIGMA_TRAIN_DIR)/root_net/iter_1000.pth \
+		$(MONO_REFSIGMA_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.pth \
+		--fp16 --deflate --no-hash --drop refiner. --drop depth_refiner. \
+		--graft refiner.=$(MONO_REFSIGMA_TRAIN_DIR)/pose_refiner/iter_4000.pth:refiner. \
+		--graft depth_refiner.=$(MONO_REFSIGMA_TRAIN_DIR)/depth_refiner/iter_4000.pth:refiner.
+	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.py \
+	DEMO_MONO_CHECKPOINT=$(MONO_REFSIGMA_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.pth \
 		bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)

@@ -3,7 +3,10 @@
 # keypoints (converted to VirtualPose-17 by RenderAGRFromKeypoints): the embedded monocular
 # checkpoint of `make demo` step 4 (the real Shelf views, one at a time; 3,000 iterations,
 # `make demo-train-virtualpose`, stored as float16: 10 MB).
-#   AGR:       half the released canvas (480x256 letterboxed -> 120x64 heatmaps)
+#   AGR:       half the released canvas (480x256 letterboxed -> 120x64 heatmaps), the σ
+#              rule's constants as released (in heatmap px: at half the size σ and its
+#              noise are up to twice the reference's relative to the image; the refsigma
+#              configs scale them, ./virtualpose_virtualcam-viewcube-lift-refsigma_cpu.py)
 #   root net:  ResNet-18 depth net at half width (base_channels 32: a quarter of the
 #              weights) with 64-channel deconvolutions; 40x40x12 grid over the
 #              released 8 x 8 x 2.4 m space (200 mm voxels); V2V with 16 mid channels
