@@ -44,7 +44,8 @@ demo: install
 # checkpoint as its depth refiner; demo-train-virtualpose-refsigma: the two refiners and the
 # root net of that checkpoint (from MONO_REFSIGMA_BASE, default the embedded lift-maskdepth
 # checkpoint) each trained further alone on AGRs with the reference's σ relative to the
-# image, then put together with its pose net (about 1 h 30 min on two threads)
+# image (the pose refiner in two runs), then put together with its pose net (about 2 h on
+# two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -156,6 +157,7 @@ demo-train-virtualpose-refsigma: install
 		$(MONO_REFSIGMA_TRAIN_DIR)/depth_init.pth --no-hash --drop refiner. \
 		--drop depth_refiner. --graft refiner.=$(MONO_REFSIGMA_BASE):depth_refiner.
 	set -e; for step in lift-refsigma:pose_refiner:$(MONO_REFSIGMA_BASE) \
+		lift-refsigma2:pose_refiner2:$(MONO_REFSIGMA_TRAIN_DIR)/pose_refiner/iter_4000.pth \
 		lift-refsigma-depth:depth_refiner:$(MONO_REFSIGMA_TRAIN_DIR)/depth_init.pth \
 		refsigma-root:root_net:$(MONO_REFSIGMA_BASE); do \
 		cfg=$${step%%:*}; rest=$${step#*:}; \
@@ -166,7 +168,7 @@ demo-train-virtualpose-refsigma: install
 	$(PYTHON) tools/misc/publish_model.py $(MONO_REFSIGMA_TRAIN_DIR)/root_net/iter_1000.pth \
 		$(MONO_REFSIGMA_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.pth \
 		--fp16 --deflate --no-hash --drop refiner. --drop depth_refiner. \
-		--graft refiner.=$(MONO_REFSIGMA_TRAIN_DIR)/pose_refiner/iter_4000.pth:refiner. \
+		--graft refiner.=$(MONO_REFSIGMA_TRAIN_DIR)/pose_refiner2/iter_5000.pth:refiner. \
 		--graft depth_refiner.=$(MONO_REFSIGMA_TRAIN_DIR)/depth_refiner/iter_4000.pth:refiner.
 	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.py \
 	DEMO_MONO_CHECKPOINT=$(MONO_REFSIGMA_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.pth \
