@@ -4,7 +4,10 @@
 # Its refiner is the one in checkpoints/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.pth
 # (`make demo-train-virtualpose-refsigma`). On the 100 tuning frames with the refsigma root
 # net and depth refiner: root-relative MPJPE 80.10 -> 79.67 mm at pose_net_weight 0.1
-# (0.0: 80.17, 0.25: 80.58), recall 0.928 and MRPE 111.0 mm unchanged.
+# (0.0: 80.17, 0.25: 80.58), recall 0.928 and MRPE 111.0 mm unchanged. The run of
+# ../../checkpoints/virtualpose_virtualcam-viewcube-lift-refsigma2_cpu.log read a copy of
+# this config whose load_from named the first run's iteration 4,000 in its own work folder
+# (the resolved configs otherwise equal).
 _base_ = ['./virtualpose_virtualcam-viewcube-lift-refsigma_cpu.py']
 
 load_from = 'work_dirs/virtualpose_virtualcam-viewcube-lift-refsigma_cpu/pose_refiner/iter_4000.pth'
