@@ -9,6 +9,9 @@ model = dict(
     refiner=dict(mask_unfound_joints=True, depth_weight=1.0, read_passes=3,
                  test_search_radius=4),
     depth_refiner=None)
-load_from = 'work_dirs/refsigma_depth_init.pth'  # made by `make demo-train-virtualpose-refsigma`
+# the base's depth refiner as `refiner` (`make demo-train-virtualpose-refsigma` makes it with
+# publish_model.py --drop / --graft; its log's run read the same file at
+# work_dirs/refsigma_depth_init.pth)
+load_from = 'work_dirs/virtualpose_virtualcam-viewcube-lift-refsigma_cpu/depth_init.pth'
 train_dataloader = dict(dataset=dict(seed=15))
 randomness = dict(seed=15)
