@@ -282,3 +282,37 @@ def test_monocular_dataset_takes_the_core_knobs():
     with pytest.raises(ValueError, match='yaw_range must be'):
         VirtualMviewSceneDataset(calibration='x.json', yaw_range=(10, -10), lazy_init=True,
                                  **SHELF)
+
+
+def test_mirrored_people_are_their_bank_pose_reflected_with_left_and_right_exchanged():
+    """``mirror_prob``: a mirrored person is its bank pose reflected in a vertical plane
+    through its root, the flip pairs swapped, then turned and placed as any person; the
+    default draws no number for it (the pinned frames above are drawn without it)."""
+    from virtualpose_mm.datasets.joint_sets import get_joint_set
+    flip = np.asarray(get_joint_set('virtualpose17').flip_indices())
+    ds = VirtualPoseSceneDataset(num_samples=12, seed=3, mirror_prob=0.5)
+    plain = VirtualPoseSceneDataset(num_samples=12, seed=3)
+    bank = ds.bank
+    flags = []
+    for i in range(12):
+        f = ds.get_data_info(i)
+        assert f['mirrored'].shape == f['gt_ids'].shape and f['mirrored'].dtype == bool
+        assert not plain.get_data_info(i)['mirrored'].any()
+        for n, pid in enumerate(f['gt_ids']):
+            src = bank.poses[pid]
+            placed = f['gt_keypoints_3d'][n]
+            if f['mirrored'][n]:
+                src = src[flip].copy()
+                src[:, 0] = 2 * src[2, 0] - src[:, 0]
+                np.testing.assert_array_equal(f['gt_keypoints_3d_visible'][n],
+                                              bank.visible[pid][flip])
+            # undo the turn about the root: the pose relative to its root is the source's
+            local = (placed[:, :2] - placed[2, :2]) @ yaw_rotation(f['yaw_deg'][n])
+            np.testing.assert_allclose(local, src[:, :2] - src[2, :2], atol=1e-6)
+            np.testing.assert_allclose(placed[:, 2], src[:, 2], atol=1e-9)
+            flags.append(bool(f['mirrored'][n]))
+    assert 0.25 < np.mean(flags) < 0.75, flags          # both kinds, about half each
+    with pytest.raises(ValueError, match='mirror_prob must be in'):
+        VirtualPoseSceneDataset(mirror_prob=1.5)
+    with pytest.raises(ValueError, match='mirror_prob must be in'):
+        PeoplePlacer(bank, mirror_prob=-0.1)

@@ -115,6 +115,10 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
         bank_weighting: ``'pose'`` (every pose equally likely) or ``'clip'`` (every clip of
             a bank with clip ids equally likely).
         yaw_range: (min, max) degrees of the random turn of each person.
+        mirror_prob: probability that a person's bank pose is mirrored (left and right
+            exchanged) before its turn: :class:`~virtualpose_mm.datasets.datasets.virtual.
+            virtual_core.PeoplePlacer`'s augmentation (default 0: the frames are those
+            drawn without it, number for number).
         placement_area: ((x_min, x_max), (y_min, y_max)) mm, relative to ``scene_center``,
             where roots are placed. Keep it (plus a body) inside the root net's capture
             space.
@@ -147,6 +151,7 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
                  replace: bool = True,
                  bank_weighting: str = 'pose',
                  yaw_range: Sequence[float] = (-180.0, 180.0),
+                 mirror_prob: float = 0.0,
                  placement_area: Sequence[Sequence[float]] = ((-3000.0, 3000.0),
                                                               (-3000.0, 3000.0)),
                  scene_center: Sequence[float] = (0.0, 0.0),
@@ -163,6 +168,10 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
         self.muco_floor = muco_floor
         self.camera_sampler = build_camera_sampler(cameras)
         self._init_scene(num_samples, seed, num_people, replace, yaw_range, bank_weighting)
+        if not 0.0 <= mirror_prob <= 1.0:
+            raise ValueError(f'{type(self).__name__}: mirror_prob must be in [0, 1], got '
+                             f'{mirror_prob}')
+        self.mirror_prob = float(mirror_prob)
         area = np.asarray(placement_area, dtype=np.float64)
         if area.shape != (2, 2) or (area[:, 1] < area[:, 0]).any():
             raise ValueError('placement_area must be ((x_min, x_max), (y_min, y_max)) with '
@@ -190,7 +199,7 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             self.bank, self.num_people, self.replace, self.bank_weighting, self.yaw_range,
             area=self.placement_area, area_offset=self.scene_center, floor_z=self.floor_z,
             draw='batch', max_tries=self.max_person_tries, on_unplaced='skip',
-            unplaced_key='no_position')
+            unplaced_key='no_position', mirror_prob=self.mirror_prob)
         return self._scene_list()  # the frames are drawn on demand in get_data_info
 
     # ------------------------------------------------------------------ sampling
@@ -208,7 +217,7 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             dict with ``camera`` (:class:`Camera`), ``camera_params`` (what the sampler
             drew), ``image_size`` (2,), ``gt_keypoints_3d`` (N, K, 3) world mm,
             ``gt_keypoints_3d_visible`` (N, K) bool, ``gt_ids`` (N,) pose-bank indices,
-            ``yaw_deg`` (N,), ``num_people_requested``, ``camera_tries`` and
+            ``yaw_deg`` (N,), ``mirrored`` (N,), ``num_people_requested``, ``camera_tries`` and
             ``placement_failures``.
         """
         if self.bank is None:

@@ -46,7 +46,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from virtualpose_mm.geometry.camera import Camera
-from virtualpose_mm.datasets.joint_sets import root_of
+from virtualpose_mm.datasets.joint_sets import get_joint_set, root_of
 from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank
 
 __all__ = ['scene_rng', 'parse_num_people', 'parse_range', 'yaw_rotation', 'points_in_view',
@@ -159,6 +159,7 @@ class PlacedPeople:
     visible: List[np.ndarray] = field(default_factory=list)
     ids: List[int] = field(default_factory=list)
     yaws: List[float] = field(default_factory=list)
+    mirrored: List[bool] = field(default_factory=list)
     xy: List[np.ndarray] = field(default_factory=list)
     roots: List[np.ndarray] = field(default_factory=list)
     footprints: List[np.ndarray] = field(default_factory=list)
@@ -167,20 +168,24 @@ class PlacedPeople:
         return len(self.poses)
 
     def add(self, cands: Candidates, k: int, pid: int, yaw: float,
-            visible: np.ndarray) -> None:
+            visible: np.ndarray, mirrored: bool = False) -> None:
         self.poses.append(cands.poses[k])
         self.visible.append(visible.copy())
         self.ids.append(int(pid))
         self.yaws.append(yaw)
+        self.mirrored.append(bool(mirrored))
         self.xy.append(cands.xy[k])
         self.roots.append(cands.roots[k])
         self.footprints.append(cands.footprints()[k])
 
     def as_dict(self, num_joints: int) -> dict:
         """The frame keys: ``gt_keypoints_3d`` (N, K, 3), ``gt_keypoints_3d_visible``
-        (N, K) bool, ``gt_ids`` (N,) int64 (pose-bank indices), ``yaw_deg`` (N,)."""
+        (N, K) bool, ``gt_ids`` (N,) int64 (pose-bank indices), ``yaw_deg`` (N,) and
+        ``mirrored`` (N,) bool (the bank pose was mirrored, :class:`PeoplePlacer`'s
+        ``mirror_prob``)."""
         K = num_joints
         return dict(
+            mirrored=np.asarray(self.mirrored, dtype=bool),
             gt_keypoints_3d=np.stack(self.poses) if self.poses else np.zeros((0, K, 3)),
             gt_keypoints_3d_visible=(np.stack(self.visible) if self.visible else
                                      np.zeros((0, K), bool)),
@@ -312,6 +317,12 @@ class PeoplePlacer:
         on_unplaced: ``'stop'`` (a person that fits nowhere ends the frame) or ``'skip'``.
         first_person_poses: with ``'stop'``, poses tried for the first person.
         unplaced_key: key of ``fails`` that counts the people left out (or None).
+        mirror_prob: probability that a person's bank pose is mirrored (left and right
+            exchanged: the pose reflected in a vertical plane through its root, the joints
+            of ``bank.joint_set``'s flip pairs swapped, visibility with them) before its
+            yaw: a mirror image of a real pose is a real-looking pose of the other
+            handedness, which the bank may not hold (an augmentation; default 0: no
+            random number is drawn for it, so the frames stay those drawn without it).
     """
 
     def __init__(self, bank: PoseBank, num_people: Sequence[int] = (1, 5),
@@ -321,7 +332,8 @@ class PeoplePlacer:
                  area_offset: Optional[Sequence[float]] = None, floor_z: float = 0.0,
                  draw: str = 'sequential', max_tries: int = 100, near_prob: float = 0.0,
                  near_offset: Sequence[float] = (500.0, 50.0), on_unplaced: str = 'stop',
-                 first_person_poses: int = 1, unplaced_key: Optional[str] = None):
+                 first_person_poses: int = 1, unplaced_key: Optional[str] = None,
+                 mirror_prob: float = 0.0):
         self.bank = bank
         self.num_people = parse_num_people(num_people)
         self.replace = bool(replace)
@@ -354,6 +366,10 @@ class PeoplePlacer:
         self.on_unplaced = on_unplaced
         self.first_person_poses = max(1, int(first_person_poses))
         self.unplaced_key = unplaced_key
+        if not 0.0 <= mirror_prob <= 1.0:
+            raise ValueError(f'mirror_prob must be in [0, 1], got {mirror_prob}')
+        self.mirror_prob = float(mirror_prob)
+        self.flip_indices = np.asarray(get_joint_set(bank.joint_set).flip_indices())
 
     # ------------------------------------------------------------------ draws
     def draw_ids(self, rng: np.random.Generator) -> Tuple[int, np.ndarray]:
@@ -391,13 +407,19 @@ class PeoplePlacer:
     def place_person(self, rng: np.random.Generator, pid: int,
                      checks: Sequence[PlacementCheck], placed: PlacedPeople,
                      fails: Dict[str, int]) -> bool:
-        """Turn pose ``pid`` by a random yaw and try ``max_tries`` positions; on success
-        append it to ``placed``. Returns whether it was placed."""
+        """Mirror pose ``pid`` with probability ``mirror_prob``, turn it by a random yaw
+        and try ``max_tries`` positions; on success append it to ``placed``. Returns
+        whether it was placed."""
         bank = self.bank
         pose = bank.poses[pid]
         vis = bank.visible[pid]
         root = root_of(pose, bank.joint_set)
         yaw = rng.uniform(*self.yaw_range)
+        mirrored = bool(self.mirror_prob) and rng.random() < self.mirror_prob
+        if mirrored:   # reflected in the plane x = root x; left and right exchanged
+            pose = pose[self.flip_indices].copy()
+            pose[:, 0] = 2 * root[0] - pose[:, 0]
+            vis = vis[self.flip_indices]
         local = (pose[:, :2] - root[:2]) @ yaw_rotation(yaw).T
         tries = 0
         while tries < self.max_tries:
@@ -418,7 +440,7 @@ class PeoplePlacer:
                     break
                 alive = alive[ok]
             if len(alive):
-                placed.add(cands, int(alive[0]), pid, yaw, vis)
+                placed.add(cands, int(alive[0]), pid, yaw, vis, mirrored)
                 return True
         return False
 
