@@ -316,3 +316,42 @@ def test_mirrored_people_are_their_bank_pose_reflected_with_left_and_right_excha
         VirtualPoseSceneDataset(mirror_prob=1.5)
     with pytest.raises(ValueError, match='mirror_prob must be in'):
         PeoplePlacer(bank, mirror_prob=-0.1)
+
+
+def test_part_mixed_people_are_one_pose_upper_body_on_another_pose_legs():
+    """``part_mix_prob``: a mixed person is the upper body of its pose (``gt_ids``) on the
+    legs of another (``lower_body_ids``), the legs turned so that the two hip lines point the
+    same way, the upper body moved onto the legs' root; both poses upright."""
+    ds = VirtualPoseSceneDataset(num_samples=10, seed=4, part_mix_prob=1.0)
+    bank, placer = ds.bank, ds.placer
+    legs = placer.leg_joints
+    assert legs.tolist() == [2, 6, 7, 8, 12, 13, 14] and placer.hip_pair == (6, 12)
+    upper = np.setdiff1d(np.arange(17), legs)
+    mixed = 0
+    for i in range(10):
+        f = ds.get_data_info(i)
+        for n, (a, b) in enumerate(zip(f['gt_ids'], f['lower_body_ids'])):
+            if b < 0:
+                continue
+            mixed += 1
+            A, B, P = bank.poses[a], bank.poses[b], f['gt_keypoints_3d'][n]
+            for src in (A, B):                             # only upright poses are mixed
+                assert src[0, 2] - src[2, 2] >= 0.5 * np.linalg.norm(src[0] - src[2])
+            L = (P[:, :2] - P[2, :2]) @ yaw_rotation(f['yaw_deg'][n])
+            np.testing.assert_allclose(L[upper], A[upper, :2] - A[2, :2], atol=1e-6)
+            np.testing.assert_allclose(P[upper, 2] - P[2, 2], A[upper, 2] - A[2, 2],
+                                       atol=1e-6)
+            np.testing.assert_allclose(P[legs, 2], B[legs, 2], atol=1e-9)
+            d = np.linalg.norm(P[legs][:, None] - P[legs][None], axis=-1)
+            np.testing.assert_allclose(d, np.linalg.norm(B[legs][:, None] - B[legs][None],
+                                                         axis=-1), atol=1e-6)
+            hip_p, hip_a = L[12] - L[6], A[12, :2] - A[6, :2]
+            cos = hip_p @ hip_a / np.linalg.norm(hip_p) / np.linalg.norm(hip_a)
+            assert cos > 1 - 1e-9
+            np.testing.assert_array_equal(f['gt_keypoints_3d_visible'][n][legs],
+                                          bank.visible[b][legs])
+    assert mixed > 10
+    plain = VirtualPoseSceneDataset(num_samples=3, seed=4).get_data_info(0)
+    assert plain['lower_body_ids'].tolist() == [-1] * len(plain['gt_ids'])
+    with pytest.raises(ValueError, match='part_mix_prob must be in'):
+        VirtualPoseSceneDataset(part_mix_prob=2)

@@ -152,6 +152,7 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
                  bank_weighting: str = 'pose',
                  yaw_range: Sequence[float] = (-180.0, 180.0),
                  mirror_prob: float = 0.0,
+                 part_mix_prob: float = 0.0,
                  placement_area: Sequence[Sequence[float]] = ((-3000.0, 3000.0),
                                                               (-3000.0, 3000.0)),
                  scene_center: Sequence[float] = (0.0, 0.0),
@@ -172,6 +173,10 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             raise ValueError(f'{type(self).__name__}: mirror_prob must be in [0, 1], got '
                              f'{mirror_prob}')
         self.mirror_prob = float(mirror_prob)
+        if not 0.0 <= part_mix_prob <= 1.0:
+            raise ValueError(f'{type(self).__name__}: part_mix_prob must be in [0, 1], got '
+                             f'{part_mix_prob}')
+        self.part_mix_prob = float(part_mix_prob)
         area = np.asarray(placement_area, dtype=np.float64)
         if area.shape != (2, 2) or (area[:, 1] < area[:, 0]).any():
             raise ValueError('placement_area must be ((x_min, x_max), (y_min, y_max)) with '
@@ -199,7 +204,8 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             self.bank, self.num_people, self.replace, self.bank_weighting, self.yaw_range,
             area=self.placement_area, area_offset=self.scene_center, floor_z=self.floor_z,
             draw='batch', max_tries=self.max_person_tries, on_unplaced='skip',
-            unplaced_key='no_position', mirror_prob=self.mirror_prob)
+            unplaced_key='no_position', mirror_prob=self.mirror_prob,
+            part_mix_prob=self.part_mix_prob)
         return self._scene_list()  # the frames are drawn on demand in get_data_info
 
     # ------------------------------------------------------------------ sampling
@@ -217,7 +223,8 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             dict with ``camera`` (:class:`Camera`), ``camera_params`` (what the sampler
             drew), ``image_size`` (2,), ``gt_keypoints_3d`` (N, K, 3) world mm,
             ``gt_keypoints_3d_visible`` (N, K) bool, ``gt_ids`` (N,) pose-bank indices,
-            ``yaw_deg`` (N,), ``mirrored`` (N,), ``num_people_requested``, ``camera_tries`` and
+            ``yaw_deg`` (N,), ``mirrored`` (N,), ``lower_body_ids`` (N,),
+            ``num_people_requested``, ``camera_tries`` and
             ``placement_failures``.
         """
         if self.bank is None:

@@ -160,6 +160,7 @@ class PlacedPeople:
     ids: List[int] = field(default_factory=list)
     yaws: List[float] = field(default_factory=list)
     mirrored: List[bool] = field(default_factory=list)
+    lower_ids: List[int] = field(default_factory=list)
     xy: List[np.ndarray] = field(default_factory=list)
     roots: List[np.ndarray] = field(default_factory=list)
     footprints: List[np.ndarray] = field(default_factory=list)
@@ -168,12 +169,13 @@ class PlacedPeople:
         return len(self.poses)
 
     def add(self, cands: Candidates, k: int, pid: int, yaw: float,
-            visible: np.ndarray, mirrored: bool = False) -> None:
+            visible: np.ndarray, mirrored: bool = False, lower_id: int = -1) -> None:
         self.poses.append(cands.poses[k])
         self.visible.append(visible.copy())
         self.ids.append(int(pid))
         self.yaws.append(yaw)
         self.mirrored.append(bool(mirrored))
+        self.lower_ids.append(int(lower_id))
         self.xy.append(cands.xy[k])
         self.roots.append(cands.roots[k])
         self.footprints.append(cands.footprints()[k])
@@ -182,10 +184,13 @@ class PlacedPeople:
         """The frame keys: ``gt_keypoints_3d`` (N, K, 3), ``gt_keypoints_3d_visible``
         (N, K) bool, ``gt_ids`` (N,) int64 (pose-bank indices), ``yaw_deg`` (N,) and
         ``mirrored`` (N,) bool (the bank pose was mirrored, :class:`PeoplePlacer`'s
-        ``mirror_prob``)."""
+        ``mirror_prob``) and ``lower_body_ids`` (N,) int64 (the pose-bank index of the legs
+        of a person made of two poses, :class:`PeoplePlacer`'s ``part_mix_prob``; −1 for
+        the others)."""
         K = num_joints
         return dict(
             mirrored=np.asarray(self.mirrored, dtype=bool),
+            lower_body_ids=np.asarray(self.lower_ids, dtype=np.int64),
             gt_keypoints_3d=np.stack(self.poses) if self.poses else np.zeros((0, K, 3)),
             gt_keypoints_3d_visible=(np.stack(self.visible) if self.visible else
                                      np.zeros((0, K), bool)),
@@ -323,6 +328,15 @@ class PeoplePlacer:
             yaw: a mirror image of a real pose is a real-looking pose of the other
             handedness, which the bank may not hold (an augmentation; default 0: no
             random number is drawn for it, so the frames stay those drawn without it).
+        part_mix_prob: probability that a person is made of two bank poses: the upper body
+            of its pose and the legs (root, hips, knees, ankles: the root and the flip-pair
+            joints outside ``joint_set.upper_body``) of another pose drawn as any, turned
+            about the vertical so that the two hip lines point the same way, the upper body
+            moved up or down onto the legs' root (an augmentation: new combinations of real
+            arm and leg configurations). Only upright poses are combined (both necks above
+            their roots by ``upright_min`` of the neck-root distance); otherwise the person
+            keeps its own pose. Drawn before ``mirror_prob``'s number; default 0 (nothing
+            drawn).
     """
 
     def __init__(self, bank: PoseBank, num_people: Sequence[int] = (1, 5),
@@ -333,7 +347,7 @@ class PeoplePlacer:
                  draw: str = 'sequential', max_tries: int = 100, near_prob: float = 0.0,
                  near_offset: Sequence[float] = (500.0, 50.0), on_unplaced: str = 'stop',
                  first_person_poses: int = 1, unplaced_key: Optional[str] = None,
-                 mirror_prob: float = 0.0):
+                 mirror_prob: float = 0.0, part_mix_prob: float = 0.0):
         self.bank = bank
         self.num_people = parse_num_people(num_people)
         self.replace = bool(replace)
@@ -369,7 +383,20 @@ class PeoplePlacer:
         if not 0.0 <= mirror_prob <= 1.0:
             raise ValueError(f'mirror_prob must be in [0, 1], got {mirror_prob}')
         self.mirror_prob = float(mirror_prob)
-        self.flip_indices = np.asarray(get_joint_set(bank.joint_set).flip_indices())
+        js = get_joint_set(bank.joint_set)
+        self.flip_indices = np.asarray(js.flip_indices())
+        if not 0.0 <= part_mix_prob <= 1.0:
+            raise ValueError(f'part_mix_prob must be in [0, 1], got {part_mix_prob}')
+        self.part_mix_prob = float(part_mix_prob)
+        if self.part_mix_prob:
+            legs = sorted({j for pair in js.flip_pairs for j in pair} - set(js.upper_body))
+            hips = [(a, b) for a, b in js.flip_pairs if 'hip' in js.joint_names[a].lower()]
+            if len(hips) != 1 or 'neck' not in js.joint_names:
+                raise ValueError('part_mix_prob > 0 needs a joint set with one pair of hip '
+                                 f'joints and a neck; {js.name!r} has not')
+            self.leg_joints = np.asarray(([js.root] if js.root >= 0 else []) + legs)
+            self.hip_pair = hips[0]
+            self.neck = js.index('neck')
 
     # ------------------------------------------------------------------ draws
     def draw_ids(self, rng: np.random.Generator) -> Tuple[int, np.ndarray]:
@@ -415,6 +442,13 @@ class PeoplePlacer:
         vis = bank.visible[pid]
         root = root_of(pose, bank.joint_set)
         yaw = rng.uniform(*self.yaw_range)
+        lower_id = -1
+        if self.part_mix_prob and rng.random() < self.part_mix_prob:
+            other = int(rng.choice(len(bank), p=self.weights))
+            mixed = self.mix_parts(pid, other)
+            if mixed is not None:
+                pose, vis, lower_id = mixed[0], mixed[1], other
+                root = root_of(pose, bank.joint_set)
         mirrored = bool(self.mirror_prob) and rng.random() < self.mirror_prob
         if mirrored:   # reflected in the plane x = root x; left and right exchanged
             pose = pose[self.flip_indices].copy()
@@ -440,9 +474,36 @@ class PeoplePlacer:
                     break
                 alive = alive[ok]
             if len(alive):
-                placed.add(cands, int(alive[0]), pid, yaw, vis, mirrored)
+                placed.add(cands, int(alive[0]), pid, yaw, vis, mirrored, lower_id)
                 return True
         return False
+
+    upright_min = 0.5
+
+    def mix_parts(self, upper: int, lower: int):
+        """``(pose (K, 3), visible (K,))``: pose ``upper``'s upper body on pose ``lower``'s
+        legs (``part_mix_prob``), or None when either is not upright."""
+        bank = self.bank
+        up, lo = bank.poses[upper], bank.poses[lower]
+        r_up, r_lo = root_of(up, bank.joint_set), root_of(lo, bank.joint_set)
+        for p, r in ((up, r_up), (lo, r_lo)):
+            d = p[self.neck] - r
+            if d[2] < self.upright_min * np.linalg.norm(d):
+                return None
+
+        def heading(p):
+            v = p[self.hip_pair[1], :2] - p[self.hip_pair[0], :2]
+            return np.degrees(np.arctan2(v[1], v[0]))
+
+        legs = (lo[self.leg_joints, :2] - r_lo[:2]) @ \
+            yaw_rotation(heading(up) - heading(lo)).T + r_up[:2]
+        pose = up.copy()
+        pose[:, 2] += r_lo[2] - r_up[2]
+        pose[self.leg_joints, :2] = legs
+        pose[self.leg_joints, 2] = lo[self.leg_joints, 2]
+        vis = bank.visible[upper].copy()
+        vis[self.leg_joints] = bank.visible[lower][self.leg_joints]
+        return pose, vis
 
     def place(self, rng: np.random.Generator, ids, checks: Sequence[PlacementCheck],
               fails: Dict[str, int]) -> PlacedPeople:
