@@ -313,6 +313,38 @@ def test_gt_proposal_filter_is_off_by_default(model):
     assert without_gt.keypoints.shape == (2, 17, 3)        # no GT: score threshold
 
 
+def test_test_depth_range_drops_the_people_outside_it(model):
+    """``test_depth_range``: at test time a person whose final root lies at a camera depth
+    outside (min, max) is dropped; the others are unchanged; not applied with GT-flagged
+    proposals; a bad range is an error."""
+    m = copy.deepcopy(model).eval()
+    people = np.stack([T.person((-800.0, 0.0))])
+    near = _nearest_voxel(m, people[0, 2])
+    far = _nearest_voxel(m, (1500.0, 1500.0, 900.0))
+    _force_root_volume(m, {near: 0.9, far: 0.8}, people[0, 2])
+    x, ds = T.batch(m, [people])
+    _, ds_no_gt = T.batch(m, [people], with_gt=False)
+    with torch.no_grad():
+        both = m.predict(x, ds_no_gt)[0].pred_instances
+    assert both.keypoints.shape == (2, 17, 3)
+    z = T.camera().world_to_camera(both.keypoints[:, 2].astype(np.float64))[:, 2]
+    assert abs(z[0] - z[1]) > 100.0                            # two depths to tell apart
+    keep, drop = int(np.argmin(z)), int(np.argmax(z))
+    m.test_depth_range = (float(z.min()) - 50.0, float(z.mean()))   # the nearer one only
+    with torch.no_grad():
+        one = m.predict(x, ds_no_gt)[0].pred_instances
+        m.gt_proposal_filter = True
+        with_gt = m.predict(x, ds)[0].pred_instances               # GT-flagged: kept as is
+    assert one.keypoints.shape == (1, 17, 3)
+    np.testing.assert_array_equal(one.keypoints[0], both.keypoints[keep])
+    assert one.bbox_scores.tolist() == [both.bbox_scores[keep]]
+    assert not np.allclose(one.keypoints[0], both.keypoints[drop])
+    assert with_gt.keypoints.shape == (1, 17, 3)
+    for bad in ((2000.0, 1000.0), (-1.0, 5000.0)):
+        with pytest.raises(ValueError, match='test_depth_range must be'):
+            MODELS.build(T.model_config(test_depth_range=bad))
+
+
 def test_completion_adds_the_people_the_root_volume_missed(model):
     """``root_net.completion``: a decoded root peak that no kept person projects near
     becomes a person at the depth estimator's depth on the peak's ray, scored below the

@@ -138,6 +138,13 @@ class VirtualPose(VolumetricPoseEstimator):
     same values, without the rendering that was most of an iteration's cost (64 frames of
     3–8 people: 0.27 s instead of 0.66 s, ~1,300 people a second).
 
+    ``test_depth_range`` (an addition of this package; default None): ``(min, max)`` mm; at
+    test time (without ``gt_proposal_filter``'s GT) a person whose final root lies at a
+    camera depth outside it is dropped (its proposal flagged −1). Virtual training scenes
+    have no person nearer than their ``min_root_depth`` (1 m) nor beyond the capture space,
+    and on real detections a one-view model may put a false or partial detection centimetres
+    from the lens; the range states what the model was trained for.
+
     At test time, ``root_net.completion`` (default None) adds the people the root volume
     missed but the root heatmap shows, at the depth estimator's depth
     (:meth:`VirtualPoseRootNet.complete_proposals`).
@@ -183,6 +190,7 @@ class VirtualPose(VolumetricPoseEstimator):
         refiner_train_inputs: see above.
         depth_refiner: config of the depth refiner (see above; ``num_joints`` and
             ``root_index`` default to the model's), or None.
+        test_depth_range: see above.
         frozen: see above.
         check_inputs: reject wrong channel counts and NaN/Inf inputs with clear errors.
         data_preprocessor: config of the
@@ -198,6 +206,7 @@ class VirtualPose(VolumetricPoseEstimator):
                  frozen: Sequence[str] = (), check_inputs: bool = True,
                  refiner: Optional[dict] = None, refiner_train_inputs: Optional[dict] = None,
                  depth_refiner: Optional[dict] = None,
+                 test_depth_range: Optional[Sequence[float]] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.num_joints = int(num_joints)
@@ -225,6 +234,13 @@ class VirtualPose(VolumetricPoseEstimator):
             depth_refiner.setdefault('num_joints', self.num_joints)
             depth_refiner.setdefault('root_index', self.root_index)
             self.depth_refiner = MODELS.build(depth_refiner)
+        self.test_depth_range = None
+        if test_depth_range is not None:
+            lo, hi = (float(v) for v in test_depth_range)
+            if not 0 <= lo < hi:
+                raise ValueError('VirtualPose: test_depth_range must be (min, max) camera '
+                                 f'depths in mm with 0 ≤ min < max, got {test_depth_range}')
+            self.test_depth_range = (lo, hi)
         self.input_size = tuple(float(v) for v in input_size)
         self.loss_weights = merge_loss_weights(
             'VirtualPose', dict(depth=0.1, root=1000.0, pose=1.0, refine=1.0), loss_weights)
@@ -419,7 +435,25 @@ class VirtualPose(VolumetricPoseEstimator):
             poses[b_idx, m_idx] = refined.to(poses.dtype)
             result.update(unrefined_poses=result['poses'], poses=poses,
                           refined_pair_poses=ref['poses'])
+        if self.test_depth_range is not None and not self.training and gt is None:
+            result['proposals'] = self.drop_out_of_depth_range(result, meta)
         return result
+
+    def drop_out_of_depth_range(self, result: Dict, meta: ViewMeta) -> Tensor:
+        """``test_depth_range``: the proposals with the people whose final root (joint
+        ``root_index`` of ``poses``) lies at a camera depth outside ``(min, max)`` mm
+        flagged −1 (not people); the others unchanged."""
+        proposals = result['proposals'].clone()
+        b_idx, m_idx = result['pair_index'].unbind(-1)
+        if not len(b_idx):
+            return proposals
+        cam = meta.cameras.to_tensor(device=proposals.device, dtype=torch.float64)[b_idx, 0]
+        root = result['poses'][b_idx, m_idx, self.root_index].to(torch.float64)
+        z = cam.depth(root[:, None])[:, 0]                                        # (P, )
+        lo, hi = self.test_depth_range
+        out = (z < lo) | (z > hi)
+        proposals[b_idx[out], m_idx[out], 3] = -1.0
+        return proposals
 
     @staticmethod
     def proposals_at_gt_depth(proposals: Tensor, gt_roots: Tensor, cameras) -> Tensor:
