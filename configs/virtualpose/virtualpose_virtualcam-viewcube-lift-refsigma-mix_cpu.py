@@ -4,7 +4,8 @@
 # (VirtualPoseSceneDataset(part_mix_prob=0.5): upright poses only, hip lines aligned), and
 # half are mirrored (mirror_prob=0.5), so that the lifting MLP sees arm and leg
 # configurations together that no training clip holds. 5,000 iterations of 64 frames of 3-8
-# people (seed 21), Adam 1e-4 cosine; root net, pose net and depth refiner frozen.
+# people (seed 21), Adam 1e-4 cosine; root net, pose net and depth refiner frozen
+# (./virtualpose_virtualcam-viewcube-lift-refsigma3_cpu.py's schedule).
 # Measured, not taken (the refsigma checkpoint keeps its refiner). With the refsigma root
 # net, depth refiner and test-time options, root-relative MPJPE on the 100 tuning frames
 # (`tools/test.py <refsigma config> <this run's iter_5000.pth> --cfg-options
@@ -14,17 +15,7 @@
 # (0.928 / 0.906) and MRPE (111.9 / 134.1 mm) unchanged. Log: ../../checkpoints/
 # virtualpose_virtualcam-viewcube-lift-refsigma-mix_cpu.log (its last validation: the held-out
 # frames).
-_base_ = ['./virtualpose_virtualcam-viewcube-lift-refsigma_cpu.py']
+_base_ = ['./virtualpose_virtualcam-viewcube-lift-refsigma3_cpu.py']
 
-load_from = 'checkpoints/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.pth'
-max_iters = 5000
-batch_size = 64
-train_dataloader = dict(dataset=dict(num_samples=batch_size * max_iters, seed=21,
-                                     mirror_prob=0.5, part_mix_prob=0.5))
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=100, end=max_iters,
-         T_max=max_iters - 100, eta_min=1e-5),
-]
+train_dataloader = dict(dataset=dict(seed=21, mirror_prob=0.5, part_mix_prob=0.5))
 randomness = dict(seed=21)
