@@ -119,6 +119,9 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             exchanged) before its turn: :class:`~virtualpose_mm.datasets.datasets.virtual.
             virtual_core.PeoplePlacer`'s augmentation (default 0: the frames are those
             drawn without it, number for number).
+        part_mix_prob: probability that a person is made of the upper body of its pose and
+            the legs of another (:class:`~virtualpose_mm.datasets.datasets.virtual.
+            virtual_core.PeoplePlacer`'s augmentation; default 0: nothing drawn).
         placement_area: ((x_min, x_max), (y_min, y_max)) mm, relative to ``scene_center``,
             where roots are placed. Keep it (plus a body) inside the root net's capture
             space.

@@ -339,6 +339,10 @@ class PeoplePlacer:
             drawn).
     """
 
+    #: ``part_mix_prob``: a pose is upright when its neck is above its root by at least
+    #: this share of the neck-root distance
+    upright_min = 0.5
+
     def __init__(self, bank: PoseBank, num_people: Sequence[int] = (1, 5),
                  replace: bool = True, weighting: str = 'pose',
                  yaw_range: Sequence[float] = (-180.0, 180.0),
@@ -477,8 +481,6 @@ class PeoplePlacer:
                 placed.add(cands, int(alive[0]), pid, yaw, vis, mirrored, lower_id)
                 return True
         return False
-
-    upright_min = 0.5
 
     def mix_parts(self, upper: int, lower: int):
         """``(pose (K, 3), visible (K,))``: pose ``upper``'s upper body on pose ``lower``'s
