@@ -795,3 +795,139 @@ def test_test_search_radius_is_the_eval_mode_window():
         assert (float(f['confidence'][0, 9]) > 0.5) == (radius == 7)
     with pytest.raises(ValueError, match='test_search_radius must be'):
         LiftingPoseRefiner(test_search_radius=-1)
+
+
+def _exclusive_by_definition(hm, guess, radius, batch_index, eps=1e-6, max_rounds=16):
+    """heatmap_keypoints(exclusive=True)'s integer peak and confidence by its definition:
+    per (item, joint) the candidate peaks of :func:`_peak_search_by_definition`'s window
+    with their scores; in rounds each picks its best remaining candidate, and of the items
+    that picked one peak (sample, joint, pixel) the highest score (the first item on a tie)
+    keeps it, the others drop it."""
+    H, W = hm.shape[-2:]
+    s2 = max(radius / 2.0, 0.5) ** 2
+    P, K = guess.shape[:2]
+    cands = [[{} for _ in range(K)] for _ in range(P)]
+    for p in range(P):
+        for k in range(K):
+            m = hm[batch_index[p], k]
+            gx, gy = guess[p, k]
+            cx, cy = int(np.round(gx)), int(np.round(gy))
+            for y in range(cy - radius, cy + radius + 1):
+                for x in range(cx - radius, cx + radius + 1):
+                    if not (0 <= x < W and 0 <= y < H) or m[y, x] <= eps:
+                        continue
+                    if m[y, x] < m[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2].max():
+                        continue
+                    cands[p][k][(x, y)] = m[y, x] * np.exp(
+                        -((x - gx) ** 2 + (y - gy) ** 2) / (2 * s2))
+
+    def pick(p, k):          # the best remaining candidate (the first in row-major on a tie)
+        c = cands[p][k]
+        if not c:
+            return None
+        best = max(c.values())
+        return min((xy for xy, v in c.items() if v == best), key=lambda xy: (xy[1], xy[0]))
+
+    for _ in range(max_rounds):
+        claims = {}
+        for p in range(P):
+            for k in range(K):
+                xy = pick(p, k)
+                if xy is not None:
+                    claims.setdefault((batch_index[p], k, xy), []).append(p)
+        lost = [(p, k, xy) for (b, k, xy), ps in claims.items() for p in ps
+                if p != max(ps, key=lambda q: (cands[q][k][xy], -q))]
+        if not lost:
+            break
+        for p, k, xy in lost:
+            del cands[p][k][xy]
+    peaks = np.zeros((P, K, 2), np.int64)
+    conf = np.zeros((P, K))
+    for p in range(P):
+        for k in range(K):
+            xy = pick(p, k)
+            if xy is not None:
+                peaks[p, k], conf[p, k] = xy, hm[batch_index[p], k][xy[1], xy[0]]
+    return peaks, conf
+
+
+def test_exclusive_peaks_match_their_definition():
+    """``heatmap_keypoints(exclusive=True)`` on random maps with crowded guesses (several
+    items per sample competing for the same peaks) gives the peaks of its definition, and
+    no two items of a sample share a joint's peak."""
+    g = torch.Generator().manual_seed(1)
+    hm = torch.rand(2, 4, 16, 20, generator=g) ** 4
+    hm = torch.nn.functional.avg_pool2d(hm, 3, 1, 1)
+    hm[hm < 0.05] = 0
+    batch_index = torch.tensor([0, 0, 0, 0, 1, 1, 1, 0, 1])
+    centre = torch.rand(1, 4, 2, generator=g) * torch.tensor([12.0, 8.0]) + 4.0
+    guess = centre + torch.randn(9, 4, 2, generator=g) * 1.5         # all near each other
+    kpt, conf = heatmap_keypoints(hm, guess, 3, batch_index=batch_index, exclusive=True)
+    peaks, conf_ref = _exclusive_by_definition(hm.double().numpy(), guess.double().numpy(),
+                                               3, batch_index.numpy())
+    found = conf_ref > 0
+    np.testing.assert_array_equal(conf.numpy() > 0, found)
+    np.testing.assert_allclose(conf.numpy(), conf_ref, rtol=1e-6)
+    assert np.abs(kpt.double().numpy()[found] - peaks[found]).max() <= 0.5 + 1e-6
+    np.testing.assert_array_equal(kpt.numpy()[~found], guess.numpy()[~found])
+    # exclusive: no two items of a sample on one joint's peak; and it made a difference
+    for b in (0, 1):
+        for k in range(4):
+            got = [tuple(peaks[p, k]) for p in np.nonzero(batch_index.numpy() == b)[0]
+                   if found[p, k]]
+            assert len(got) == len(set(got))
+    _, conf_shared = heatmap_keypoints(hm, guess, 3, batch_index=batch_index)
+    assert (conf_shared.numpy() > 0).sum() > found.sum()
+
+
+def test_exclusive_peaks_give_an_overlapped_joint_to_the_nearest_guess():
+    """Two people's wrists 4 px apart, both guessed next to the first one's: one at a
+    time both read the first wrist; with exclusive peaks the first keeps it and the second
+    reads its own wrist. In different samples they do not compete."""
+    W, H = 30, 20
+    hm = render_gaussian_heatmaps(np.array([[[10.2, 8.6]], [[14.2, 8.6]]]), (W, H),
+                                  np.array([1.5, 1.5]))
+    heat = torch.from_numpy(hm)[None]                                      # (1, 1, H, W)
+    guess = torch.tensor([[[10.0, 9.0]], [[11.5, 9.0]]], dtype=torch.float64)
+    b = torch.tensor([0, 0])
+    kpt, conf = heatmap_keypoints(heat, guess, 4, batch_index=b)
+    assert kpt[:, 0].tolist() == [pytest.approx([10.2, 8.6], abs=0.06)] * 2
+    kpt, conf = heatmap_keypoints(heat, guess, 4, batch_index=b, exclusive=True)
+    assert kpt[0, 0].tolist() == pytest.approx([10.2, 8.6], abs=0.06)
+    assert kpt[1, 0].tolist() == pytest.approx([14.2, 8.6], abs=0.06)
+    assert float(conf.min()) > 0.8
+    # the second person's only candidate taken: not found, its guess kept
+    guess[1, 0, 0] = 10.5
+    kpt, conf = heatmap_keypoints(heat, guess, 2, batch_index=b, exclusive=True)
+    assert kpt[0, 0].tolist() == pytest.approx([10.2, 8.6], abs=0.06)
+    assert conf[1, 0] == 0 and kpt[1, 0].tolist() == guess[1, 0].tolist()
+    # the same two people in two samples each read the first wrist
+    kpt, _ = heatmap_keypoints(heat.expand(2, -1, -1, -1), guess, 4,
+                               batch_index=torch.tensor([0, 1]), exclusive=True)
+    assert kpt[:, 0].tolist() == [pytest.approx([10.2, 8.6], abs=0.06)] * 2
+
+
+def test_refiner_exclusive_peaks_in_eval_and_train_exclusive_peaks_in_training():
+    """``exclusive_peaks`` reads exclusively in eval mode, ``train_exclusive_peaks`` in
+    training mode; each only then."""
+    cam = _tilted_camera()
+    people = np.stack([T.person((200.0, 600.0)), T.person((420.0, 600.0))])
+    heat, cams, affines, hm_px = _inputs(cam, people)
+    guess = people.copy()
+    guess[1] = people[0] + (people[1] - people[0]) * 0.3    # the second guessed near the first
+    args = (torch.from_numpy(guess), torch.tensor([0, 0]), heat, cams, affines, T.INPUT_SIZE)
+    for test_x, train_x in ((False, False), (True, False), (False, True)):
+        ref = LiftingPoseRefiner(hidden_channels=16, use_pose_net_pose=False,
+                                 exclusive_peaks=test_x, train_exclusive_peaks=train_x)
+        for mode, exclusive in ((ref.train, train_x), (ref.eval, test_x)):
+            mode()
+            f = ref.features(*args)
+            scale = T.HEATMAP_SIZE[0] / T.INPUT_SIZE[0]
+            gpx = np.stack([(cam.project(p) @ T.AFFINE[:, :2].T + T.AFFINE[:, 2]) * scale
+                            for p in guess])
+            want, _ = heatmap_keypoints(heat, torch.from_numpy(gpx), ref.search_radius,
+                                        batch_index=torch.tensor([0, 0]), exclusive=exclusive)
+            assert f['keypoints_2d'].numpy() == pytest.approx(want.numpy(), abs=1e-6)
+    readings = [heatmap_keypoints(heat, torch.from_numpy(gpx), 4, batch_index=torch.tensor(
+        [0, 0]), exclusive=x)[0].numpy() for x in (False, True)]
+    assert np.abs(readings[0] - readings[1]).max() > 1.0    # the two readings differ here

@@ -147,8 +147,62 @@ def gather_windows(heatmaps, batch_index: Tensor, centres: Tensor, radius: int):
     return values * inside, coords, inside
 
 
+def exclusive_choice(score: Tensor, coords: Tensor, batch_index: Tensor,
+                     max_rounds: int = 16) -> Tensor:
+    """Each item's best candidate peak per joint, a peak going to one item only.
+
+    Rounds: every (item, joint) picks its best-scoring remaining candidate; of the items
+    that picked the same peak (same sample, joint and pixel) the highest score keeps it and
+    the others drop it from their candidates; until no two items share a peak (or
+    ``max_rounds``: remaining shared picks stay shared).
+
+    Args:
+        score: (P, K, S) candidate scores (0: not a candidate).
+        coords: (P, K, S, 2) long (x, y) of the candidates.
+        batch_index: (P, ) sample of each item.
+
+    Returns:
+        (P, K, S) the scores with each item's lost candidates set to 0.
+    """
+    P, K, S = score.shape
+    score = score.clone()
+    if P < 2:
+        return score
+    x, y = coords[..., 0], coords[..., 1]
+    span = int(max(x.max(), y.max()) - min(x.min(), y.min())) + 1
+    lo = int(min(x.min(), y.min()))
+    k_idx = torch.arange(K, device=score.device)[None, :]
+    for _ in range(max_rounds):
+        best = score.argmax(-1)                                               # (P, K)
+        s_best = torch.gather(score, 2, best[..., None])[..., 0]
+        xy = torch.gather(coords, 2, best[..., None, None].expand(-1, -1, 1, 2))[:, :, 0]
+        key = ((batch_index[:, None] * K + k_idx) * span + (xy[..., 1] - lo)) * span + \
+            (xy[..., 0] - lo)                                                 # (P, K)
+        live = s_best > 0
+        key = torch.where(live, key, torch.full_like(key, -1))
+        flat_key, flat_s = key.reshape(-1), s_best.reshape(-1)
+        uniq, inv = torch.unique(flat_key, return_inverse=True)
+        top = torch.full((len(uniq), ), -1.0, dtype=flat_s.dtype, device=flat_s.device)
+        top = top.scatter_reduce(0, inv, flat_s, reduce='amax')
+        # the first item with the top score keeps a tie
+        order = torch.arange(len(flat_s), device=flat_s.device)
+        is_top = flat_s >= top[inv]
+        first = torch.full((len(uniq), ), len(flat_s), dtype=torch.long, device=flat_s.device)
+        first = first.scatter_reduce(0, inv, torch.where(is_top, order, len(flat_s)),
+                                     reduce='amin')
+        lost = (order != first[inv]) & (flat_key >= 0)
+        if not lost.any():
+            break
+        lost = lost.view(P, K)
+        drop = torch.zeros_like(score, dtype=torch.bool)
+        drop.scatter_(2, best[..., None], lost[..., None])
+        score = score.masked_fill(drop, 0)
+    return score
+
+
 def heatmap_keypoints(heatmaps: Tensor, guess: Tensor, search_radius: int = 4,
-                      eps: float = 1e-6, batch_index: Optional[Tensor] = None):
+                      eps: float = 1e-6, batch_index: Optional[Tensor] = None,
+                      exclusive: bool = False):
     """Each joint's 2D position on its heatmap near a guess.
 
     1. Among the local maxima (3 × 3) of the joint's heatmap within ``search_radius`` of
@@ -167,6 +221,11 @@ def heatmap_keypoints(heatmaps: Tensor, guess: Tensor, search_radius: int = 4,
         search_radius: px.
         eps: heatmap values below it count as empty.
         batch_index: (P, ) the heatmaps of each item (default ``arange(P)``: B = P).
+        exclusive: a peak goes to one item only (:func:`exclusive_choice`: of the items of
+            one sample whose best candidate for a joint is the same peak, the one with the
+            highest score, i.e. the nearest guess, keeps it; the others take their next
+            candidate or find nothing). Off (default), each item reads its joints on its
+            own, and two overlapping people can both read the nearer one's joint.
 
     Returns:
         ``(keypoints (P, K, 2) float heatmap px, confidence (P, K))``: confidence is the
@@ -199,6 +258,8 @@ def heatmap_keypoints(heatmaps: Tensor, guess: Tensor, search_radius: int = 4,
     d2 = ((coords.to(g.dtype) - g[:, :, None]) ** 2).sum(-1)                  # (P, K, S)
     s2 = max(search_radius / 2.0, 0.5) ** 2
     score = values.to(g.dtype) * peaks.to(g.dtype) * torch.exp(-d2 / (2 * s2))
+    if exclusive:
+        score = exclusive_choice(score, coords, batch_index)
     best = score.argmax(-1)                                                   # (P, K)
     found = torch.gather(score, 2, best[..., None])[..., 0] > 0
     conf = torch.gather(values, 2, best[..., None])[..., 0].to(g.dtype) * found
@@ -299,6 +360,12 @@ class LiftingPoseRefiner(BaseModule):
             and depth scale are returned. 1 (default): the pose net's guesses only.
         test_search_radius: ``search_radius`` in eval mode (default None: the same as in
             training), a test-time option like the blend.
+        exclusive_peaks: in eval mode, read the joints of the people of one sample together,
+            each heatmap peak going to one person only (:func:`heatmap_keypoints`
+            ``exclusive``): where two people overlap, the one whose guess is farther from a
+            peak takes its own next peak (or none) instead of the other's joint. A test-time
+            option (default False).
+        train_exclusive_peaks: the same in training mode (default False).
         init_cfg: mmengine init config.
 
     Inputs of :meth:`forward`: ``poses`` (P, K, 3) world mm, ``batch_index`` (P,) sample of
@@ -317,6 +384,7 @@ class LiftingPoseRefiner(BaseModule):
                  joint_set: str = 'virtualpose17', loss: Optional[dict] = None,
                  depth_loss_weight: float = 1.0, mask_unfound_joints: bool = False,
                  read_passes: int = 1, test_search_radius: Optional[int] = None,
+                 exclusive_peaks: bool = False, train_exclusive_peaks: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.num_joints = int(num_joints)
@@ -355,6 +423,8 @@ class LiftingPoseRefiner(BaseModule):
             raise ValueError('LiftingPoseRefiner: read_passes > 1 needs use_pose_net_pose=False '
                              "(a refiner that corrects the pose net's pose has one to correct)")
         self.flip_test = bool(flip_test)
+        self.exclusive_peaks = bool(exclusive_peaks)
+        self.train_exclusive_peaks = bool(train_exclusive_peaks)
         K = self.num_joints
         self.flip_indices = None
         if self.flip_test:
@@ -416,8 +486,9 @@ class LiftingPoseRefiner(BaseModule):
         guess = uv @ A_hm[:, :, :2].transpose(-1, -2) + A_hm[:, None, :, 2]
         radius = self.search_radius if self.training or self.test_search_radius is None \
             else self.test_search_radius
-        kpt, conf = heatmap_keypoints(heatmaps, guess, radius,
-                                      batch_index=batch_index)
+        kpt, conf = heatmap_keypoints(heatmaps, guess, radius, batch_index=batch_index,
+                                      exclusive=self.train_exclusive_peaks if self.training
+                                      else self.exclusive_peaks)
         xy = heatmap_rays(kpt, A_hm, cam)                                       # (P, K, 2)
         z_root = Xc[:, r, 2].clamp_min(self.min_depth)                          # (P, )
         lateral = (xy - xy[:, r:r + 1]) * z_root[:, None, None] / 1000.0
