@@ -931,3 +931,48 @@ def test_refiner_exclusive_peaks_in_eval_and_train_exclusive_peaks_in_training()
     readings = [heatmap_keypoints(heat, torch.from_numpy(gpx), 4, batch_index=torch.tensor(
         [0, 0]), exclusive=x)[0].numpy() for x in (False, True)]
     assert np.abs(readings[0] - readings[1]).max() > 1.0    # the two readings differ here
+
+
+def _heatmap_px(cam, joints):
+    uv = cam.project(joints.reshape(-1, 3)) @ T.AFFINE[:, :2].T + T.AFFINE[:, 2]
+    return (uv * (T.HEATMAP_SIZE[0] / T.INPUT_SIZE[0])).reshape(*joints.shape[:-1], 2)
+
+
+def test_refiner_train_inputs_unseen_joint_std_moves_the_joints_off_the_heatmaps():
+    """``unseen_joint_std``: only the joints whose GT projection lies off the heatmaps move
+    (joint_std 0, no depth noise), by about unseen_joint_std per axis; the others stay."""
+    cam = T.camera()
+    W, H = T.HEATMAP_SIZE
+    cut = None
+    for x in np.arange(0.0, 8000.0, 100.0):              # a person cut by the image border
+        p = T.person((x, 0.0))
+        px = _heatmap_px(cam, p)
+        off = (px[:, 0] < -0.5) | (px[:, 0] >= W - 0.5) | (px[:, 1] < -0.5) | \
+            (px[:, 1] >= H - 0.5)
+        if 3 <= off.sum() <= 14:
+            cut = p
+            break
+    assert cut is not None
+    people = [np.stack([T.person((0.0, 0.0)), cut])]
+    m = _gt_trained_model(joint_std=0.0, depth_log_std=0.0, unseen_joint_std=200.0)
+    m.train()
+    x, ds = T.batch(m, people)
+    seen = []
+    h = m.refiner.register_forward_hook(lambda mod, args, out: seen.append(args))
+    torch.manual_seed(0)
+    moves = []
+    for _ in range(20):
+        m.loss(x, ds)
+        moves.append(seen[-1][0].double().numpy() - np.concatenate(people))
+    h.remove()
+    d = np.stack(moves)                                                # (20, 2, 17, 3)
+    moved = np.abs(d).max(axis=(0, 3)) > 1e-3                          # (2, 17)
+    np.testing.assert_array_equal(moved, np.stack([np.zeros(17, bool), off]))
+    assert 150.0 < d[:, 1][:, off].std() < 250.0
+    # the model's own test of the same: joints_off_heatmaps
+    meta = m.parse_meta(ds)
+    got = m.joints_off_heatmaps(torch.from_numpy(np.concatenate(people)), torch.tensor([0, 0]),
+                                meta, W, H)
+    np.testing.assert_array_equal(got.numpy(), np.stack([np.zeros(17, bool), off]))
+    with pytest.raises(ValueError, match='≥ 0'):
+        _gt_trained_model(unseen_joint_std=-1.0)

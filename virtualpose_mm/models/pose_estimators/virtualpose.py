@@ -123,7 +123,11 @@ class VirtualPose(VolumetricPoseEstimator):
     whole person scaled about the camera centre by exp(N(0, σ²)) (same image position,
     another depth), σ = depth_log_std, or outlier_log_std for a share outlier_prob of the
     people (a root net's depth errors have a long tail: people found on the right ray at
-    the wrong depth, whom the refiner can put back by their apparent size) — without running
+    the wrong depth, whom the refiner can put back by their apparent size); with
+    ``unseen_joint_std`` (mm, default 0) a joint the AGR does not show (its GT projection
+    off the heatmaps, or weight 0) is moved by N(0, unseen_joint_std²) more per axis, as
+    the pose net's guesses of such joints are worse than of the others (there is no peak
+    to correct them, and the refiner learns to trust them less) — without running
     the root and pose nets, which must both be frozen; the heatmaps are the sample's AGR
     as always. A refiner that reads the pose net's pose as a feature would learn from the
     perturbation instead of the pose net, so this needs ``use_pose_net_pose=False`` (the
@@ -264,7 +268,8 @@ class VirtualPose(VolumetricPoseEstimator):
         if refiner_train_inputs is not None:
             rti = dict(refiner_train_inputs)
             self.refiner_heatmap_peaks = bool(rti.pop('heatmap_peaks', False))
-            keys = ('joint_std', 'depth_log_std', 'outlier_prob', 'outlier_log_std')
+            keys = ('joint_std', 'depth_log_std', 'outlier_prob', 'outlier_log_std',
+                    'unseen_joint_std')
             unknown = set(rti) - set(keys)
             if unknown:
                 raise ValueError(f'VirtualPose: unknown refiner_train_inputs keys {sorted(unknown)}'
@@ -545,6 +550,12 @@ class VirtualPose(VolumetricPoseEstimator):
         opts = self.refiner_train_inputs
         noisy = joints + torch.randn_like(joints) * opts['joint_std']
         cam = meta.cameras.to_tensor(device=inputs.device, dtype=torch.float64)[b_idx, 0]
+        if opts['unseen_joint_std'] > 0:
+            unseen = self.joints_off_heatmaps(joints, b_idx, meta, inputs.shape[-1],
+                                              inputs.shape[-2]) | \
+                (gt['weights'][b_idx, g_idx] <= 0)
+            noisy = noisy + torch.randn_like(joints) * opts['unseen_joint_std'] * \
+                unseen[..., None].to(joints)
         eye = cam.center[:, None]                                            # (P, 1, 3)
         sigma = torch.full((len(b_idx), 1, 1), opts['depth_log_std'], dtype=joints.dtype,
                            device=joints.device)
@@ -564,6 +575,23 @@ class VirtualPose(VolumetricPoseEstimator):
             return sum((p.sum() * 0.0 for p in params), inputs.new_zeros(()))
         return self.refiner.loss(ref['poses'], joints.float(), gt['weights'][b_idx, g_idx],
                                  meta.cameras, b_idx)
+
+    @staticmethod
+    def joints_off_heatmaps(joints: Tensor, b_idx: Tensor, meta: ViewMeta, width: int,
+                            height: int) -> Tensor:
+        """(P, K) bool: the joints (P, K, 3) world mm of the samples ``b_idx`` that project
+        outside their sample's heatmaps (``width`` × ``height`` px, pixel-index convention)
+        or lie less than 1 mm in front of the camera."""
+        from virtualpose_mm.models.layers.projection import heatmap_affines
+        cam = meta.cameras.to_tensor(device=joints.device, dtype=torch.float64)[b_idx, 0]
+        A = meta.affines.to(device=joints.device, dtype=torch.float64)[b_idx, 0]
+        A_hm = heatmap_affines(A, meta.input_size, (width, height))
+        Xc = cam.world_to_camera(joints.double())
+        uv = cam.camera_to_pixel(Xc, min_depth=1.0)
+        hm = uv @ A_hm[:, :, :2].transpose(-1, -2) + A_hm[:, None, :, 2]
+        inside = (hm[..., 0] >= -0.5) & (hm[..., 0] < width - 0.5) & \
+            (hm[..., 1] >= -0.5) & (hm[..., 1] < height - 0.5) & (Xc[..., 2] >= 1.0)
+        return ~inside
 
     def heatmap_peaks(self, data_samples, counts: Tensor, heatmap_size):
         """The batch's AGR heatmaps as a :class:`PeakHeatmaps` from each sample's
