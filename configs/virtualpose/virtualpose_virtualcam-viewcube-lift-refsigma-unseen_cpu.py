@@ -14,9 +14,8 @@
 # test_dataloader.dataset.num_samples=100`) 78.4 mm against the checkpoint's 77.5 (the rule
 # set before: taken only if ≥ 0.5 mm better); held-out (its log's last validation, the
 # same test-time options) 91.0 mm against 90.6; recall and MRPE unchanged (the depth
-# refiner's). The refiner then trusts the unseen joints' guesses less and infers them from
-# the others, which is worse: the pose net's and the refiner's guesses carry more of those
-# joints than the visible joints alone. Log: ../../checkpoints/
+# refiner's). (The pose net's guesses of the unseen joints, though poor, seem to carry
+# more of them than a refiner taught to distrust them infers from the other joints.) Log: ../../checkpoints/
 # virtualpose_virtualcam-viewcube-lift-refsigma-unseen_cpu.log. 24 min on two threads.
 _base_ = ['./virtualpose_virtualcam-viewcube-lift-refsigma3_cpu.py']
 
