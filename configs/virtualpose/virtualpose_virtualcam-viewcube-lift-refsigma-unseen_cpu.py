@@ -15,8 +15,9 @@
 # set before: taken only if ≥ 0.5 mm better); held-out (its log's last validation, the
 # same test-time options) 91.0 mm against 90.6; recall and MRPE unchanged (the depth
 # refiner's). (The pose net's guesses of the unseen joints, though poor, seem to carry
-# more of them than a refiner taught to distrust them infers from the other joints.) Log: ../../checkpoints/
-# virtualpose_virtualcam-viewcube-lift-refsigma-unseen_cpu.log. 24 min on two threads.
+# more of them than a refiner taught to distrust them infers from the other joints.)
+# Log: ../../checkpoints/virtualpose_virtualcam-viewcube-lift-refsigma-unseen_cpu.log.
+# 24 min on two threads.
 _base_ = ['./virtualpose_virtualcam-viewcube-lift-refsigma3_cpu.py']
 
 model = dict(refiner_train_inputs=dict(unseen_joint_std=150.0))

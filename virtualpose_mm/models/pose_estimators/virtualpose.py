@@ -16,6 +16,7 @@ from virtualpose_mm.models.utils.loss_weights import merge_loss_weights
 from virtualpose_mm.models.utils.multiview import ViewMeta
 from virtualpose_mm.models.pose_estimators.base import VolumetricPoseEstimator
 from virtualpose_mm.models.pose_estimators.base import as_tensor as _t
+from virtualpose_mm.models.layers.projection import heatmap_affines
 from virtualpose_mm.models.losses.virtualpose_losses import root_depth_l1, root_volume_mse
 
 
@@ -126,8 +127,9 @@ class VirtualPose(VolumetricPoseEstimator):
     the wrong depth, whom the refiner can put back by their apparent size); with
     ``unseen_joint_std`` (mm, default 0) a joint the AGR does not show (its GT projection
     off the heatmaps, or weight 0) is moved by N(0, unseen_joint_std²) more per axis, as
-    the pose net's guesses of such joints are worse than of the others (there is no peak
-    to correct them, and the refiner learns to trust them less) — without running
+    the pose net's guesses of such joints are worse than of the others (no peak corrects
+    them; the refiner is to learn to trust them less; for the refsigma refiner it did
+    worse, ``checkpoints/README.md``) — without running
     the root and pose nets, which must both be frozen; the heatmaps are the sample's AGR
     as always. A refiner that reads the pose net's pose as a feature would learn from the
     perturbation instead of the pose net, so this needs ``use_pose_net_pose=False`` (the
@@ -582,7 +584,6 @@ class VirtualPose(VolumetricPoseEstimator):
         """(P, K) bool: the joints (P, K, 3) world mm of the samples ``b_idx`` that project
         outside their sample's heatmaps (``width`` × ``height`` px, pixel-index convention)
         or lie less than 1 mm in front of the camera."""
-        from virtualpose_mm.models.layers.projection import heatmap_affines
         cam = meta.cameras.to_tensor(device=joints.device, dtype=torch.float64)[b_idx, 0]
         A = meta.affines.to(device=joints.device, dtype=torch.float64)[b_idx, 0]
         A_hm = heatmap_affines(A, meta.input_size, (width, height))
