@@ -51,7 +51,7 @@ _base_ = ['./virtualpose_virtualcam-viewcube-lift-maskdepth_cpu.py']
 # read one at a time, two overlapping people could both take the nearer one's joint. Chosen
 # on the 100 tuning frames (`tools/test.py` matching): root-relative 79.81 -> 77.5 mm
 # (pose refiner alone: 77.6), MRPE 111.9 -> 109.8 mm, recall 0.928 -> 0.932; held-out
-# root-relative 92.36 -> 90.61 mm, MRPE 134.1 -> 133.0 mm, recall 0.906 (the same 443).
+# root-relative 92.36 -> 90.61 mm, MRPE 134.1 -> 133.0 mm, recall 0.906 (443 found, as before).
 # (With it, read_passes 4 was better on the tuning frames, 77.2 mm, and on 200 more (seed
 # 98: 78.6 against 78.9) but worse held-out, 91.2 mm: left at 3; ../../checkpoints/README.md.)
 model = dict(refiner=dict(pose_net_weight=0.1, exclusive_peaks=True),
