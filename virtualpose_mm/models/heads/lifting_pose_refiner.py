@@ -24,7 +24,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from virtualpose_mm.registry import MODELS
-from ..layers.projection import heatmap_affines, heatmap_rays
+from ..layers.projection import (heatmap_affines, heatmap_rays, item_cameras,
+                                 world_to_heatmap)
 
 
 class _ResidualBlock(nn.Module):
@@ -447,23 +448,11 @@ class LiftingPoseRefiner(BaseModule):
 
     # ------------------------------------------------------------------ geometry
     @staticmethod
-    def _item_cameras(cameras, batch_index: Tensor, device):
-        """The float64 camera of each item (batch shape (P, )) from the samples' cameras
-        of batch shape (B, 1) or (B, )."""
-        cam = cameras.to_tensor(device=device, dtype=torch.float64)
-        if len(cam.batch_shape) == 2:
-            if cam.batch_shape[1] != 1:
-                raise ValueError('LiftingPoseRefiner works on one view, got cameras of batch '
-                                 f'shape {cam.batch_shape}')
-            cam = cam[:, 0]
-        return cam[batch_index]
-
-    @classmethod
-    def _per_item(cls, cameras, affines: Tensor, batch_index: Tensor, device):
+    def _per_item(cameras, affines: Tensor, batch_index: Tensor, device):
         A = affines.to(device=device, dtype=torch.float64)
         if A.dim() == 4:
             A = A[:, 0]
-        return cls._item_cameras(cameras, batch_index, device), A[batch_index]
+        return item_cameras(cameras, batch_index, device), A[batch_index]
 
     def features(self, poses: Tensor, batch_index: Tensor, heatmaps: Tensor, cameras,
                  affines: Tensor, input_size) -> Dict[str, Tensor]:
@@ -481,9 +470,7 @@ class LiftingPoseRefiner(BaseModule):
         cam, A = self._per_item(cameras, affines, batch_index, device)
         H, W = heatmaps.shape[-2:]
         A_hm = heatmap_affines(A, input_size, (W, H))                          # (P, 2, 3)
-        Xc = cam.world_to_camera(poses.to(torch.float64))                      # (P, K, 3)
-        uv = cam.camera_to_pixel(Xc, min_depth=self.min_depth)
-        guess = uv @ A_hm[:, :, :2].transpose(-1, -2) + A_hm[:, None, :, 2]
+        Xc, guess = world_to_heatmap(poses, cam, A_hm, self.min_depth)    # (P, K, 3 / 2)
         radius = self.search_radius if self.training or self.test_search_radius is None \
             else self.test_search_radius
         kpt, conf = heatmap_keypoints(heatmaps, guess, radius, batch_index=batch_index,
@@ -614,7 +601,7 @@ class LiftingPoseRefiner(BaseModule):
             if cameras is None or batch_index is None:
                 raise ValueError('LiftingPoseRefiner.loss: refine_depth needs the cameras '
                                  'and batch_index of the poses')
-            cam = self._item_cameras(cameras, batch_index, poses.device)
+            cam = item_cameras(cameras, batch_index, poses.device)
             z = cam.depth(torch.stack([poses[:, r], targets[:, r]], 1).double())   # (P, 2)
             loss = loss + self.depth_loss_weight * (z[:, 0] - z[:, 1]).abs().mean().to(loss)
         return loss

@@ -128,6 +128,46 @@ def heatmap_affines(affines: torch.Tensor, input_size: Optional[Size2],
     return affines * scale[:, None]
 
 
+def item_cameras(cameras: Camera, batch_index: torch.Tensor, device=None) -> Camera:
+    """The float64 camera of each item (batch shape (P, )) of one-view samples.
+
+    Args:
+        cameras: the samples' cameras, batch shape (B, 1) or (B, ).
+        batch_index: (P, ) sample of each item.
+        device: where the result lives (default: ``batch_index``'s device).
+
+    Raises:
+        ValueError: the cameras have several views per sample.
+    """
+    cam = cameras.to_tensor(device=device if device is not None else batch_index.device,
+                            dtype=torch.float64)
+    if len(cam.batch_shape) == 2:
+        if cam.batch_shape[1] != 1:
+            raise ValueError('one camera per sample expected, got cameras of batch shape '
+                             f'{tuple(cam.batch_shape)}')
+        cam = cam[:, 0]
+    return cam[batch_index]
+
+
+def world_to_heatmap(points: torch.Tensor, cameras: Camera, heatmap_affine: torch.Tensor,
+                     min_depth: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """World points to the camera frame and to heatmap pixels.
+
+    Args:
+        points: (P, N, 3) world mm.
+        cameras: batch shape (P, ) float64 cameras (:func:`item_cameras`).
+        heatmap_affine: (P, 2, 3) original px → heatmap px (:func:`heatmap_affines`).
+        min_depth: mm; camera depths are clamped to it before the projection.
+
+    Returns:
+        ``(camera_points (P, N, 3) float64 mm, pixels (P, N, 2) float64 heatmap px)``.
+    """
+    Xc = cameras.world_to_camera(points.to(torch.float64))
+    uv = cameras.camera_to_pixel(Xc, min_depth=min_depth)
+    A = heatmap_affine.to(torch.float64)
+    return Xc, uv @ A[:, :, :2].transpose(-1, -2) + A[:, None, :, 2]
+
+
 def heatmap_rays(points: torch.Tensor, heatmap_affine: torch.Tensor,
                  cameras: Camera) -> torch.Tensor:
     """Heatmap pixels back to normalised camera rays (inverse affine, undistortion).

@@ -16,7 +16,8 @@ from virtualpose_mm.models.utils.loss_weights import merge_loss_weights
 from virtualpose_mm.models.utils.multiview import ViewMeta
 from virtualpose_mm.models.pose_estimators.base import VolumetricPoseEstimator
 from virtualpose_mm.models.pose_estimators.base import as_tensor as _t
-from virtualpose_mm.models.layers.projection import heatmap_affines
+from virtualpose_mm.models.layers.projection import (heatmap_affines, item_cameras,
+                                                     world_to_heatmap)
 from virtualpose_mm.models.losses.virtualpose_losses import root_depth_l1, root_volume_mse
 
 
@@ -454,7 +455,7 @@ class VirtualPose(VolumetricPoseEstimator):
         b_idx, m_idx = result['pair_index'].unbind(-1)
         if not len(b_idx):
             return proposals
-        cam = meta.cameras.to_tensor(device=proposals.device, dtype=torch.float64)[b_idx, 0]
+        cam = item_cameras(meta.cameras, b_idx, proposals.device)
         root = result['poses'][b_idx, m_idx, self.root_index].to(torch.float64)
         z = cam.depth(root[:, None])[:, 0]                                        # (P, )
         lo, hi = self.test_depth_range
@@ -482,7 +483,7 @@ class VirtualPose(VolumetricPoseEstimator):
         b_idx, m_idx = (flag >= 0).nonzero(as_tuple=True)
         if b_idx.numel() == 0:
             return out
-        cam = cameras.to_tensor(device=proposals.device, dtype=torch.float64)[b_idx, 0]
+        cam = item_cameras(cameras, b_idx, proposals.device)
         eye = cam.center                                                   # (n, 3)
         p = proposals[b_idx, m_idx, :3].double()
         g = gt_roots[b_idx, flag[b_idx, m_idx]].double()
@@ -551,7 +552,7 @@ class VirtualPose(VolumetricPoseEstimator):
         joints = gt['joints'][b_idx, g_idx].double()                         # (P, K, 3)
         opts = self.refiner_train_inputs
         noisy = joints + torch.randn_like(joints) * opts['joint_std']
-        cam = meta.cameras.to_tensor(device=inputs.device, dtype=torch.float64)[b_idx, 0]
+        cam = item_cameras(meta.cameras, b_idx, inputs.device)
         if opts['unseen_joint_std'] > 0:
             unseen = self.joints_off_heatmaps(joints, b_idx, meta, inputs.shape[-1],
                                               inputs.shape[-2]) | \
@@ -584,12 +585,10 @@ class VirtualPose(VolumetricPoseEstimator):
         """(P, K) bool: the joints (P, K, 3) world mm of the samples ``b_idx`` that project
         outside their sample's heatmaps (``width`` × ``height`` px, pixel-index convention)
         or lie less than 1 mm in front of the camera."""
-        cam = meta.cameras.to_tensor(device=joints.device, dtype=torch.float64)[b_idx, 0]
+        cam = item_cameras(meta.cameras, b_idx, joints.device)
         A = meta.affines.to(device=joints.device, dtype=torch.float64)[b_idx, 0]
         A_hm = heatmap_affines(A, meta.input_size, (width, height))
-        Xc = cam.world_to_camera(joints.double())
-        uv = cam.camera_to_pixel(Xc, min_depth=1.0)
-        hm = uv @ A_hm[:, :, :2].transpose(-1, -2) + A_hm[:, None, :, 2]
+        Xc, hm = world_to_heatmap(joints, cam, A_hm, min_depth=1.0)
         inside = (hm[..., 0] >= -0.5) & (hm[..., 0] < width - 0.5) & \
             (hm[..., 1] >= -0.5) & (hm[..., 1] < height - 0.5) & (Xc[..., 2] >= 1.0)
         return ~inside
