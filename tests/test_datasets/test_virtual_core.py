@@ -15,7 +15,7 @@ from virtualpose_mm.datasets.datasets.virtual.virtual_core import (Candidates, F
                                                                    UnplaceableError,
                                                                    VirtualSceneMixin,
                                                                    points_in_view, scene_rng,
-                                                                   yaw_rotation)
+                                                                   tilt_pose, yaw_rotation)
 from virtualpose_mm.geometry.camera import Camera
 
 SHELF = dict(image_size=(1032, 776), space_size=(8000, 8000, 2000),
@@ -355,3 +355,53 @@ def test_part_mixed_people_are_one_pose_upper_body_on_another_pose_legs():
     assert plain['lower_body_ids'].tolist() == [-1] * len(plain['gt_ids'])
     with pytest.raises(ValueError, match='part_mix_prob must be in'):
         VirtualPoseSceneDataset(part_mix_prob=2)
+
+
+def test_tilted_people_are_their_bank_pose_turned_about_a_horizontal_axis():
+    """``tilt_prob``: a tilted person is its bank pose turned by ``tilt_deg`` about a
+    horizontal axis through its root (bone lengths and the root kept, the lowest joint at
+    its height), then turned and placed as any person; upside-down bodies occur; the
+    default draws no number for it."""
+    ds = VirtualPoseSceneDataset(num_samples=16, seed=5, tilt_prob=0.5)
+    plain = VirtualPoseSceneDataset(num_samples=16, seed=5)
+    bank = ds.bank
+    flags, upside_down = [], 0
+    for i in range(16):
+        f = ds.get_data_info(i)
+        assert f['tilt_deg'].shape == f['gt_ids'].shape
+        assert not plain.get_data_info(i)['tilt_deg'].any()
+        for n, pid in enumerate(f['gt_ids']):
+            src, placed, t = bank.poses[pid], f['gt_keypoints_3d'][n], f['tilt_deg'][n]
+            assert -180.0 <= t <= 180.0
+            # rigid: every pairwise distance of the bank pose is kept
+            d_src = np.linalg.norm(src[:, None] - src[None], axis=-1)
+            d_out = np.linalg.norm(placed[:, None] - placed[None], axis=-1)
+            np.testing.assert_allclose(d_out, d_src, atol=1e-6)
+            assert placed[:, 2].min() == pytest.approx(src[:, 2].min(), abs=1e-6)
+            # the angle between the bank pose's and the placed pose's root→neck vectors is
+            # at most the tilt (a turn about a horizontal axis, then about the vertical)
+            v0, v1 = src[0] - src[2], placed[0] - placed[2]
+            tilt_up = np.degrees(np.arccos(np.clip(v0[2] / np.linalg.norm(v0), -1, 1)) -
+                                 np.arccos(np.clip(v1[2] / np.linalg.norm(v1), -1, 1)))
+            assert abs(tilt_up) <= abs(t) + 1e-6
+            if t == 0:
+                local = (placed[:, :2] - placed[2, :2]) @ yaw_rotation(f['yaw_deg'][n])
+                np.testing.assert_allclose(local, src[:, :2] - src[2, :2], atol=1e-6)
+                np.testing.assert_allclose(placed[:, 2], src[:, 2], atol=1e-9)
+            else:
+                upside_down += int(v1[2] < 0 < v0[2])
+            flags.append(t != 0)
+    assert 0.25 < np.mean(flags) < 0.75, flags
+    assert upside_down > 0
+    # tilt_pose itself: 90° about the world x axis takes +y to +z (right-hand rule)
+    pose = np.array([[0.0, 0.0, 100.0], [0.0, 500.0, 100.0], [0.0, 0.0, 900.0]])
+    out = tilt_pose(pose, pose[0], 0.0, 90.0)
+    np.testing.assert_allclose(out[1] - out[0], [0.0, 0.0, 500.0], atol=1e-9)
+    np.testing.assert_allclose(out[2] - out[0], [0.0, -800.0, 0.0], atol=1e-9)
+    assert out[:, 2].min() == pytest.approx(100.0)
+    with pytest.raises(ValueError, match='tilt_prob must be in'):
+        VirtualPoseSceneDataset(tilt_prob=1.5)
+    with pytest.raises(ValueError, match='tilt_prob must be in'):
+        PeoplePlacer(bank, tilt_prob=-0.1)
+    with pytest.raises(ValueError, match='tilt_range must be'):
+        PeoplePlacer(bank, tilt_range=(90, -90))

@@ -62,6 +62,7 @@ from virtualpose_mm.datasets.datasets.virtual.virtual_cameras import build_camer
 from virtualpose_mm.datasets.datasets.virtual.virtual_core import (MinSpacing, PeoplePlacer,
                                                                    PlacementCheck, RootInView,
                                                                    VirtualSceneMixin,
+                                                                   parse_range,
                                                                    points_in_view)
 
 __all__ = ['VirtualPoseSceneDataset', 'coco17_to_virtualpose17', 'load_virtualpose_pose_bank',
@@ -122,6 +123,12 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
         part_mix_prob: probability that a person is made of the upper body of its pose and
             the legs of another (:class:`~virtualpose_mm.datasets.datasets.virtual.
             virtual_core.PeoplePlacer`'s augmentation; default 0: nothing drawn).
+        tilt_prob: probability that a person is turned about a horizontal axis through its
+            root by an angle drawn in ``tilt_range`` degrees, its lowest joint kept at its
+            height (upside-down and tilted bodies; :class:`~virtualpose_mm.datasets.
+            datasets.virtual.virtual_core.PeoplePlacer`'s augmentation; default 0: nothing
+            drawn).
+        tilt_range: (min, max) degrees of that angle.
         placement_area: ((x_min, x_max), (y_min, y_max)) mm, relative to ``scene_center``,
             where roots are placed. Keep it (plus a body) inside the root net's capture
             space.
@@ -156,6 +163,8 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
                  yaw_range: Sequence[float] = (-180.0, 180.0),
                  mirror_prob: float = 0.0,
                  part_mix_prob: float = 0.0,
+                 tilt_prob: float = 0.0,
+                 tilt_range: Sequence[float] = (-180.0, 180.0),
                  placement_area: Sequence[Sequence[float]] = ((-3000.0, 3000.0),
                                                               (-3000.0, 3000.0)),
                  scene_center: Sequence[float] = (0.0, 0.0),
@@ -180,6 +189,11 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             raise ValueError(f'{type(self).__name__}: part_mix_prob must be in [0, 1], got '
                              f'{part_mix_prob}')
         self.part_mix_prob = float(part_mix_prob)
+        if not 0.0 <= tilt_prob <= 1.0:
+            raise ValueError(f'{type(self).__name__}: tilt_prob must be in [0, 1], got '
+                             f'{tilt_prob}')
+        self.tilt_prob = float(tilt_prob)
+        self.tilt_range = parse_range('tilt_range', tilt_range)
         area = np.asarray(placement_area, dtype=np.float64)
         if area.shape != (2, 2) or (area[:, 1] < area[:, 0]).any():
             raise ValueError('placement_area must be ((x_min, x_max), (y_min, y_max)) with '
@@ -208,7 +222,8 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             area=self.placement_area, area_offset=self.scene_center, floor_z=self.floor_z,
             draw='batch', max_tries=self.max_person_tries, on_unplaced='skip',
             unplaced_key='no_position', mirror_prob=self.mirror_prob,
-            part_mix_prob=self.part_mix_prob)
+            part_mix_prob=self.part_mix_prob, tilt_prob=self.tilt_prob,
+            tilt_range=self.tilt_range)
         return self._scene_list()  # the frames are drawn on demand in get_data_info
 
     # ------------------------------------------------------------------ sampling
@@ -226,7 +241,7 @@ class VirtualPoseSceneDataset(VirtualSceneMixin, BaseMonoDataset):
             dict with ``camera`` (:class:`Camera`), ``camera_params`` (what the sampler
             drew), ``image_size`` (2,), ``gt_keypoints_3d`` (N, K, 3) world mm,
             ``gt_keypoints_3d_visible`` (N, K) bool, ``gt_ids`` (N,) pose-bank indices,
-            ``yaw_deg`` (N,), ``mirrored`` (N,), ``lower_body_ids`` (N,),
+            ``yaw_deg`` (N,), ``mirrored`` (N,), ``lower_body_ids`` (N,), ``tilt_deg`` (N,),
             ``num_people_requested``, ``camera_tries`` and
             ``placement_failures``.
         """

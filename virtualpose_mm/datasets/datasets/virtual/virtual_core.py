@@ -49,7 +49,8 @@ from virtualpose_mm.geometry.camera import Camera
 from virtualpose_mm.datasets.joint_sets import get_joint_set, root_of
 from virtualpose_mm.datasets.datasets.virtual.posebank import PoseBank
 
-__all__ = ['scene_rng', 'parse_num_people', 'parse_range', 'yaw_rotation', 'points_in_view',
+__all__ = ['scene_rng', 'parse_num_people', 'parse_range', 'yaw_rotation', 'tilt_pose',
+           'points_in_view',
            'Candidates', 'PlacedPeople', 'PlacementCheck', 'FootprintOverlap',
            'MinSpacing', 'InsideSpace', 'RootInView', 'PeoplePlacer', 'UnplaceableError',
            'VirtualSceneMixin']
@@ -91,6 +92,22 @@ def yaw_rotation(yaw_deg: float) -> np.ndarray:
     """(2, 2) counter-clockwise rotation of the ground plane by ``yaw_deg`` degrees."""
     th = np.deg2rad(yaw_deg)
     return np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+
+
+def tilt_pose(pose: np.ndarray, root: np.ndarray, axis_heading_deg: float,
+              angle_deg: float) -> np.ndarray:
+    """``pose`` (K, 3) world mm turned by ``angle_deg`` about the horizontal axis through
+    ``root`` (3,) whose direction is ``axis_heading_deg`` from the world x axis (right-hand
+    rule), then moved along z so that its lowest joint is as high as before (the
+    :class:`PeoplePlacer` ``tilt_prob`` augmentation)."""
+    a = np.radians(axis_heading_deg)
+    u = np.array([np.cos(a), np.sin(a), 0.0])
+    t = np.radians(angle_deg)
+    ux = np.array([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]])
+    R = np.cos(t) * np.eye(3) + np.sin(t) * ux + (1.0 - np.cos(t)) * np.outer(u, u)
+    out = (pose - root) @ R.T + root
+    out[:, 2] += pose[:, 2].min() - out[:, 2].min()
+    return out
 
 
 def points_in_view(camera: Camera, X: np.ndarray, margin: float = 0.0,
@@ -161,6 +178,7 @@ class PlacedPeople:
     yaws: List[float] = field(default_factory=list)
     mirrored: List[bool] = field(default_factory=list)
     lower_ids: List[int] = field(default_factory=list)
+    tilts: List[float] = field(default_factory=list)
     xy: List[np.ndarray] = field(default_factory=list)
     roots: List[np.ndarray] = field(default_factory=list)
     footprints: List[np.ndarray] = field(default_factory=list)
@@ -169,13 +187,15 @@ class PlacedPeople:
         return len(self.poses)
 
     def add(self, cands: Candidates, k: int, pid: int, yaw: float,
-            visible: np.ndarray, mirrored: bool = False, lower_id: int = -1) -> None:
+            visible: np.ndarray, mirrored: bool = False, lower_id: int = -1,
+            tilt: float = 0.0) -> None:
         self.poses.append(cands.poses[k])
         self.visible.append(visible.copy())
         self.ids.append(int(pid))
         self.yaws.append(yaw)
         self.mirrored.append(bool(mirrored))
         self.lower_ids.append(int(lower_id))
+        self.tilts.append(float(tilt))
         self.xy.append(cands.xy[k])
         self.roots.append(cands.roots[k])
         self.footprints.append(cands.footprints()[k])
@@ -186,11 +206,13 @@ class PlacedPeople:
         ``mirrored`` (N,) bool (the bank pose was mirrored, :class:`PeoplePlacer`'s
         ``mirror_prob``) and ``lower_body_ids`` (N,) int64 (the pose-bank index of the legs
         of a person made of two poses, :class:`PeoplePlacer`'s ``part_mix_prob``; −1 for
-        the others)."""
+        the others) and ``tilt_deg`` (N,) (the angle of :class:`PeoplePlacer`'s
+        ``tilt_prob``; 0 for a person not tilted)."""
         K = num_joints
         return dict(
             mirrored=np.asarray(self.mirrored, dtype=bool),
             lower_body_ids=np.asarray(self.lower_ids, dtype=np.int64),
+            tilt_deg=np.asarray(self.tilts, dtype=np.float64),
             gt_keypoints_3d=np.stack(self.poses) if self.poses else np.zeros((0, K, 3)),
             gt_keypoints_3d_visible=(np.stack(self.visible) if self.visible else
                                      np.zeros((0, K), bool)),
@@ -337,6 +359,14 @@ class PeoplePlacer:
             their roots by ``upright_min`` of the neck-root distance); otherwise the person
             keeps its own pose. Drawn before ``mirror_prob``'s number; default 0 (nothing
             drawn).
+        tilt_prob: probability that a person's pose (after ``part_mix_prob`` and
+            ``mirror_prob``) is turned about a horizontal axis through its root — the
+            axis's direction uniform, the angle uniform in ``tilt_range`` degrees — and
+            moved up or down so that its lowest joint stays at the height it had
+            (upside-down and tilted bodies, as in cartwheels, handstands, falls or
+            acrobatics, which an upright pose bank rarely holds; an augmentation). Its
+            numbers are drawn after ``mirror_prob``'s; default 0 (nothing drawn).
+        tilt_range: (min, max) degrees of the tilt angle.
     """
 
     #: ``part_mix_prob``: a pose is upright when its neck is above its root by at least
@@ -351,7 +381,8 @@ class PeoplePlacer:
                  draw: str = 'sequential', max_tries: int = 100, near_prob: float = 0.0,
                  near_offset: Sequence[float] = (500.0, 50.0), on_unplaced: str = 'stop',
                  first_person_poses: int = 1, unplaced_key: Optional[str] = None,
-                 mirror_prob: float = 0.0, part_mix_prob: float = 0.0):
+                 mirror_prob: float = 0.0, part_mix_prob: float = 0.0,
+                 tilt_prob: float = 0.0, tilt_range: Sequence[float] = (-180.0, 180.0)):
         self.bank = bank
         self.num_people = parse_num_people(num_people)
         self.replace = bool(replace)
@@ -392,6 +423,10 @@ class PeoplePlacer:
         if not 0.0 <= part_mix_prob <= 1.0:
             raise ValueError(f'part_mix_prob must be in [0, 1], got {part_mix_prob}')
         self.part_mix_prob = float(part_mix_prob)
+        if not 0.0 <= tilt_prob <= 1.0:
+            raise ValueError(f'tilt_prob must be in [0, 1], got {tilt_prob}')
+        self.tilt_prob = float(tilt_prob)
+        self.tilt_range = parse_range('tilt_range', tilt_range)
         if self.part_mix_prob:
             legs = sorted({j for pair in js.flip_pairs for j in pair} - set(js.upper_body))
             hips = [(a, b) for a, b in js.flip_pairs if 'hip' in js.joint_names[a].lower()]
@@ -438,9 +473,10 @@ class PeoplePlacer:
     def place_person(self, rng: np.random.Generator, pid: int,
                      checks: Sequence[PlacementCheck], placed: PlacedPeople,
                      fails: Dict[str, int]) -> bool:
-        """Mirror pose ``pid`` with probability ``mirror_prob``, turn it by a random yaw
-        and try ``max_tries`` positions; on success append it to ``placed``. Returns
-        whether it was placed."""
+        """Mirror pose ``pid`` with probability ``mirror_prob`` (after ``part_mix_prob``),
+        tilt it with probability ``tilt_prob``, turn it by a random yaw and try
+        ``max_tries`` positions; on success append it to ``placed``. Returns whether it was
+        placed."""
         bank = self.bank
         pose = bank.poses[pid]
         vis = bank.visible[pid]
@@ -458,6 +494,11 @@ class PeoplePlacer:
             pose = pose[self.flip_indices].copy()
             pose[:, 0] = 2 * root[0] - pose[:, 0]
             vis = vis[self.flip_indices]
+        tilt = 0.0
+        if self.tilt_prob and rng.random() < self.tilt_prob:
+            heading = rng.uniform(0.0, 360.0)
+            tilt = float(rng.uniform(*self.tilt_range))
+            pose = tilt_pose(pose, root, heading, tilt)
         local = (pose[:, :2] - root[:2]) @ yaw_rotation(yaw).T
         tries = 0
         while tries < self.max_tries:
@@ -478,7 +519,7 @@ class PeoplePlacer:
                     break
                 alive = alive[ok]
             if len(alive):
-                placed.add(cands, int(alive[0]), pid, yaw, vis, mirrored, lower_id)
+                placed.add(cands, int(alive[0]), pid, yaw, vis, mirrored, lower_id, tilt)
                 return True
         return False
 
