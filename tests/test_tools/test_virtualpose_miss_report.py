@@ -57,8 +57,20 @@ def test_person_rows_geometry(tool):
     assert rc['lateral_mm'] == pytest.approx(100.0) and rc['root_mm'] == pytest.approx(100.0)
     assert rc['in_image'] == pytest.approx(0.0)
     c_in = _person((2200.0, 0.0, 5000.0))     # u = 940, 940, 1000 (the last one out)
+    # the root-relative error split by where the GT joints project: c_in's third joint
+    # (outside) predicted 50 mm off, its second (inside) 30 mm off, the root exact
+    pred = c_in + np.array([[0.0, 0.0, 0.0], [30.0, 0.0, 0.0], [0.0, 0.0, 50.0]])
+    r = tool.person_rows(pred[None], c_in[None], cam, (1000, 1000), to_hm, 0)[0]
+    assert (r['joints'], r['joints_out']) == (3, 1)
+    assert r['rel_out_mm'] == pytest.approx(50.0) and r['rel_in_mm'] == pytest.approx(30.0)
+    assert r['rel_mm'] == pytest.approx(80.0 / 3)
+    assert ra['joints_out'] == 0 and ra['rel_out_mm'] == 0.0
+    assert ra['rel_in_mm'] == pytest.approx(3 * ra['rel_mm'])
+    assert rc['joints_out'] == 3 and rc['rel_in_mm'] == 0.0
     rows = tool.person_rows(np.zeros((0, 3, 3)), np.stack([c_in]), cam, (1000, 1000), to_hm, 0)
     assert rows[0]['in_image'] == pytest.approx(2 / 3)
+    assert (rows[0]['joints'], rows[0]['joints_out']) == (3, 1)
+    assert np.isnan(rows[0]['rel_out_mm']) and np.isnan(rows[0]['rel_in_mm'])
     assert rows[0]['near_px'] == float('inf') and rows[0]['abs_mm'] == float('inf')
     assert rows[0]['root_mm'] == float('inf')
     assert not rows[0]['has_prediction']
@@ -66,7 +78,7 @@ def test_person_rows_geometry(tool):
 
 def test_categories_and_their_order(tool):
     base = dict(has_prediction=True, near_px=10.0, in_image=1.0, depth_rel=0.05,
-                lateral_mm=50.0)
+                lateral_mm=50.0, joints=3, joints_out=0, rel_out_mm=0.0, rel_in_mm=90.0)
     assert tool.classify(base) == 'other'
     assert tool.classify({**base, 'depth_rel': -0.15}) == 'depth'
     assert tool.classify({**base, 'depth_rel': 0.15, 'lateral_mm': 400.0}) == 'other'
@@ -84,6 +96,19 @@ def test_categories_and_their_order(tool):
     assert s['categories'] == {'no prediction': 1, 'coincident': 1, 'truncated': 0,
                                'depth': 1, 'other': 0}
     assert s['found_coincident'] == 1 and s['found_truncated'] == 0
+    assert s['found_joints_out'] == 0 and s['rel_share_joints_out'] == 0.0
+    assert np.isnan(s['rel_mm_out']) and s['rel_mm_in'] == pytest.approx(30.0)
+    # two found people, one with a joint outside the image: 120 mm of its summed error on
+    # that joint and 60 on its two others; the other 90 mm on its three
+    rows = [dict(base, abs_mm=100.0),
+            dict(base, abs_mm=200.0, in_image=2 / 3, joints_out=1, rel_out_mm=120.0,
+                 rel_in_mm=60.0),
+            dict(base, abs_mm=700.0, joints_out=3, rel_out_mm=900.0, rel_in_mm=0.0)]
+    s = tool.summarize(rows)
+    assert s['found'] == 2 and s['found_joints_out'] == 1
+    assert s['rel_share_joints_out'] == pytest.approx(180.0 / 270.0)
+    assert s['rel_mm_out'] == pytest.approx(120.0)
+    assert s['rel_mm_in'] == pytest.approx(150.0 / 5)
 
 
 @pytest.mark.timeout(600)
@@ -106,6 +131,13 @@ def test_the_tool_on_the_embedded_checkpoint(tool, tmp_path, capsys):
     assert np.median([r['lateral_mm'] for r in found]) < 150
     printed = capsys.readouterr().out
     assert f"people 22, found {summary['found']}" in printed
+    # the error split adds up to the found people's root-relative errors
+    n_out = sum(r['joints_out'] for r in found)
+    total = sum(r['rel_mm'] * r['joints'] for r in found)
+    assert summary['rel_mm_out'] * n_out + summary['rel_mm_in'] * (
+        sum(r['joints'] for r in found) - n_out) == pytest.approx(total)
+    assert 0.0 <= summary['rel_share_joints_out'] <= 1.0
+    assert f"joint outside the image: {summary['found_joints_out']} of" in printed
     # another model type is refused by name
     image_cfg = osp.join(REPO_ROOT, 'configs', 'virtualpose', 'virtualpose_image_tiny_cpu.py')
     with pytest.raises(ValueError, match='VirtualPoseImageEstimator; this tool runs'):

@@ -21,6 +21,11 @@ into the first category that fits:
 Per GT person its best prediction, whichever other person it is also the best of, so the
 recall printed here can exceed the metric's (which matches each prediction once).
 
+It also splits the root-relative error of the found people by where their joints project:
+the joints outside the image (which the AGR does not show, so the model infers them from
+the others) against those inside, and the share of the error carried by the people with
+any joint outside.
+
     python tools/analysis/virtualpose_miss_report.py CONFIG CHECKPOINT \\
         [--frames 100] [--split train] [--seed 99] [--out misses.json]
 
@@ -96,9 +101,12 @@ def person_rows(preds: np.ndarray, gts: np.ndarray, camera, image_size: Sequence
         (the distance of its root to the GT root; inf without predictions), ``depth_rel``
         (its root's camera depth error / the GT depth), ``lateral_mm`` (its root's
         distance across the GT root's ray, at the GT depth), ``depth_mm`` (GT root
-        depth), ``in_image`` (share of joints inside the image), ``near_px`` (heatmap px
-        to the nearest other GT root in the image, inf when alone) and
-        ``has_prediction``.
+        depth), ``in_image`` (share of joints inside the image), ``joints`` (K) and
+        ``joints_out`` (how many project outside it), ``rel_out_mm`` / ``rel_in_mm``
+        (the summed root-relative errors of the best prediction's joints whose GT
+        projects outside / inside the image; 0 without such joints, nan without
+        predictions), ``near_px`` (heatmap px to the nearest
+        other GT root in the image, inf when alone) and ``has_prediction``.
     """
     w, h = float(image_size[0]), float(image_size[1])
     uv_roots = camera.project(gts[:, root]) if len(gts) else np.zeros((0, 2))
@@ -106,12 +114,14 @@ def person_rows(preds: np.ndarray, gts: np.ndarray, camera, image_size: Sequence
     rows = []
     for g_i, g in enumerate(gts):
         uv = camera.project(g)
-        inside = ((uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)).mean()
+        inside_j = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+        inside = inside_j.mean()
         d = np.linalg.norm(hm_roots - hm_roots[g_i], axis=-1)
         d[g_i] = np.inf
         g_cam = camera.world_to_camera(g[root][None])[0]
         row = dict(depth_mm=float(g_cam[2]), in_image=float(inside),
-                   near_px=float(d.min()) if len(d) > 1 else float('inf'),
+                   joints=len(g), joints_out=int((~inside_j).sum()), rel_out_mm=float('nan'),
+                   rel_in_mm=float('nan'), near_px=float(d.min()) if len(d) > 1 else float('inf'),
                    has_prediction=bool(len(preds)), abs_mm=float('inf'),
                    rel_mm=float('nan'), root_mm=float('inf'), depth_rel=float('nan'),
                    lateral_mm=float('nan'))
@@ -120,9 +130,10 @@ def person_rows(preds: np.ndarray, gts: np.ndarray, camera, image_size: Sequence
             j = int(err.argmin())
             q = preds[j]
             q_cam = camera.world_to_camera(q[root][None])[0]
+            rel = np.linalg.norm((q - q[root]) - (g - g[root]), axis=-1)          # (K, )
             row.update(
-                abs_mm=float(err[j]),
-                rel_mm=float(np.linalg.norm((q - q[root]) - (g - g[root]), axis=-1).mean()),
+                abs_mm=float(err[j]), rel_mm=float(rel.mean()),
+                rel_out_mm=float(rel[~inside_j].sum()), rel_in_mm=float(rel[inside_j].sum()),
                 root_mm=float(np.linalg.norm(q[root] - g[root])),
                 depth_rel=float((q_cam[2] - g_cam[2]) / g_cam[2]),
                 lateral_mm=float(np.linalg.norm(q_cam[:2] / q_cam[2] - g_cam[:2] / g_cam[2])
@@ -133,7 +144,11 @@ def person_rows(preds: np.ndarray, gts: np.ndarray, camera, image_size: Sequence
 
 def summarize(rows: List[Dict], match: float = 500.0, **thresholds) -> Dict:
     """Counts: people, found, misses per category, and the found people who are
-    coincident / truncated by the same thresholds."""
+    coincident / truncated by the same thresholds; of the found people, those with a joint
+    outside the image (``found_joints_out``), their share of the summed root-relative
+    error (``rel_share_joints_out``), and the mean root-relative error of the joints
+    outside and inside the image (``rel_mm_out`` / ``rel_mm_in``, per joint; nan
+    without such joints)."""
     miss = [r for r in rows if not r['abs_mm'] < match]
     found = [r for r in rows if r['abs_mm'] < match]
     counts = {c: 0 for c in CATEGORIES}
@@ -142,9 +157,18 @@ def summarize(rows: List[Dict], match: float = 500.0, **thresholds) -> Dict:
         counts[r['category']] += 1
     near = thresholds.get('near_px', 3.0)
     share = thresholds.get('in_image', 0.6)
+    n_out = sum(r['joints_out'] for r in found)
+    n_in = sum(r['joints'] - r['joints_out'] for r in found)
+    err_out = sum(r['rel_out_mm'] for r in found)
+    err_in = sum(r['rel_in_mm'] for r in found)
+    err_cut = sum(r['rel_out_mm'] + r['rel_in_mm'] for r in found if r['joints_out'])
     return dict(people=len(rows), found=len(found), missed=len(miss), categories=counts,
                 found_coincident=sum(r['near_px'] < near for r in found),
-                found_truncated=sum(r['in_image'] < share for r in found))
+                found_truncated=sum(r['in_image'] < share for r in found),
+                found_joints_out=sum(r['joints_out'] > 0 for r in found),
+                rel_share_joints_out=err_cut / (err_out + err_in) if found else float('nan'),
+                rel_mm_out=err_out / n_out if n_out else float('nan'),
+                rel_mm_in=err_in / n_in if n_in else float('nan'))
 
 
 def model_rows(model, ds, num_frames=None, what: str = 'the dataset') -> List[Dict]:
@@ -227,6 +251,10 @@ def main(argv=None):
     print(f"found people with another root within {args.near_px:g} heatmap px: "
           f"{summary['found_coincident']}; with under {args.in_image:g} of their joints in "
           f"the image: {summary['found_truncated']}")
+    print(f"found people with a joint outside the image: {summary['found_joints_out']} "
+          f"of {summary['found']}, {100 * summary['rel_share_joints_out']:.0f} % of the "
+          f"root-relative error; per joint: outside the image "
+          f"{summary['rel_mm_out']:.1f} mm, inside {summary['rel_mm_in']:.1f} mm")
     if args.out:
         write_json_atomic(args.out, dict(summary=summary, thresholds=thresholds, rows=rows))
         print(f'rows written to {args.out}')
