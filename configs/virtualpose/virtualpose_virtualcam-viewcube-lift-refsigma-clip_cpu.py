@@ -2,7 +2,7 @@
 # trained once more at the reference's σ with every clip of the pose bank's training split
 # equally likely (VirtualPoseSceneDataset(bank_weighting='clip'); the other runs draw every
 # pose equally likely, so the long walking and dancing clips fill most frames and a clip of
-# ten poses is rarely seen). lift-refsigma3's frames, seed (20) and schedule otherwise
+# ten poses is rarely seen). lift-refsigma3's settings, seed (20) and schedule otherwise
 # (./virtualpose_virtualcam-viewcube-lift-refsigma3_cpu.py, its control): 5,000 iterations
 # of 64 frames of 3-8 people, Adam 1e-4 cosine; root net, pose net and depth refiner frozen.
 # Measured, not taken (the refsigma checkpoint keeps its refiner): with the refsigma root

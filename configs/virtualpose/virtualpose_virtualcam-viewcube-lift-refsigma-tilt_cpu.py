@@ -3,7 +3,7 @@
 # are turned about a random horizontal axis through their root by an angle drawn in
 # (-180°, 180°), their lowest joint kept at its height (VirtualPoseSceneDataset(tilt_prob=
 # 0.2)): upside-down and tilted bodies, which the bank's training split rarely holds and
-# the held-out motions (cartwheels, acrobatics) do. lift-refsigma3's frames, seed (20) and
+# the held-out motions (cartwheels, acrobatics) do. lift-refsigma3's settings, seed (20) and
 # schedule otherwise (./virtualpose_virtualcam-viewcube-lift-refsigma3_cpu.py, its control):
 # 5,000 iterations of 64 frames of 3-8 people, Adam 1e-4 cosine; root net, pose net and
 # depth refiner frozen. Its end-of-training validation ran on the tuning frames
