@@ -105,8 +105,8 @@ def person_rows(preds: np.ndarray, gts: np.ndarray, camera, image_size: Sequence
         ``joints_out`` (how many project outside it), ``rel_out_mm`` / ``rel_in_mm``
         (the summed root-relative errors of the best prediction's joints whose GT
         projects outside / inside the image; 0 without such joints, nan without
-        predictions), ``near_px`` (heatmap px to the nearest
-        other GT root in the image, inf when alone) and ``has_prediction``.
+        predictions), ``near_px`` (heatmap px to the nearest other GT root in the image,
+        inf when alone) and ``has_prediction``.
     """
     w, h = float(image_size[0]), float(image_size[1])
     uv_roots = camera.project(gts[:, root]) if len(gts) else np.zeros((0, 2))

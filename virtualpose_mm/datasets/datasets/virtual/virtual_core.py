@@ -100,11 +100,10 @@ def tilt_pose(pose: np.ndarray, root: np.ndarray, axis_heading_deg: float,
     ``root`` (3,) whose direction is ``axis_heading_deg`` from the world x axis (right-hand
     rule), then moved along z so that its lowest joint is as high as before (the
     :class:`PeoplePlacer` ``tilt_prob`` augmentation)."""
+    from scipy.spatial.transform import Rotation
     a = np.radians(axis_heading_deg)
-    u = np.array([np.cos(a), np.sin(a), 0.0])
-    t = np.radians(angle_deg)
-    ux = np.array([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]])
-    R = np.cos(t) * np.eye(3) + np.sin(t) * ux + (1.0 - np.cos(t)) * np.outer(u, u)
+    axis = np.array([np.cos(a), np.sin(a), 0.0])
+    R = Rotation.from_rotvec(np.radians(angle_deg) * axis).as_matrix()
     out = (pose - root) @ R.T + root
     out[:, 2] += pose[:, 2].min() - out[:, 2].min()
     return out
