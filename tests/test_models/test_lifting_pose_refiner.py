@@ -976,3 +976,59 @@ def test_refiner_train_inputs_unseen_joint_std_moves_the_joints_off_the_heatmaps
     np.testing.assert_array_equal(got.numpy(), np.stack([np.zeros(17, bool), off]))
     with pytest.raises(ValueError, match='≥ 0'):
         _gt_trained_model(unseen_joint_std=-1.0)
+
+
+def _randomised_refiner(width, **kw):
+    torch.manual_seed(width)
+    ref = LiftingPoseRefiner(hidden_channels=width, use_pose_net_pose=False, **kw)
+    with torch.no_grad():
+        for p in ref.parameters():           # the output layer starts at zero: fill all
+            p.normal_(0.0, 0.3)
+    return ref.eval()
+
+
+@pytest.mark.parametrize('factor', [2, 3])
+def test_widened_refiner_computes_the_same_function(factor):
+    """widen_refiner_state_dict (publish_model --widen): the hidden units copied, their
+    outgoing weights split in unequal shares; the wider MLP gives the same output, and
+    one training step moves the copies apart."""
+    from virtualpose_mm.models.heads import widen_refiner_state_dict
+    narrow = _randomised_refiner(16, num_blocks=2, dropout=0.0)
+    state = {f'refiner.{k}': v for k, v in narrow.state_dict().items()}
+    state['pose_net.w'] = torch.ones(2)
+    wide_state = widen_refiner_state_dict(state, 'refiner.', factor,
+                                          torch.Generator().manual_seed(0))
+    assert torch.equal(wide_state['pose_net.w'], state['pose_net.w'])
+    wide = LiftingPoseRefiner(hidden_channels=16 * factor, use_pose_net_pose=False,
+                              num_blocks=2, dropout=0.0)
+    wide.load_state_dict({k[len('refiner.'):]: v for k, v in wide_state.items()
+                          if k.startswith('refiner.')}, strict=True)
+    wide.eval()
+    x = torch.randn(64, 3 * 17 + 6)
+    torch.testing.assert_close(wide.mlp(x), narrow.mlp(x), rtol=1e-5, atol=1e-5)
+    # the copies of unit 0 share its incoming weights, not its outgoing ones
+    w_in = wide.input_layer[0].weight
+    assert torch.equal(w_in[0], w_in[16]) and torch.equal(w_in[0], narrow.input_layer[0].weight[0])
+    w_out = wide.output_layer.weight
+    assert not torch.allclose(w_out[:, 0], w_out[:, 16])
+    torch.testing.assert_close(sum(w_out[:, 16 * c] for c in range(factor)),
+                               narrow.output_layer.weight[:, 0])
+    wide.train()
+    wide.mlp(x).square().sum().backward()
+    torch.optim.SGD(wide.parameters(), lr=1e-3).step()
+    assert not torch.allclose(wide.input_layer[0].weight[0], wide.input_layer[0].weight[16])
+
+
+def test_widen_refiner_state_dict_errors_name_the_problem():
+    from virtualpose_mm.models.heads import widen_refiner_state_dict
+    state = {f'refiner.{k}': v for k, v in _randomised_refiner(8).state_dict().items()}
+    with pytest.raises(ValueError, match='integer ≥ 2'):
+        widen_refiner_state_dict(state, 'refiner.', 1)
+    with pytest.raises(KeyError, match=r"a\.pth: no weights under 'depth_refiner\.'"):
+        widen_refiner_state_dict(state, 'depth_refiner.', 2, source='a.pth')
+    with pytest.raises(KeyError, match=r"unexpected \['refiner\.extra'\]"):
+        widen_refiner_state_dict({**state, 'refiner.extra': torch.ones(8)}, 'refiner.', 2)
+    bad = dict(state)
+    del bad['refiner.blocks.1.layers.5.bias']
+    with pytest.raises(KeyError, match=r"missing \['refiner\.blocks\.1\.layers\.5\.bias'\]"):
+        widen_refiner_state_dict(bad, 'refiner.', 2)

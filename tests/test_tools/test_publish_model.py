@@ -142,3 +142,37 @@ def test_publish_drop_then_graft_replaces_a_submodule(tmp_path):
     with pytest.raises(ValueError, match=r"a\.pth: no weights under 'pose_net\.' to drop"):
         publish(src, str(tmp_path / 'x.pth'), add_hash=False, drops=['pose_net.'])
     assert not osp.exists(tmp_path / 'x.pth')
+
+
+def test_publish_int8_and_widen(tmp_path):
+    """--int8 pose_net.: the pose net's weights stored as int8 with scales, the file a
+    quarter of float32 for them, loaded back as float by the package's readers; --widen
+    refiner.=2: the refiner twice as wide (meta records both); a bad spec is an error."""
+    from virtualpose_mm.engine.runner import read_checkpoint
+    from virtualpose_mm.models.heads import LiftingPoseRefiner
+    torch.manual_seed(0)
+    ref = LiftingPoseRefiner(hidden_channels=8, use_pose_net_pose=False)
+    sd = {f'refiner.{k}': v for k, v in ref.state_dict().items()}
+    sd['pose_net.conv.weight'] = torch.randn(64, 32, 3, 3, 3)
+    sd['pose_net.conv.bias'] = torch.randn(64)
+    src = str(tmp_path / 'iter_1.pth')
+    torch.save({'state_dict': sd, 'meta': {'iter': 1}}, src)
+    plain = publish(src, str(tmp_path / 'plain.pth'), add_hash=False)
+    out = publish(src, str(tmp_path / 'q.pth'), add_hash=False, int8=['pose_net.'],
+                  widen=['refiner.=2'], seed=3)
+    ck = torch.load(out, weights_only=True)
+    assert ck['meta']['int8'] == ['pose_net.'] and ck['meta']['widened'] == ['refiner.=2']
+    assert ck['meta']['widen_seed'] == 3
+    assert ck['state_dict']['pose_net.conv.weight'].dtype == torch.int8
+    assert ck['state_dict']['refiner.input_layer.0.weight'].shape == (16, 3 * 17 + 6)
+    # 221 k weights: 4 bytes each in float32, 1 as int8 (the refiner is 4x larger)
+    assert osp.getsize(plain) - osp.getsize(out) > 0.7 * 3 * 64 * 32 * 27
+    back = read_checkpoint(out)['state_dict']
+    w = sd['pose_net.conv.weight']
+    assert back['pose_net.conv.weight'].dtype == torch.float32
+    torch.testing.assert_close(back['pose_net.conv.weight'], w, rtol=0,
+                               atol=float(w.abs().max()) / 254 * 1.001)
+    assert torch.equal(back['pose_net.conv.bias'], sd['pose_net.conv.bias'])
+    with pytest.raises(ValueError, match='PREFIX=FACTOR'):
+        publish(src, str(tmp_path / 'x.pth'), add_hash=False, widen=['refiner.=1'])
+    assert not osp.exists(tmp_path / 'x.pth')

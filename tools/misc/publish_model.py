@@ -2,6 +2,7 @@
 
     python tools/misc/publish_model.py IN.pth OUT.pth [--fp16] [--compact | --deflate]
         [--no-hash] [--drop PREFIX ...] [--graft DST_PREFIX=CKPT:SRC_PREFIX ...]
+        [--widen PREFIX=FACTOR ... [--seed N]] [--int8 PREFIX ...]
 
 Keeps the model weights and a small ``meta`` (the config text, the epoch/iteration, the
 source file name); drops the optimizer, the scheduler and the message hub. ``--fp16`` stores
@@ -20,7 +21,16 @@ files are named. ``--graft depth_refiner.=OTHER.pth:refiner.`` adds the weights 
 weights and the destination prefix none yet (either is an error naming the file).
 ``--drop refiner.`` leaves out the input's weights under ``refiner.`` (the prefix must hold
 some), before the grafts: ``--drop refiner. --graft refiner.=OTHER.pth:refiner.`` replaces
-a submodule by another run's (e.g. parts of one model trained in separate runs). The
+a submodule by another run's (e.g. parts of one model trained in separate runs).
+``--widen refiner.=2`` makes the :class:`LiftingPoseRefiner` under ``refiner.`` twice as
+wide (``hidden_channels`` × 2) computing the same function
+(:func:`virtualpose_mm.models.heads.widen_refiner_state_dict`: Net2Net's wider operation,
+random shares seeded by ``--seed``), after the grafts: a start for training a wider refiner
+from a trained one (its config sets the wider ``hidden_channels``). ``--int8 pose_net.``
+stores the weight tensors (≥ 2-D: convolutions, linear layers) under ``pose_net.`` as int8
+with a float16 scale per output channel, a quarter of float32
+(:mod:`virtualpose_mm.models.utils.int8_weights`; the package's estimators read them back
+as float32 on load; each weight within half a step, 0.4 % of its channel's largest). The
 output is written completely or not at all.
 """
 import argparse
@@ -55,6 +65,14 @@ def parse_graft(spec: str):
     return dst, ckpt, src
 
 
+def parse_widen(spec: str):
+    """``PREFIX=FACTOR`` → (prefix, factor)."""
+    prefix, sep, factor = spec.rpartition('=')
+    if not sep or not prefix or not factor.isdigit() or int(factor) < 2:
+        raise ValueError(f'publish: --widen {spec!r} is not PREFIX=FACTOR (an integer ≥ 2)')
+    return prefix, int(factor)
+
+
 def graft_weights(state_dict: dict, src_file: str, dst_prefix: str, ckpt_file: str,
                   src_prefix: str) -> dict:
     """``state_dict`` plus the weights under ``src_prefix`` of checkpoint ``ckpt_file``,
@@ -77,7 +95,8 @@ def graft_weights(state_dict: dict, src_file: str, dst_prefix: str, ckpt_file: s
 
 
 def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
-            compact: bool = False, deflate: bool = False, grafts=(), drops=()) -> str:
+            compact: bool = False, deflate: bool = False, grafts=(), drops=(),
+            widen=(), seed: int = 0, int8=()) -> str:
     import torch
 
     if compact and deflate:
@@ -98,6 +117,15 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
         state_dict = kept
     for dst_prefix, ckpt_file, src_prefix in grafts:
         state_dict = graft_weights(state_dict, src, dst_prefix, ckpt_file, src_prefix)
+    widen = [parse_widen(w) for w in widen]
+    if widen:
+        from virtualpose_mm.models.heads import widen_refiner_state_dict
+        gen = torch.Generator().manual_seed(int(seed))
+        for prefix, factor in widen:
+            state_dict = widen_refiner_state_dict(state_dict, prefix, factor, gen, src)
+    if int8:
+        from virtualpose_mm.models.utils.int8_weights import quantize_state_dict
+        state_dict = quantize_state_dict(state_dict, int8, src)
     sd = {}
     for k, v in state_dict.items():
         if fp16 and isinstance(v, torch.Tensor) and v.is_floating_point() and \
@@ -107,8 +135,12 @@ def publish(src: str, dst: str, fp16: bool = False, add_hash: bool = True,
     meta = {k: v for k, v in (ckpt.get('meta') or {}).items()
             if k in ('cfg', 'epoch', 'iter', 'mmengine_version', 'seed', 'experiment_name')}
     meta.update(source=osp.basename(src), weights_dtype='float16' if fp16 else 'float32')
+    if int8:
+        meta.update(int8=list(int8))
     if drops:
         meta.update(dropped=list(drops))
+    if widen:
+        meta.update(widened=[f'{p}={f}' for p, f in widen], widen_seed=int(seed))
     if grafts:
         meta.update(grafted=[f'{d}={osp.basename(c)}:{s}' for d, c, s in grafts])
     buf = io.BytesIO()
@@ -143,11 +175,19 @@ def main(argv=None) -> int:
     p.add_argument('--drop', action='append', default=[], metavar='PREFIX',
                    help="leave out the input's weights under PREFIX, before the grafts "
                    '(repeatable)')
+    p.add_argument('--widen', action='append', default=[], metavar='PREFIX=FACTOR',
+                   help='make the LiftingPoseRefiner under PREFIX FACTOR times wider, '
+                   'computing the same function (after the grafts; repeatable)')
+    p.add_argument('--int8', action='append', default=[], metavar='PREFIX',
+                   help='store the weight tensors (≥ 2-D) under PREFIX as int8 with '
+                   'per-channel scales, read back as float on load (repeatable)')
+    p.add_argument('--seed', type=int, default=0,
+                   help="seed of --widen's random shares (default 0)")
     args = p.parse_args(argv)
     if args.compact and args.deflate:
         p.error('--compact and --deflate exclude each other')
     out = publish(args.input, args.output, args.fp16, not args.no_hash, args.compact,
-                  args.deflate, args.graft, args.drop)
+                  args.deflate, args.graft, args.drop, args.widen, args.seed, args.int8)
     print(f'{out}: {osp.getsize(out):,} bytes ({osp.getsize(out) / 2**20:.2f} MiB)')
     return 0
 

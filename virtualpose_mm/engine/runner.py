@@ -39,7 +39,7 @@ def read_checkpoint(filename: str, map_location='cpu') -> dict:
     if '://' not in filename and not osp.isfile(filename):
         raise CheckpointError(f'{filename}: checkpoint file not found')
     try:
-        return _load_checkpoint(filename, map_location=map_location)
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:
         text = str(e)
         hint = ''
@@ -58,6 +58,9 @@ def read_checkpoint(filename: str, map_location='cpu') -> dict:
         else:
             hint = f': {type(e).__name__}: {text.splitlines()[0] if text else ""}'
         raise CheckpointError(f'{filename}: cannot be loaded{hint}') from None
+    # int8-stored weights (tools/misc/publish_model.py --int8) as float32
+    from virtualpose_mm.models.utils.int8_weights import dequantize_checkpoint
+    return dequantize_checkpoint(checkpoint, filename)
 
 
 def compare_state_dict(model: torch.nn.Module, state_dict: Dict[str, object]) -> List[str]:

@@ -605,3 +605,93 @@ class LiftingPoseRefiner(BaseModule):
             z = cam.depth(torch.stack([poses[:, r], targets[:, r]], 1).double())   # (P, 2)
             loss = loss + self.depth_loss_weight * (z[:, 0] - z[:, 1]).abs().mean().to(loss)
         return loss
+
+
+def widen_refiner_state_dict(state: Dict[str, Tensor], prefix: str, factor: int,
+                             generator: Optional[torch.Generator] = None,
+                             source: str = 'state dict') -> Dict[str, Tensor]:
+    """The weights of a :class:`LiftingPoseRefiner` made ``factor`` × wider, computing the
+    same function (Net2Net's "wider" operation, Chen et al., ICLR 2016).
+
+    Every hidden unit of the MLP (its ``hidden_channels``: the input layer's, and every
+    linear layer's of the residual blocks) becomes ``factor`` copies. A copy has its unit's
+    incoming weights, bias and LayerNorm parameters, so the copies' activations equal the
+    unit's; the unit's outgoing weights are split among its copies in random shares that
+    sum to 1 (each share ∝ U(0.5, 1.5)), so every next layer, the residual sums and the
+    output are unchanged. LayerNorm sees each value ``factor`` times: its mean and
+    (biased) variance, hence the normalised values, are unchanged too. The unequal shares
+    give the copies different gradients, so training separates them (with dropout, which
+    masks them independently). The widened refiner starts where the narrow one ended and
+    has the wider one's capacity to train further.
+
+    Args:
+        state: a model state dict holding the refiner's weights under ``prefix``
+            (e.g. ``'refiner.'``); other keys are returned unchanged.
+        prefix: the refiner's key prefix.
+        factor: integer ≥ 2 (an integer so that LayerNorm's statistics stay exact).
+        generator: for the shares (default: torch's global generator).
+        source: name of the state dict's file, for error messages.
+
+    Returns:
+        A new state dict: the refiner's tensors widened (float32), the rest as given.
+        Build the model with ``hidden_channels`` × ``factor`` to load it.
+    """
+    factor = int(factor)
+    if factor < 2:
+        raise ValueError(f'widen_refiner_state_dict: factor must be an integer ≥ 2, got '
+                         f'{factor}')
+    keys = [k for k in state if k.startswith(prefix)]
+    if not keys:
+        raise KeyError(f'{source}: no weights under {prefix!r}')
+    need = [f'{prefix}input_layer.0.weight', f'{prefix}output_layer.weight']
+    missing = [k for k in need if k not in state]
+    if missing:
+        raise KeyError(f'{source}: {prefix!r} is not a LiftingPoseRefiner; missing '
+                       f'{missing}')
+    H = state[f'{prefix}input_layer.0.weight'].shape[0]
+    # out_features of each linear layer, in order: the next linear layer splits its inputs
+    linears = [f'{prefix}input_layer.0']
+    b = 0
+    while f'{prefix}blocks.{b}.layers.0.weight' in state:
+        linears += [f'{prefix}blocks.{b}.layers.0', f'{prefix}blocks.{b}.layers.4']
+        b += 1
+    norms = [f'{prefix}input_layer.1'] + [
+        f'{prefix}blocks.{i}.layers.{j}' for i in range(b) for j in (1, 5)]
+    expected = {f'{m}.{p}' for m in linears + norms + [f'{prefix}output_layer']
+                for p in ('weight', 'bias')}
+    unexpected = sorted(set(keys) - expected)
+    missing = sorted(expected - set(keys))
+    if unexpected or missing:
+        raise KeyError(f'{source}: the weights under {prefix!r} are not a LiftingPoseRefiner '
+                       f'of {b} blocks: unexpected {unexpected}, missing {missing}')
+
+    def tensor(key):
+        t = state[key].float()
+        if t.shape[0] != H and not key.endswith('output_layer.weight') \
+                and not key.endswith('output_layer.bias'):
+            raise ValueError(f'{source}: {key} has shape {tuple(t.shape)}, expected '
+                             f'{H} rows (hidden_channels of {prefix!r})')
+        return t
+
+    def shares():
+        s = torch.rand(factor, H, generator=generator) + 0.5
+        return (s / s.sum(0, keepdim=True)).reshape(factor * H)       # copy-major
+
+    out = dict(state)
+    for i, m in enumerate(linears):
+        w, bias = tensor(f'{m}.weight'), tensor(f'{m}.bias')
+        if i > 0:                                 # its inputs are widened units: split
+            w = torch.cat([w] * factor, 1) * shares()[None]
+        out[f'{m}.weight'] = torch.cat([w] * factor, 0).contiguous()
+        out[f'{m}.bias'] = torch.cat([bias] * factor, 0)
+    for m in norms:
+        for p in ('weight', 'bias'):
+            out[f'{m}.{p}'] = torch.cat([tensor(f'{m}.{p}')] * factor, 0)
+    w = state[f'{prefix}output_layer.weight'].float()
+    if w.shape[1] != H:
+        raise ValueError(f'{source}: {prefix}output_layer.weight has shape '
+                         f'{tuple(w.shape)}, expected {H} columns')
+    out[f'{prefix}output_layer.weight'] = (torch.cat([w] * factor, 1)
+                                           * shares()[None]).contiguous()
+    out[f'{prefix}output_layer.bias'] = state[f'{prefix}output_layer.bias'].float()
+    return out

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from virtualpose_mm.geometry.voxel_space import VoxelSpace
 from virtualpose_mm.models.data_preprocessors.multiview import MultiViewDataPreprocessor
+from virtualpose_mm.models.utils.int8_weights import dequantize_load_hook
 from virtualpose_mm.models.utils.multiview import ViewMeta
 
 
@@ -88,6 +89,8 @@ class VolumetricPoseEstimator(BaseModel):
         super().__init__(data_preprocessor=build_data_preprocessor(
             data_preprocessor, type(self).__name__), init_cfg=init_cfg)
         self._frozen_modules: Tuple[str, ...] = ()
+        # checkpoints with int8-stored weights load as float (models/utils/int8_weights.py)
+        self.register_load_state_dict_pre_hook(dequantize_load_hook)
 
     # ------------------------------------------------------------------ freezing
     def freeze(self, *names: str) -> None:

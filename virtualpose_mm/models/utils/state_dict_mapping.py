@@ -81,8 +81,9 @@ def read_weights_only(checkpoint, map_location='cpu') -> Tuple[object, str]:
     if not isinstance(checkpoint, str):
         return checkpoint, 'checkpoint'
     try:
-        return torch.load(checkpoint, map_location=map_location, weights_only=True), \
-            checkpoint
+        from .int8_weights import dequantize_checkpoint
+        return dequantize_checkpoint(torch.load(checkpoint, map_location=map_location,
+                                                weights_only=True), checkpoint), checkpoint
     except FileNotFoundError:
         raise
     except Exception as e:
