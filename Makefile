@@ -8,7 +8,8 @@ PYTEST_ARGS ?= -q -p no:cacheprovider --timeout=900
 .PHONY: install test lint demo demo-train demo-train-voxelpose demo-train-virtualpose \
 	demo-train-virtualpose-viewcube demo-train-virtualpose-lift \
 	demo-train-virtualpose-lift-long demo-train-virtualpose-lift-peaks \
-	demo-train-virtualpose-lift-maskdepth demo-train-virtualpose-refsigma golden clean
+	demo-train-virtualpose-lift-maskdepth demo-train-virtualpose-refsigma \
+	demo-train-virtualpose-refsigma-wide golden clean
 
 install:
 	bash tools/install.sh
@@ -45,7 +46,10 @@ demo: install
 # root net of that checkpoint (from MONO_REFSIGMA_BASE, default the embedded lift-maskdepth
 # checkpoint) each trained further alone on AGRs with the reference's σ relative to the
 # image (the pose refiner in two runs), then put together with its pose net (about 2 h on
-# two threads)
+# two threads); demo-train-virtualpose-refsigma-wide: that checkpoint's pose refiner made
+# twice as wide (publish_model.py --widen) and trained further, published with the pose
+# net's weights stored as int8 (--int8) to stay under 15 MB (from MONO_REFSIGMA_WIDE_BASE,
+# default the embedded refsigma checkpoint; about 1 h on two threads)
 DEMO_TRAIN_DIR ?= work_dirs/faster-voxelpose_shelf_virtual_cpu
 demo-train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PYTHON) tools/train.py \
@@ -172,6 +176,23 @@ demo-train-virtualpose-refsigma: install
 		--graft depth_refiner.=$(MONO_REFSIGMA_TRAIN_DIR)/depth_refiner/iter_4000.pth:refiner.
 	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.py \
 	DEMO_MONO_CHECKPOINT=$(MONO_REFSIGMA_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.pth \
+		bash demo/run_demo.sh
+
+MONO_REFSIGMA_WIDE_TRAIN_DIR ?= work_dirs/virtualpose_virtualcam-viewcube-lift-refsigma-wide_cpu
+MONO_REFSIGMA_WIDE_BASE ?= checkpoints/virtualpose_virtualcam-viewcube-lift-refsigma_cpu.pth
+demo-train-virtualpose-refsigma-wide: install
+	mkdir -p $(MONO_REFSIGMA_WIDE_TRAIN_DIR)
+	$(PYTHON) tools/misc/publish_model.py $(MONO_REFSIGMA_WIDE_BASE) \
+		$(MONO_REFSIGMA_WIDE_TRAIN_DIR)/refiner-x2.pth --no-hash --widen refiner.=2 --seed 0
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PYTHON) tools/train.py \
+		configs/virtualpose/virtualpose_virtualcam-viewcube-lift-refsigma-wide_cpu.py \
+		--work-dir $(MONO_REFSIGMA_WIDE_TRAIN_DIR) \
+		--cfg-options load_from=$(MONO_REFSIGMA_WIDE_TRAIN_DIR)/refiner-x2.pth
+	$(PYTHON) tools/misc/publish_model.py $(MONO_REFSIGMA_WIDE_TRAIN_DIR)/iter_10000.pth \
+		$(MONO_REFSIGMA_WIDE_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-refsigma-wide_cpu.pth \
+		--fp16 --deflate --no-hash --int8 pose_net.
+	DEMO_MONO_CONFIG=configs/virtualpose/virtualpose_virtualcam-viewcube-lift-refsigma-wide_cpu.py \
+	DEMO_MONO_CHECKPOINT=$(MONO_REFSIGMA_WIDE_TRAIN_DIR)/virtualpose_virtualcam-viewcube-lift-refsigma-wide_cpu.pth \
 		bash demo/run_demo.sh
 
 # reproduce the reference-code golden vectors (needs ../shared/data/golden)
