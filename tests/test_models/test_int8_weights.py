@@ -56,8 +56,15 @@ def test_quantize_state_dict_only_touches_weights_under_the_prefix():
         quantize_state_dict(q, ['pose_net.'])
 
 
-def test_bad_scales_name_the_key():
+def test_bad_scales_name_the_key(tmp_path):
+    from virtualpose_mm.models.utils.state_dict_mapping import CheckpointError
     q = quantize_state_dict({'a.weight': torch.randn(4, 3)}, ['a.'])
+    bad = str(tmp_path / 'bad.pth')
+    torch.save({'state_dict': {'a.weight': q['a.weight'].float(),
+                               'a.weight' + SCALE_SUFFIX: q['a.weight' + SCALE_SUFFIX]}}, bad)
+    with pytest.raises(CheckpointError, match=r'bad\.pth: a\.weight:int8_scale has no int8 '
+                       r'tensor a\.weight to scale \(found torch\.float32\)'):
+        read_checkpoint(bad)
     with pytest.raises(ValueError, match=r'x\.pth: a\.weight:int8_scale has no int8 tensor'):
         dequantize_state_dict({'a.weight': torch.randn(4, 3),
                                'a.weight' + SCALE_SUFFIX: q['a.weight' + SCALE_SUFFIX]},

@@ -665,10 +665,9 @@ def widen_refiner_state_dict(state: Dict[str, Tensor], prefix: str, factor: int,
         raise KeyError(f'{source}: the weights under {prefix!r} are not a LiftingPoseRefiner '
                        f'of {b} blocks: unexpected {unexpected}, missing {missing}')
 
-    def tensor(key):
+    def tensor(key):                 # a hidden layer's: H rows (its units)
         t = state[key].float()
-        if t.shape[0] != H and not key.endswith('output_layer.weight') \
-                and not key.endswith('output_layer.bias'):
+        if t.shape[0] != H:
             raise ValueError(f'{source}: {key} has shape {tuple(t.shape)}, expected '
                              f'{H} rows (hidden_channels of {prefix!r})')
         return t

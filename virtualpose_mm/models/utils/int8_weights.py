@@ -65,18 +65,20 @@ def dequantize_state_dict(state: Dict[str, Tensor], prefix: str = '',
                           source: str = 'state dict') -> Dict[str, Tensor]:
     """Replace, in place, every int8 tensor under ``prefix`` that has a scale entry by the
     float32 tensor ``q · s``, removing the scale entry; returns ``state``. A scale without
-    its int8 tensor, or of a shape that does not broadcast over it, is an error naming
-    the key."""
+    its int8 tensor, or not of shape (C_out, 1, ..., 1) for it, is a
+    :class:`~virtualpose_mm.models.utils.state_dict_mapping.CheckpointError` (a
+    ``ValueError``) naming ``source`` and the key."""
+    from .state_dict_mapping import CheckpointError
     for key in [k for k in state if k.startswith(prefix) and k.endswith(SCALE_SUFFIX)]:
         base = key[:-len(SCALE_SUFFIX)]
         q, scale = state.get(base), state[key]
         if not isinstance(q, Tensor) or q.dtype != torch.int8:
-            raise ValueError(f'{source}: {key} has no int8 tensor {base} to scale '
-                             f'(found {None if q is None else q.dtype})')
+            raise CheckpointError(f'{source}: {key} has no int8 tensor {base} to scale '
+                                  f'(found {None if q is None else q.dtype})')
         if scale.dim() != q.dim() or scale.shape[0] != q.shape[0] or \
                 any(n != 1 for n in scale.shape[1:]):
-            raise ValueError(f'{source}: {key} has shape {tuple(scale.shape)}, expected '
-                             f'({q.shape[0]}{", 1" * (q.dim() - 1)}) for {base}')
+            raise CheckpointError(f'{source}: {key} has shape {tuple(scale.shape)}, '
+                                  f'expected ({q.shape[0]}{", 1" * (q.dim() - 1)}) for {base}')
         state[base] = q.float() * scale.float()
         del state[key]
     return state

@@ -81,14 +81,14 @@ def read_weights_only(checkpoint, map_location='cpu') -> Tuple[object, str]:
     if not isinstance(checkpoint, str):
         return checkpoint, 'checkpoint'
     try:
-        from .int8_weights import dequantize_checkpoint
-        return dequantize_checkpoint(torch.load(checkpoint, map_location=map_location,
-                                                weights_only=True), checkpoint), checkpoint
+        loaded = torch.load(checkpoint, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as e:
         raise CheckpointError(f'{checkpoint}: cannot be read as a weights-only checkpoint '
                               f'({e})') from None
+    from .int8_weights import dequantize_checkpoint      # int8-stored weights as float32
+    return dequantize_checkpoint(loaded, checkpoint), checkpoint
 
 
 def rename_state_dict(state_dict: Mapping[str, torch.Tensor], rules: Sequence[KeyRule]
