@@ -63,7 +63,8 @@ def parse_args(argv=None):
                    help='camera file (default: IMG_ROOT/camera_parameters.json)')
     p.add_argument('--cameras', nargs='+', help='camera names to use, in order')
     p.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'),
-                   help='image size, for camera files that do not store it (Shelf, Campus)')
+                   help='image size, for camera files that do not store it (Shelf, Campus); '
+                   "default: the config's image_size (the own-rig configs' variable)")
     p.add_argument('--kpt2d-file', help='per-view 2D detections (pred_*.pkl or JSON)')
     p.add_argument('--frames', nargs='+', help='frames to run (names or numbers)')
     p.add_argument('--pose2d', help='MMPose 2D model config (or model alias)')
@@ -85,6 +86,19 @@ class DemoError(ValueError):
 
 
 # --------------------------------------------------------------------------- inputs
+def config_image_size(config: str, cfg_options=None):
+    """The config's top-level ``image_size`` (w, h): the own-rig configs' variable for a
+    calibration that does not store the image size; None if the config has none."""
+    from virtualpose_mm.apis.inference import _load_config      # as init_model reads it
+    size = _load_config(config, cfg_options).get('image_size')
+    if size is None:
+        return None
+    if not isinstance(size, (list, tuple)) or len(size) != 2 or \
+            not all(isinstance(v, (int, float)) and v > 0 for v in size):
+        raise DemoError(f'{config}: image_size must be (w, h) in pixels, got {size!r}')
+    return tuple(int(v) for v in size)
+
+
 def load_kpt2d_file(path: str) -> dict:
     """``{"{camera}_{frame}": (n, K, 3) array}`` from a ``pred_*.pkl`` or its JSON twin."""
     from virtualpose_mm.datasets.datasets.multiview.shelf_campus import (_detections_of,
@@ -240,6 +254,8 @@ def main(argv=None) -> int:
             raise DemoError('give --camera-param-file (no --img-root to find '
                             'camera_parameters.json in)')
         cam_file = osp.join(args.img_root, 'camera_parameters.json')
+    if args.image_size is None:         # the config's, for a file that does not store it
+        args.image_size = config_image_size(args.config, args.cfg_options)
     names = args.cameras
     if names is None and args.img_root is not None and args.kpt2d_file is None and \
             osp.isdir(args.img_root) and osp.isfile(cam_file):

@@ -238,3 +238,25 @@ def test_images_through_an_mmpose_2d_model(demo, ckpt, tmp_path, capsys):
     # without --pose2d the same images cannot feed a heatmap-input model
     assert demo.cli([CFG, ckpt[0], '--camera-param-file', CALIB, '--image-size', '1032', '776',
                      '--img-root', str(root), '--out-img-root', str(out)] + FIVE) == 2
+
+
+def test_image_size_from_the_config(demo, ckpt, tmp_path, capsys):
+    """Without --image-size, a calibration that does not store the image size (Shelf) takes
+    the config's image_size (the own-rig configs' variable): the same result as with it; a
+    config without one gives the loader's error, a malformed one names the config."""
+    out_a, out_b = tmp_path / 'a', tmp_path / 'b'
+    with_size = _shelf_args(ckpt[0], out_a, '--frames', '1') + FIVE
+    assert demo.cli(with_size) == 0
+    args = _shelf_args(ckpt[0], out_b, '--frames', '1', '--visualize-single-view') + FIVE
+    i = args.index('--image-size')
+    del args[i:i + 3]
+    assert demo.cli(args) == 0
+    a, b = json.load(open(out_a / '1.json')), json.load(open(out_b / '1.json'))
+    assert a['people'] == b['people'] and a['num_people'] > 0
+    assert cv2.imread(str(out_b / '1_view_0.png')).shape[:2] == (776, 1032)
+    capsys.readouterr()
+    assert demo.cli(args + ['image_size=None']) == 2
+    assert 'carry no image size' in capsys.readouterr().err
+    assert demo.cli(args + ['image_size=(1032,)']) == 2
+    err = capsys.readouterr().err
+    assert 'voxelpose_demo_shelf_virtual_cpu.py: image_size must be (w, h)' in err
