@@ -86,16 +86,16 @@ class DemoError(ValueError):
 
 
 # --------------------------------------------------------------------------- inputs
-def config_image_size(config: str, cfg_options=None):
-    """The config's top-level ``image_size`` (w, h): the own-rig configs' variable for a
-    calibration that does not store the image size; None if the config has none."""
-    from virtualpose_mm.apis.inference import _load_config      # as init_model reads it
-    size = _load_config(config, cfg_options).get('image_size')
+def config_image_size(cfg, config_file: str):
+    """The top-level ``image_size`` (w, h) of the loaded config ``cfg``: the own-rig
+    configs' variable for a calibration that does not store the image size; None if the
+    config has none. ``config_file`` names it in errors."""
+    size = cfg.get('image_size')
     if size is None:
         return None
     if not isinstance(size, (list, tuple)) or len(size) != 2 or \
             not all(isinstance(v, (int, float)) and v > 0 for v in size):
-        raise DemoError(f'{config}: image_size must be (w, h) in pixels, got {size!r}')
+        raise DemoError(f'{config_file}: image_size must be (w, h) in pixels, got {size!r}')
     return tuple(int(v) for v in size)
 
 
@@ -254,8 +254,11 @@ def main(argv=None) -> int:
             raise DemoError('give --camera-param-file (no --img-root to find '
                             'camera_parameters.json in)')
         cam_file = osp.join(args.img_root, 'camera_parameters.json')
+    # the config, read once as init_model reads it (its image_size below, then the model)
+    from virtualpose_mm.apis.inference import _load_config
+    cfg = _load_config(args.config, args.cfg_options)
     if args.image_size is None:         # the config's, for a file that does not store it
-        args.image_size = config_image_size(args.config, args.cfg_options)
+        args.image_size = config_image_size(cfg, args.config)
     names = args.cameras
     if names is None and args.img_root is not None and args.kpt2d_file is None and \
             osp.isdir(args.img_root) and osp.isfile(cam_file):
@@ -270,8 +273,7 @@ def main(argv=None) -> int:
     rig, names = load_rig(cam_file, image_size=args.image_size, names=names)
     V = rig.batch_shape[0]
 
-    model = init_model(args.config, args.checkpoint, device=args.device,
-                       cfg_options=args.cfg_options)
+    model = init_model(cfg, args.checkpoint, device=args.device)
     want = getattr(model, 'num_views', None)
     if want is not None and want != V:
         raise DemoError(f'{cam_file}: {V} cameras {names}, but the checkpoint\'s config '
