@@ -255,8 +255,8 @@ def main(argv=None) -> int:
                             'camera_parameters.json in)')
         cam_file = osp.join(args.img_root, 'camera_parameters.json')
     # the config, read once as init_model reads it (its image_size below, then the model)
-    from virtualpose_mm.apis.inference import _load_config
-    cfg = _load_config(args.config, args.cfg_options)
+    from virtualpose_mm.apis import load_config
+    cfg = load_config(args.config, args.cfg_options)
     if args.image_size is None:         # the config's, for a file that does not store it
         args.image_size = config_image_size(cfg, args.config)
     names = args.cameras

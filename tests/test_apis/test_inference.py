@@ -10,7 +10,7 @@ from mmengine.dataset import pseudo_collate
 
 from tests.helpers import REPO_ROOT
 from virtualpose_mm.apis import (InferenceError, inference_multiview, init_model,
-                                 iter_multiview_frames, load_rig)
+                                 iter_multiview_frames, load_config, load_rig)
 from virtualpose_mm.geometry.camera_io import load_cameras, stack_cameras
 
 CFG = osp.join(REPO_ROOT, 'configs/voxelpose/voxelpose_demo_shelf_virtual_cpu.py')
@@ -85,6 +85,28 @@ def test_init_model_converts_mmpose0x_checkpoint(ckpt, tmp_path, monkeypatch):
     views = _shelf_views()
     np.testing.assert_array_equal(_poses(_run(model, views)),
                                   _poses(_run(conv, views)))
+
+
+def test_load_config_resolves_as_init_model_does(ckpt, tmp_path):
+    """load_config: the variables resolved after the overrides, the caller's Config left
+    unchanged, and init_model on the loaded Config equal to init_model on the file."""
+    from mmengine.config import Config
+    path, sd = ckpt
+    cfg = load_config(CFG, dict(image_size=(800, 600), model=dict(num_views=5)))
+    assert tuple(cfg.image_size) == (800, 600)
+    # the parent config's placeholder '${image_size}' now holds the overridden value
+    assert tuple(cfg.rig.image_size) == (800, 600)
+    raw = Config.fromfile(CFG)
+    again = load_config(raw)
+    assert raw.rig.image_size == '${image_size}'  # not changed
+    assert tuple(again.rig.image_size) == tuple(SIZE)
+    model = init_model(cfg, path)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, sd[k]), k
+    with pytest.raises(FileNotFoundError, match='missing.py'):
+        load_config(str(tmp_path / 'missing.py'))
+    with pytest.raises(TypeError, match='path or an mmengine Config'):
+        load_config(3)
 
 
 def test_inference_equals_the_dataset_path(ckpt):

@@ -44,7 +44,21 @@ class InferenceError(ValueError):
     """Inputs the model cannot run on; the message names the input and what is wrong."""
 
 
-def _load_config(config, cfg_options: Optional[dict]) -> Config:
+def load_config(config, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config as :func:`init_model` reads it.
+
+    Args:
+        config: a config file path or an mmengine ``Config`` (deep-copied, never changed).
+        cfg_options: overrides merged into it (``--cfg-options`` style keys).
+
+    Returns:
+        the ``Config`` with its variables (``image_size``, ``num_views``...) resolved, so a
+        caller can read them and pass the same object on to :func:`init_model`.
+
+    Raises:
+        FileNotFoundError: a config path that is not a file.
+        TypeError: anything else than a path or a ``Config``.
+    """
     from ..engine.config_checks import resolve_config_variables
     if isinstance(config, (str, os.PathLike)):
         if not osp.isfile(config):
@@ -138,7 +152,7 @@ def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
     """
     import virtualpose_mm  # noqa: F401  (registers the package)
     from virtualpose_mm.registry import MODELS
-    cfg = _load_config(config, cfg_options)
+    cfg = load_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
