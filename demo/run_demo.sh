@@ -18,7 +18,9 @@
 #    DEMO_MONO_CHECKPOINT run another, e.g. checkpoints/virtualpose_virtualcam-viewcube_cpu.pth
 #    with its config):
 #    each real Shelf camera's detections of the same frames, one camera at a time; prints
-#    the people found and each one's 3D root distance to the roots of step 1.
+#    the people found and each one's 3D root distance to the roots of step 1. The people
+#    scoring under DEMO_MONO_BBOX_THR (the demo's --bbox-thr, default 0.3) are left out
+#    and counted; 0 keeps every person the model returns.
 # Output: demo_output/ (set DEMO_OUT to change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,7 @@ case "$DEMO_MODEL" in
 esac
 MONO_CFG=${DEMO_MONO_CONFIG:-configs/virtualpose/virtualpose_virtualcam_cpu.py}
 MONO_CKPT=${DEMO_MONO_CHECKPOINT:-checkpoints/virtualpose_virtualcam_cpu.pth}
+MONO_BBOX_THR=${DEMO_MONO_BBOX_THR:-0.3}
 OUT=${DEMO_OUT:-demo_output}
 NUM_VIRTUAL=${DEMO_NUM_VIRTUAL:-40}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -75,6 +78,7 @@ if [ -f "$MONO_CKPT" ]; then
     --kpt2d-file data/demo/shelf/pred_shelf_maskrcnn_hrnet_coco.pkl --camera-index 0 1 2 3 4 \
     --camera-param-file data/demo/shelf/calibration_shelf.json --image-size 1032 776 \
     --reference-json "$OUT/shelf/results.json" --out-dir "$OUT/monocular" \
+    --bbox-thr "$MONO_BBOX_THR" \
     > "$OUT/monocular.log" 2>&1 || { tail -20 "$OUT/monocular.log"; exit 1; }
   grep -E '^cam|^root distance' "$OUT/monocular.log"
 else

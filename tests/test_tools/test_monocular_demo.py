@@ -227,3 +227,41 @@ def test_reference_json_root_distances(demo, ckpt, tmp_path, capsys):
                           '--image-size', '1032', '776', '--reference-json',
                           str(ref_file))) == 2
     assert 'extrinsics' in capsys.readouterr().err
+
+
+def test_bbox_thr_leaves_out_the_people_below_it_and_counts_them(demo, ckpt, tmp_path, capsys):
+    """--bbox-thr: the people kept are exactly those of the unfiltered run scoring at least
+    the threshold (same joints, same order); the others are counted in the JSON and the
+    printed line, and left out of the picture; a negative threshold is a one-line error."""
+    common = ('--camera-param-file', CALIB, '--camera-index', '4', '--frames', '0',
+              '--image-size', '1032', '776')
+    all_out = tmp_path / 'all'
+    assert demo.cli(_args(ckpt, all_out, *common, '--bbox-thr', '0')) == 0
+    full = json.loads((all_out / 'cam4_0.json').read_text())
+    scores = np.array([p['score'] for p in full['people']])
+    assert full['num_below_bbox_thr'] == 0 and full['bbox_thr'] == 0
+    assert len(scores) >= 2 and scores.max() > scores.min(), scores
+    srt = np.sort(scores)
+    gap = int(np.argmax(np.diff(srt)))              # the widest gap between two scores
+    assert srt[gap + 1] - srt[gap] > 1e-3           # (rounding of the JSON's 4 decimals)
+    thr = float(srt[gap] + srt[gap + 1]) / 2
+    want = [p for p in full['people'] if p['score'] >= thr]
+    assert 0 < len(want) < len(scores)
+    capsys.readouterr()
+    cut_out = tmp_path / 'cut'
+    assert demo.cli(_args(ckpt, cut_out, *common, '--bbox-thr', str(thr))) == 0
+    printed = capsys.readouterr().out
+    cut = json.loads((cut_out / 'cam4_0.json').read_text())
+    left = len(scores) - len(want)
+    assert cut['num_people'] == len(want) and cut['num_below_bbox_thr'] == left
+    assert cut['bbox_thr'] == pytest.approx(thr)
+    assert [p['keypoints_3d_world'] for p in cut['people']] == \
+        [p['keypoints_3d_world'] for p in want]
+    assert f'cam4_0: {len(want)} people ({left} below --bbox-thr left out)' in printed
+    assert cut['root_detections'] == full['root_detections']       # diagnostics kept
+    # fewer skeletons drawn: the picture differs from the unfiltered one
+    a = cv2.imread(str(all_out / 'cam4_0_2d.png'))
+    b = cv2.imread(str(cut_out / 'cam4_0_2d.png'))
+    assert a.shape == b.shape and (a != b).any()
+    assert demo.cli(_args(ckpt, tmp_path / 'bad', *common, '--bbox-thr', '-1')) == 2
+    assert '--bbox-thr must be a number ≥ 0, got -1.0' in capsys.readouterr().err
