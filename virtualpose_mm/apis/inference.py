@@ -58,6 +58,8 @@ def load_config(config, cfg_options: Optional[dict] = None) -> Config:
     Raises:
         FileNotFoundError: a config path that is not a file.
         TypeError: anything else than a path or a ``Config``.
+        ConfigError: a ``'${name}'`` placeholder that cannot be resolved (the message
+            names the config file and the key).
     """
     from ..engine.config_checks import resolve_config_variables
     if isinstance(config, (str, os.PathLike)):
